@@ -1,0 +1,38 @@
+"""Exceptions raised on bad input.
+
+Every error is a ``ValueError`` subclass, so callers that already guard against
+bad data with ``except ValueError`` keep working, and the message always names
+what disagrees: the file, the record id, or the shapes involved.
+"""
+
+from __future__ import annotations
+
+
+class Sa2VAError(ValueError):
+    """Base class of every error sa2va-hf raises on bad input."""
+
+
+class MaskFormatError(Sa2VAError):
+    """A segmentation is neither a valid polygon list nor a valid RLE."""
+
+
+class ShapeMismatchError(Sa2VAError):
+    """Two things that must have the same shape (image and mask, RLE and record) do not."""
+
+
+class ImageLoadError(Sa2VAError):
+    """An image file is missing, corrupt, or too large to decode safely."""
+
+
+class EmptyRegionError(Sa2VAError):
+    """A visual-prompt region covers fewer cells of the token grid than allowed."""
+
+
+def where(file: object = None, record: object = None) -> str:
+    """Format the 'in file X, record Y' suffix used by error messages."""
+    parts = []
+    if file is not None:
+        parts.append(f"file {str(file)!r}")
+    if record is not None:
+        parts.append(f"record {record!r}")
+    return f" ({', '.join(parts)})" if parts else ""

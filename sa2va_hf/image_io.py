@@ -1,0 +1,60 @@
+"""Turn whatever the caller has (path, PIL image, array) into an RGB PIL image, safely.
+
+Upstream opens every file with ``Image.open(path).convert('RGB')`` and applies no EXIF
+rotation; so do we, so that pixels stay identical. Files are decoded eagerly inside a
+guard, so a corrupt, truncated or decompression-bomb file becomes an
+``ImageLoadError`` naming the file instead of a PIL exception from deep inside.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .errors import ImageLoadError, ShapeMismatchError
+
+
+def open_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image.Image:
+    """Decode an image file to RGB; ``max_pixels`` defaults to PIL's ``MAX_IMAGE_PIXELS``."""
+    limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    try:
+        with warnings.catch_warnings():
+            # PIL only warns between 1x and 2x its limit; we refuse anything over the limit.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+                if limit is not None and w * h > limit:
+                    raise ImageLoadError(
+                        f"image file {os.fspath(path)!r} is {w}x{h} = {w * h} pixels, over the limit of {limit} "
+                        "(a decompression bomb?); raise max_pixels if it is genuine"
+                    )
+                im.load()
+                return im.convert("RGB")
+    except ImageLoadError:
+        raise
+    except FileNotFoundError:
+        raise ImageLoadError(f"image file {os.fspath(path)!r} does not exist") from None
+    except Image.DecompressionBombError as e:
+        raise ImageLoadError(f"image file {os.fspath(path)!r} is too large to decode safely: {e}") from None
+    except (OSError, SyntaxError, ValueError) as e:  # UnidentifiedImageError is an OSError
+        raise ImageLoadError(f"image file {os.fspath(path)!r} cannot be decoded: {e}") from None
+
+
+def to_rgb_image(image: Any, max_pixels: int | None = None) -> Image.Image:
+    """A PIL image in RGB from a path, a PIL image, or an (H, W, 3) / (H, W) uint8 array."""
+    if isinstance(image, (str, os.PathLike)):
+        return open_image(image, max_pixels)
+    if isinstance(image, Image.Image):
+        return image if image.mode == "RGB" else image.convert("RGB")
+    if hasattr(image, "__array__"):
+        arr = np.asarray(image)
+        if arr.dtype != np.uint8 or not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 3)):
+            raise ShapeMismatchError(
+                f"an image array must be (H, W, 3) or (H, W) uint8, got shape {arr.shape} dtype {arr.dtype}"
+            )
+        return Image.fromarray(np.ascontiguousarray(arr)).convert("RGB")
+    raise ImageLoadError(f"cannot read an image from {type(image).__name__}; give a path, a PIL image or an array")
