@@ -379,7 +379,7 @@ def as_mask_stack(value: Any, height: int, width: int, what: str) -> np.ndarray:
 
 
 def _apply_empty_region_policy(cells: np.ndarray, p: dict[str, Any], image_index: int):
-    counts = cells.reshape(len(cells), -1).sum(axis=1).astype(int).tolist()
+    counts = cells.sum(axis=(1, 2), dtype=np.int64).tolist()
     empty = [k for k, c in enumerate(counts) if c < p["min_region_cells"]]
     if not empty:
         return cells, counts, []
