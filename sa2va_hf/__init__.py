@@ -13,6 +13,7 @@ from .errors import (
     ShapeMismatchError,
 )
 from .image_processing_sa2va import Sa2VAImageProcessor
+from .loading import list_sources, load_source
 
 __version__ = "0.1.0"
 
@@ -23,6 +24,8 @@ __all__ = [
     "Sa2VAError",
     "Sa2VAImageProcessor",
     "ShapeMismatchError",
+    "list_sources",
+    "load_source",
     "masks",
 ]
 

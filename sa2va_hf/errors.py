@@ -28,6 +28,18 @@ class EmptyRegionError(Sa2VAError):
     """A visual-prompt region covers fewer cells of the token grid than allowed."""
 
 
+class AnnotationError(Sa2VAError):
+    """A native annotation file is malformed or inconsistent (missing key, bad type, dangling reference)."""
+
+
+class UnsafePathError(Sa2VAError):
+    """A path taken from an annotation is absolute or climbs out of the data directory."""
+
+
+class UnsafePickleError(Sa2VAError):
+    """A pickle holds more than plain containers and scalars (it would import or run code)."""
+
+
 def where(file: object = None, record: object = None) -> str:
     """Format the 'in file X, record Y' suffix used by error messages."""
     parts = []
