@@ -1,0 +1,95 @@
+"""Osprey-724K -> canonical records (one record per entry of the JSON list).
+
+Files: ``data_dir/osprey-724k/Osprey-724K/<source>.json`` (a JSON list, streamed element by
+element). Images are searched like upstream Sa2VA: ``osprey-724k/coco/{train2014, val2014,
+train2017, val2017}/<file_name>``, then ``osprey-724k/<file_name>``; the first hit wins.
+
+* ``id``: the entry's 0-based position in the file (Osprey entries carry no id of their own).
+* ``regions``: one per ``annotation[k]``, ``id`` = ``"region{k+1}"`` (the ``<regionK>`` tag the
+  conversation uses), mask from ``segmentation`` (polygons merged / RLE converted), ``bbox``
+  from ``annotation[k].bbox`` when present.
+* ``conversations``: exactly as the file has them (``<region1>`` tags kept; stripping ``<``/``>``
+  is the training transform's job).
+* ``osprey_detail_description``: ``description`` (or v2's ``descriptions``) item ``i`` becomes
+  the text ``{"text": item, "region_ids": [i]}`` (upstream pairs them by position);
+  ``conversations`` stays empty.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+from .. import masks
+from ..errors import AnnotationError, where
+from ..schema import make_record, make_region, make_text, validate_record
+from ._common import as_int, bbox_or_none, check_image, find_image, get, iter_shard, json_array_shards, require_file
+
+SOURCES = (
+    "osprey_conversation",
+    "osprey_detail_description",
+    "osprey_short_form",
+    "osprey_part_level",
+    "osprey_lvis_positive_negative",
+)
+IMAGE_FOLDERS = ("coco/train2014", "coco/val2014", "coco/train2017", "coco/val2017", "")
+
+
+def paths(data_dir: str, source: str) -> dict:
+    root = os.path.join(os.fspath(data_dir), "osprey-724k")
+    return {"root": root, "json": os.path.join(root, "Osprey-724K", f"{source}.json")}
+
+
+def shards(data_dir: str, source: str) -> list[dict]:
+    return json_array_shards(require_file(paths(data_dir, source)["json"], f"{source} annotation file"))
+
+
+def generate(data_dir: str, source: str, shard_list: list[dict]) -> Iterator[tuple[str, dict]]:
+    root = paths(data_dir, source)["root"]
+    for shard in shard_list:
+        for index, entry in iter_shard(shard):
+            yield str(index), parse_entry(entry, index, source, root, shard["path"])
+
+
+def _conversations(entry: dict, file: str, rec: str) -> list[dict]:
+    turns = get(entry, "conversations", list, file=file, record=rec)
+    out = []
+    for t in turns:
+        out.append({"from": get(t, "from", str, file=file, record=rec), "value": get(t, "value", str, file=file, record=rec)})
+    return out
+
+
+def parse_entry(entry: object, index: int, source: str, root: str, file: str) -> dict:
+    rec = str(index)
+    file_name = get(entry, "file_name", str, file=file, record=rec)
+    h = get(entry, "height", (int, float, str), file=file, record=rec, optional=True)
+    w = get(entry, "width", (int, float, str), file=file, record=rec, optional=True)
+    h = None if h is None else as_int(h, "height", file=file, record=rec)
+    w = None if w is None else as_int(w, "width", file=file, record=rec)
+    path = find_image(root, IMAGE_FOLDERS, file_name, file=file, record=rec)
+    h, w = check_image(path, h, w, file=file, record=rec)
+    regions = []
+    for k, ann in enumerate(get(entry, "annotation", list, file=file, record=rec)):
+        ctx = f"{rec}, annotation {k}"
+        seg = get(ann, "segmentation", (list, dict), file=file, record=ctx)
+        rle = masks.to_rle(seg, h, w, file=file, record=ctx)
+        regions.append(make_region(f"region{k + 1}", [rle], bbox_or_none(ann.get("bbox"), file=file, record=ctx)))
+    texts, conversations = [], []
+    if source == "osprey_detail_description":
+        key = "description" if "description" in entry else "descriptions"
+        items = get(entry, key, list, file=file, record=rec)
+        if len(items) > len(regions):
+            raise AnnotationError(
+                f"{len(items)} descriptions for {len(regions)} regions (description i describes region i+1)"
+                f"{where(file, rec)}"
+            )
+        for i, item in enumerate(items):
+            if not isinstance(item, str):
+                raise AnnotationError(f"description {i} must be a string, got {type(item).__name__}{where(file, rec)}")
+            texts.append(make_text(item, [i]))
+    else:
+        conversations = _conversations(entry, file, rec)
+    record = make_record(
+        id=rec, source=source, frames=[path], height=h, width=w, regions=regions, texts=texts, conversations=conversations
+    )
+    return validate_record(record, file=file)
