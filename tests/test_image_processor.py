@@ -44,7 +44,7 @@ def blob_masks(w: int, h: int, n: int = 3, seed: int = 0) -> np.ndarray:
 SIZES = [
     (1, 1), (20, 30), (448, 448), (449, 447), (500, 500), (700, 700), (1400, 1400), (896, 448),
     (640, 480), (1023, 769), (2000, 3), (5, 3000), (700, 200), (1750, 500), (700, 400), (1400, 800),
-    (2100, 1200), (9, 40), (90, 400),
+    (2100, 1200), (9, 40), (90, 400), (896, 1008), (2048, 588),
 ]  # fmt: skip
 
 
@@ -67,6 +67,9 @@ def test_exact_ties_resolve_like_upstream():
     assert choose_grid(500, 500) == (1, 1)
     assert choose_grid(700, 700) == (2, 2)
     assert choose_grid(1400, 1400) == (3, 3)
+    # The area rule is strict: 896*1008 == 0.5*448^2*9 exactly, so 3x3 does not win.
+    assert choose_grid(896, 1008) == (2, 2)
+    assert choose_grid(2048, 588) == (3, 1)
     # 7:2 lies exactly between 3:1 and 4:1; the later (4x1) wins only for a large image.
     assert choose_grid(700, 200) == (3, 1)
     assert choose_grid(1750, 500) == (4, 1)
