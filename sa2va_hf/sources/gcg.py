@@ -189,14 +189,14 @@ def _ann_problem(ann: dict, h: int, w: int, file: str) -> str | None:
     """Why upstream would skip this annotation, or None to keep it."""
     rec = f"annotation {ann.get('id')}"
     if ann.get("ignore", False):
-        return "annotations flagged ignore"
+        return "annotations dropped: flagged ignore"
     bbox = bbox_or_none(get(ann, "bbox", list, file=file, record=rec), file=file, record=rec)
     x1, y1, bw, bh = bbox
     inter_w = max(0, min(x1 + bw, w) - max(x1, 0))
     inter_h = max(0, min(y1 + bh, h) - max(y1, 0))
     area = get(ann, "area", (int, float), file=file, record=rec)
     if inter_w * inter_h == 0 or area <= 0 or bw < 1 or bh < 1:
-        return "annotations with an empty or outside box"
+        return "annotations dropped: empty or outside box"
     return None
 
 
@@ -245,14 +245,14 @@ def flickr_plan(file: str, upstream_filters: bool = True) -> tuple[list[int], di
             for ann in anns_by_image.get(img_id, []):
                 why = _ann_problem(ann, h, w, file)
                 if why:
-                    report[f"{why} dropped"] += 1
+                    report[why] += 1
         kept.append(img_id)
     report["images kept"] = len(kept)
     dropped = {k: v for k, v in report.items() if "dropped" in k}
     if dropped:
         logger.warning(
-            "gcg_flickr: upstream filters removed %s (pass upstream_filters=False to keep them)",
-            ", ".join(f"{v} {k}" for k, v in sorted(dropped.items())),
+            "gcg_flickr: upstream filters applied: %s (pass upstream_filters=False to keep them)",
+            ", ".join(f"{k} = {v}" for k, v in sorted(dropped.items())),
         )
     return kept, dict(report)
 

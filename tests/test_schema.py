@@ -1,0 +1,135 @@
+import json
+
+import numpy as np
+import pytest
+from datasets import Image, List, Value
+
+from sa2va_hf import masks
+from sa2va_hf.errors import AnnotationError, ShapeMismatchError
+from sa2va_hf.schema import COLUMNS, FEATURES, make_record, make_region, make_text, region_mask, validate_record
+from sa2va_hf.sources._common import iter_json_array, iter_shard, json_array_shards
+
+
+def test_features_are_the_spec_columns_and_types():
+    assert COLUMNS == ("id", "source", "frames", "height", "width", "regions", "texts", "caption", "conversations")
+    assert FEATURES["frames"] == List(Image())
+    assert FEATURES["height"] == Value("int32") and FEATURES["width"] == Value("int32")
+    region = FEATURES["regions"].feature
+    assert region["masks"].feature == {"size": List(Value("int32")), "counts": Value("string")}
+    assert region["bbox"] == List(Value("float32")) and region["label"] == Value("string")
+    text = FEATURES["texts"].feature
+    assert text == {"text": Value("string"), "region_ids": List(Value("int32")), "start": Value("int32"), "end": Value("int32")}
+    assert FEATURES["caption"] == Value("string")
+    assert FEATURES["conversations"].feature == {"from": Value("string"), "value": Value("string")}
+
+
+def _rec(**kw):
+    m = np.zeros((4, 5), np.uint8)
+    m[1:3, 2:4] = 1
+    base = dict(
+        id=7, source="s", frames=["/x.jpg"], height=4, width=5,
+        regions=[make_region("a", [masks.encode(m)], [1, 2, 3, 4], "dog")],
+        texts=[make_text("dog", [0], 0, 3)], caption="dog here",
+    )
+    base.update(kw)
+    return make_record(**base), m
+
+
+def test_record_roundtrip_through_features():
+    rec, m = _rec()
+    validate_record(rec)
+    enc = FEATURES.encode_example(rec)
+    assert enc["frames"] == [{"path": "/x.jpg", "bytes": None}]
+    np.testing.assert_array_equal(region_mask(rec, 0), m)
+    assert rec["regions"][0]["bbox"] == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_validate_rejects_dangling_region_ids():
+    rec, _ = _rec(texts=[make_text("dog", [1])])
+    with pytest.raises(AnnotationError, match="refers to region 1.*record '7'"):
+        validate_record(rec, file="f.json")
+
+
+def test_validate_rejects_rle_of_another_size():
+    rec, _ = _rec(height=5)
+    with pytest.raises(ShapeMismatchError, match=r"\[4, 5\].*\[5, 5\].*record '7'"):
+        validate_record(rec)
+
+
+def test_validate_rejects_span_outside_caption_and_mask_count():
+    rec, _ = _rec(texts=[make_text("dog", [0], 2, 30)])
+    with pytest.raises(AnnotationError, match="span"):
+        validate_record(rec)
+    rec, _ = _rec(frames=["/a.jpg", "/b.jpg"])
+    with pytest.raises(AnnotationError, match="2 frames"):
+        validate_record(rec)
+
+
+# ---------------------------------------------------------------- streaming JSON arrays
+
+ITEMS = [{"i": i, "t": "é€😀" * (i % 4), "nested": [{"a": [1, 2, {"b": "]["}]}] * (i % 3)} for i in range(57)]
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 64, 1 << 20])
+@pytest.mark.parametrize("indent", [None, 2])
+def test_iter_json_array_matches_json_load(tmp_path, chunk_size, indent):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(ITEMS, indent=indent, ensure_ascii=False), encoding="utf-8")
+    items = [item for _, item in iter_json_array(path, chunk_size=chunk_size)]
+    assert items == ITEMS
+    # every offset starts its element: reading from there gives the element again
+    for off, item in list(iter_json_array(path, chunk_size=chunk_size))[::9]:
+        assert next(iter_json_array(path, start=off, count=1, chunk_size=chunk_size))[1] == item
+
+
+@pytest.mark.parametrize("max_shards", [1, 2, 5, 64, 100])
+def test_shards_reassemble_the_array_in_order(tmp_path, max_shards):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(ITEMS, ensure_ascii=False), encoding="utf-8")
+    shards = json_array_shards(path, max_shards=max_shards)
+    assert len(shards) == min(max_shards, len(ITEMS))
+    got = [pair for s in shards for pair in iter_shard(s)]
+    assert got == list(enumerate(ITEMS))
+
+
+def test_empty_array_and_bom(tmp_path):
+    p = tmp_path / "e.json"
+    p.write_text(" [ ] ")
+    assert list(iter_json_array(p)) == []
+    assert json_array_shards(p) == []
+    p.write_bytes(b"\xef\xbb\xbf" + json.dumps([{"a": 1}, {"b": 2}]).encode())
+    offs = list(iter_json_array(p))
+    assert [x for _, x in offs] == [{"a": 1}, {"b": 2}]
+    assert next(iter_json_array(p, start=offs[1][0], count=1))[1] == {"b": 2}
+
+
+@pytest.mark.parametrize("text", ['{"a": 1}', '[{"a": 1}, {"a": ', '[{"a": 1} {"b": 2}]', '[{"a": tru}]', "[1, 2"])
+def test_malformed_arrays_name_the_file(tmp_path, text):
+    p = tmp_path / "bad.json"
+    p.write_text(text)
+    with pytest.raises(AnnotationError, match="bad.json"):
+        list(iter_json_array(p, chunk_size=3))
+
+
+def test_stream_holds_one_element_at_a_time(tmp_path):
+    """The read buffer never grows to the file: it stays near the largest element."""
+    import sa2va_hf.sources._common as common
+
+    big = [{"i": i, "pad": "x" * 1000} for i in range(2000)]  # ~2 MB
+    p = tmp_path / "big.json"
+    p.write_text(json.dumps(big))
+    seen_max = 0
+    orig = common._DECODER.raw_decode
+
+    class Spy:
+        def raw_decode(self, s, idx=0):
+            nonlocal seen_max
+            seen_max = max(seen_max, len(s))
+            return orig(s, idx)
+
+    common._DECODER, saved = Spy(), common._DECODER
+    try:
+        assert sum(1 for _ in iter_json_array(p, chunk_size=4096)) == 2000
+    finally:
+        common._DECODER = saved
+    assert seen_max < 3 * 4096 + 2100
