@@ -70,10 +70,10 @@ def main(args) -> int:
         vp = np.zeros((2, image.height, image.width), np.uint8)
         vp[0, : image.height // 2] = 1
         vp[1, :, : image.width // 3] = 1
-        t_ours = _best(lambda: ours(image), args.repeat)
-        t_tf = _best(lambda: peer(image, return_tensors="np"), args.repeat)
-        t_naive = _best(lambda: _naive(image), args.repeat)
-        t_full = _best(lambda: full(image, visual_prompts=vp), args.repeat)
+        t_ours = _best(lambda im=image: ours(im), args.repeat)
+        t_tf = _best(lambda im=image: peer(im, return_tensors="np"), args.repeat)
+        t_naive = _best(lambda im=image: _naive(im), args.repeat)
+        t_full = _best(lambda im=image, vp=vp: full(im, visual_prompts=vp), args.repeat)
         ratios_tf.append(t_tf / t_ours)
         ratios_naive.append(t_naive / t_ours)
         flag = "" if same else "  (outputs differ!)"
