@@ -85,13 +85,10 @@ def safe_join(base: str | os.PathLike, *parts: str, file: object = None, record:
         if not isinstance(part, str):
             raise UnsafePathError(f"a path must be a string, got {type(part).__name__}{where(file, record)}")
         norm = part.replace("\\", "/")
-        if (
-            "\x00" in norm
-            or norm.startswith("/")
-            or os.path.isabs(part)
-            or (len(norm) >= 2 and norm[1] == ":")
-        ):
-            raise UnsafePathError(f"path {part!r} is absolute; it must be relative to the data directory{where(file, record)}")
+        if "\x00" in norm or norm.startswith("/") or os.path.isabs(part) or (len(norm) >= 2 and norm[1] == ":"):
+            raise UnsafePathError(
+                f"path {part!r} is absolute; it must be relative to the data directory{where(file, record)}"
+            )
         rel_parts.append(norm)
     joined = posixpath.normpath(posixpath.join(*rel_parts)) if rel_parts else "."
     if joined == ".." or joined.startswith("../"):

@@ -138,9 +138,7 @@ def validate_record(record: dict, *, file: object = None) -> dict:
     n_regions = len(record["regions"])
     for k, region in enumerate(record["regions"]):
         if len(region["masks"]) != n_frames:
-            raise AnnotationError(
-                f"region {k} has {len(region['masks'])} mask entries for {n_frames} frames{ctx}"
-            )
+            raise AnnotationError(f"region {k} has {len(region['masks'])} mask entries for {n_frames} frames{ctx}")
         for rle in region["masks"]:
             if rle is not None and [int(v) for v in rle["size"]] != [h, w]:
                 raise ShapeMismatchError(
@@ -154,10 +152,13 @@ def validate_record(record: dict, *, file: object = None) -> dict:
             if not 0 <= i < n_regions:
                 raise AnnotationError(f"text {t['text']!r:.60} refers to region {i}, but there are {n_regions}{ctx}")
         if t["start"] is not None or t["end"] is not None:
-            if caption is None or t["start"] is None or t["end"] is None or not 0 <= t["start"] <= t["end"] <= len(caption):
-                raise AnnotationError(
-                    f"text span [{t['start']}, {t['end']}) does not lie inside the caption{ctx}"
-                )
+            if (
+                caption is None
+                or t["start"] is None
+                or t["end"] is None
+                or not 0 <= t["start"] <= t["end"] <= len(caption)
+            ):
+                raise AnnotationError(f"text span [{t['start']}, {t['end']}) does not lie inside the caption{ctx}")
     return record
 
 

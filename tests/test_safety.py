@@ -77,7 +77,17 @@ def test_safe_join_accepts_relative_paths(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name", ["../secret.jpg", "../../etc/passwd", "a/../../b.jpg", "/etc/passwd", "\\\\server\\x.jpg", "C:/x.jpg", "a\x00.jpg", "..\\x.jpg"]
+    "name",
+    [
+        "../secret.jpg",
+        "../../etc/passwd",
+        "a/../../b.jpg",
+        "/etc/passwd",
+        "\\\\server\\x.jpg",
+        "C:/x.jpg",
+        "a\x00.jpg",
+        "..\\x.jpg",
+    ],
 )
 def test_safe_join_refuses_escapes_naming_file_and_record(name, tmp_path):
     with pytest.raises(UnsafePathError, match=r"'ann\.json'.*record '7'"):

@@ -18,7 +18,12 @@ def test_features_are_the_spec_columns_and_types():
     assert region["masks"].feature == {"size": List(Value("int32")), "counts": Value("string")}
     assert region["bbox"] == List(Value("float32")) and region["label"] == Value("string")
     text = FEATURES["texts"].feature
-    assert text == {"text": Value("string"), "region_ids": List(Value("int32")), "start": Value("int32"), "end": Value("int32")}
+    assert text == {
+        "text": Value("string"),
+        "region_ids": List(Value("int32")),
+        "start": Value("int32"),
+        "end": Value("int32"),
+    }
     assert FEATURES["caption"] == Value("string")
     assert FEATURES["conversations"].feature == {"from": Value("string"), "value": Value("string")}
 
@@ -27,9 +32,14 @@ def _rec(**kw):
     m = np.zeros((4, 5), np.uint8)
     m[1:3, 2:4] = 1
     base = dict(
-        id=7, source="s", frames=["/x.jpg"], height=4, width=5,
+        id=7,
+        source="s",
+        frames=["/x.jpg"],
+        height=4,
+        width=5,
         regions=[make_region("a", [masks.encode(m)], [1, 2, 3, 4], "dog")],
-        texts=[make_text("dog", [0], 0, 3)], caption="dog here",
+        texts=[make_text("dog", [0], 0, 3)],
+        caption="dog here",
     )
     base.update(kw)
     return make_record(**base), m

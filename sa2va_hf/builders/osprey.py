@@ -5,7 +5,6 @@ import datasets
 from ..sources import osprey
 from ._base import Sa2VABuilder, Sa2VAConfig
 
-
 _VERSION = datasets.Version("1.0.0")  # bump whenever the output changes
 
 

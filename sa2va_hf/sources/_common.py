@@ -271,9 +271,7 @@ def check_image(
     return h, w
 
 
-def find_image(
-    base: str, folders: Sequence[str], file_name: str, *, file: object = None, record: object = None
-) -> str:
+def find_image(base: str, folders: Sequence[str], file_name: str, *, file: object = None, record: object = None) -> str:
     """First existing ``base/folder/file_name`` over ``folders`` (upstream's search order)."""
     tried = []
     for folder in folders:

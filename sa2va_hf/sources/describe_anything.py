@@ -114,7 +114,9 @@ def _records(subset: str, key: str, files: dict[str, bytes], tar_path: str) -> I
         ann_id = get(entry, "ann_id", (int, str), file=tar_path, record=ctx)
         rec_id = f"{rec}/{ann_id}"
         caption = get(entry, "caption", str, file=tar_path, record=rec_id)
-        rle = masks.to_rle(get(entry, "mask_rle", dict, file=tar_path, record=rec_id), h, w, file=tar_path, record=rec_id)
+        rle = masks.to_rle(
+            get(entry, "mask_rle", dict, file=tar_path, record=rec_id), h, w, file=tar_path, record=rec_id
+        )
         record = make_record(
             id=rec_id,
             source=SOURCE,

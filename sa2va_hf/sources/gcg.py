@@ -125,7 +125,7 @@ def _union_rle(rles: list, h: int, w: int, file: str, rec: str) -> dict:
 def _parse_refcocog(entry: object, index: int, source: str, p: dict, file: str, stats: Counter):
     if not isinstance(entry, dict) or len(entry) != 1:
         raise AnnotationError(f"RefCOCOg-GCG entries are single-key objects {{id: {{...}}}}{where(file, f'#{index}')}")
-    (rec, inner), = entry.items()
+    ((rec, inner),) = entry.items()
     file_name = get(inner, "img_file_name", str, file=file, record=rec)
     caption = get(inner, "caption", str, file=file, record=rec).strip('"').strip()
     path = find_image(p["images"], DATASETS[source][1], file_name, file=file, record=rec)
@@ -288,7 +288,9 @@ def _generate_flickr(p, source, shard_list, upstream_filters, stats) -> Iterator
                         stats["spans outside the caption (kept, span null)"] += 1
                     checked.append(span)
                 label = None if checked[0] is None else caption[checked[0][0] : checked[0][1]]
-                regions.append(make_region(ann["id"], [rle], bbox_or_none(ann.get("bbox"), file=file, record=ctx), label))
+                regions.append(
+                    make_region(ann["id"], [rle], bbox_or_none(ann.get("bbox"), file=file, record=ctx), label)
+                )
                 for span in checked:
                     if span is None:
                         texts.append(make_text("", [k]))

@@ -55,7 +55,9 @@ def _conversations(entry: dict, file: str, rec: str) -> list[dict]:
     turns = get(entry, "conversations", list, file=file, record=rec)
     out = []
     for t in turns:
-        out.append({"from": get(t, "from", str, file=file, record=rec), "value": get(t, "value", str, file=file, record=rec)})
+        out.append(
+            {"from": get(t, "from", str, file=file, record=rec), "value": get(t, "value", str, file=file, record=rec)}
+        )
     return out
 
 
@@ -90,6 +92,13 @@ def parse_entry(entry: object, index: int, source: str, root: str, file: str) ->
     else:
         conversations = _conversations(entry, file, rec)
     record = make_record(
-        id=rec, source=source, frames=[path], height=h, width=w, regions=regions, texts=texts, conversations=conversations
+        id=rec,
+        source=source,
+        frames=[path],
+        height=h,
+        width=w,
+        regions=regions,
+        texts=texts,
+        conversations=conversations,
     )
     return validate_record(record, file=file)

@@ -132,7 +132,9 @@ def _record(source, p, image_id, refs_of_image, images, anns, categories) -> dic
     inst = p["instances"]
     rec_id = str(image_id)
     if image_id not in images:
-        raise AnnotationError(f"image_id {image_id} referred to by {p['refs']!r} is not in instances.json{where(inst, rec_id)}")
+        raise AnnotationError(
+            f"image_id {image_id} referred to by {p['refs']!r} is not in instances.json{where(inst, rec_id)}"
+        )
     img = images[image_id]
     file_name = get(img, "file_name", str, file=inst, record=rec_id)
     h = as_int(get(img, "height", (int, float, str), file=inst, record=rec_id), "height", file=inst, record=rec_id)
@@ -144,11 +146,15 @@ def _record(source, p, image_id, refs_of_image, images, anns, categories) -> dic
     index = {}
     for ann_id in ann_ids:
         if ann_id not in anns:
-            raise AnnotationError(f"ann_id {ann_id} referred to by {p['refs']!r} is not in instances.json{where(inst, rec_id)}")
+            raise AnnotationError(
+                f"ann_id {ann_id} referred to by {p['refs']!r} is not in instances.json{where(inst, rec_id)}"
+            )
         ann = anns[ann_id]
         ctx = f"image {image_id}, ann {ann_id}"
         if as_int(ann.get("image_id"), "image_id", file=inst, record=ctx) != image_id:
-            raise AnnotationError(f"ann {ann_id} belongs to image {ann.get('image_id')}, its ref says {image_id}{where(inst, rec_id)}")
+            raise AnnotationError(
+                f"ann {ann_id} belongs to image {ann.get('image_id')}, its ref says {image_id}{where(inst, rec_id)}"
+            )
         seg = get(ann, "segmentation", (list, dict), file=inst, record=ctx)
         rle = masks.to_rle(seg, h, w, file=inst, record=ctx)
         label = categories.get(ann.get("category_id"))

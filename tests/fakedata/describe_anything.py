@@ -37,10 +37,26 @@ def write(data_dir: str, subsets=("COCOStuff", "LVIS"), images_per_tar: int = 2,
                         m = blob(h, w, seed=100 * n + r)
                         ann_id = 1000 * n + r
                         caption = f"A detailed description of region {r} of image {key} in {subset}."
-                        entries.append({"img_id": key, "ann_id": ann_id, "image": f"{key}.jpg",
-                                        "mask_rle": compressed_rle(m), "caption": caption})
-                        expected.append(record(f"{subset}/{key}/{ann_id}", jpg, h, w, [region(ann_id, m)],
-                                               [text(caption, [0])], caption))
+                        entries.append(
+                            {
+                                "img_id": key,
+                                "ann_id": ann_id,
+                                "image": f"{key}.jpg",
+                                "mask_rle": compressed_rle(m),
+                                "caption": caption,
+                            }
+                        )
+                        expected.append(
+                            record(
+                                f"{subset}/{key}/{ann_id}",
+                                jpg,
+                                h,
+                                w,
+                                [region(ann_id, m)],
+                                [text(caption, [0])],
+                                caption,
+                            )
+                        )
                     _add(tf, f"{key}.jpg", jpg)
                     _add(tf, f"{key}.pickle", pickle.dumps(entries, protocol=4))
     return {"expected": {"train": expected}, "root": root, "tars": tar_paths}

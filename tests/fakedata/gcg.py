@@ -65,7 +65,7 @@ def _grandf(images, ann_path, source):
         caption = f"A man in a blue jacket walks a dog {i} along the beach."
         m1, m2a, m2b = blob(h, w, 10 + i), blob(h, w, 20 + i), blob(h, w, 30 + i)
         groundings = {
-            f"A man in a blue jacket": {"token_positives": [0, 22], "rle_masks": [compressed_rle(m1)]},
+            "A man in a blue jacket": {"token_positives": [0, 22], "rle_masks": [compressed_rle(m1)]},
             f"a dog {i}": {"token_positives": [29, 36], "rle_masks": [compressed_rle(m2a), compressed_rle(m2b)]},
         }
         regs = [region(0, m1, None, "A man in a blue jacket"), region(1, m2a | m2b, None, f"a dog {i}")]
@@ -74,11 +74,20 @@ def _grandf(images, ann_path, source):
             # a null grounding (as Arrow's union of phrase keys produces) and a different phrase key
             groundings["the beach"] = None
             m3 = blob(h, w, 40)
-            groundings["beach"] = {"token_positives": [caption.index("beach"), caption.index("beach") + 5], "rle_masks": [compressed_rle(m3)]}
+            groundings["beach"] = {
+                "token_positives": [caption.index("beach"), caption.index("beach") + 5],
+                "rle_masks": [compressed_rle(m3)],
+            }
             regs.append(region(2, m3, None, "beach"))
             texts.append(text("beach", [2], caption.index("beach"), caption.index("beach") + 5))
-        entry = {"file_name": fn, "height": h, "width": w, "image_id": fn[:-4],
-                 "caption": f'"{caption}"' if i == 2 else caption, "groundings": groundings}
+        entry = {
+            "file_name": fn,
+            "height": h,
+            "width": w,
+            "image_id": fn[:-4],
+            "caption": f'"{caption}"' if i == 2 else caption,
+            "groundings": groundings,
+        }
         if i == 3:
             del entry["height"], entry["width"]  # size from the image header
         data.append(entry)
@@ -103,8 +112,17 @@ def _flickr(images, ann_path, source):
     for img_id, h, w, caption, keep in specs:
         fn = f"{img_id:010d}.jpg"
         path = write_image(os.path.join(images, "flickr30k", "Flickr30K", fn), h, w, seed=img_id)
-        imgs.append({"id": img_id, "file_name": fn, "height": str(h) if img_id == 2 else h, "width": w,
-                     "caption": caption, "dataset_name": "flickr", "tokens_negative": []})
+        imgs.append(
+            {
+                "id": img_id,
+                "file_name": fn,
+                "height": str(h) if img_id == 2 else h,
+                "width": w,
+                "caption": caption,
+                "dataset_name": "flickr",
+                "tokens_negative": [],
+            }
+        )
         words = caption.split(" ")
         # one annotation per first two words with proper spans, plus ones upstream skips
         regs, texts = [], []
@@ -115,8 +133,18 @@ def _flickr(images, ann_path, source):
             m = blob(h, w, img_id * 10 + j)
             ann_id += 1
             spans = [[s, s + len(word)]] + ([[0, 1]] if j == 1 else [])
-            anns.append({"id": ann_id, "image_id": img_id, "bbox": [1.0, 1.0, 10.0, 10.0], "area": 50.0,
-                         "tokens_positive": spans, "sam_mask": compressed_rle(m), "category_id": 1, "iscrowd": 0})
+            anns.append(
+                {
+                    "id": ann_id,
+                    "image_id": img_id,
+                    "bbox": [1.0, 1.0, 10.0, 10.0],
+                    "area": 50.0,
+                    "tokens_positive": spans,
+                    "sam_mask": compressed_rle(m),
+                    "category_id": 1,
+                    "iscrowd": 0,
+                }
+            )
             regs.append(region(ann_id, m, [1.0, 1.0, 10.0, 10.0], word))
             texts += [text(caption[a:b], [len(regs) - 1], a, b) for a, b in spans]
         bad = [
@@ -127,8 +155,15 @@ def _flickr(images, ann_path, source):
         ]
         for b in bad:
             ann_id += 1
-            anns.append({"id": ann_id, "image_id": img_id, "tokens_positive": [[0, 1]],
-                         "sam_mask": compressed_rle(np.ones((h, w), np.uint8)), **b})
+            anns.append(
+                {
+                    "id": ann_id,
+                    "image_id": img_id,
+                    "tokens_positive": [[0, 1]],
+                    "sam_mask": compressed_rle(np.ones((h, w), np.uint8)),
+                    **b,
+                }
+            )
         if keep:
             dropped_anns += len(bad)
             expected.append(record(img_id, path, h, w, regs, texts, caption))

@@ -5,7 +5,18 @@ from __future__ import annotations
 import json
 import os
 
-from ._common import blob, compressed_rle, polygon_mask, record, rect_poly, region, text, tri_poly, uncompressed_rle, write_image
+from ._common import (
+    blob,
+    compressed_rle,
+    polygon_mask,
+    record,
+    rect_poly,
+    region,
+    text,
+    tri_poly,
+    uncompressed_rle,
+    write_image,
+)
 
 
 def write(data_dir: str, source: str = "osprey_conversation", n: int = 6) -> dict:
@@ -54,7 +65,10 @@ def write(data_dir: str, source: str = "osprey_conversation", n: int = 6) -> dic
                 convs = [{"from": "gpt", "value": "a leading gpt turn, kept as is"}] + convs
             entry["conversations"] = convs
         entries.append(entry)
-        regs = [region(f"region{k + 1}", m, [float(v) for v in a["bbox"]] if "bbox" in a else None) for k, (a, m) in enumerate(zip(anns, masks))]
+        regs = [
+            region(f"region{k + 1}", m, [float(v) for v in a["bbox"]] if "bbox" in a else None)
+            for k, (a, m) in enumerate(zip(anns, masks))
+        ]
         expected.append(record(i, paths[fn], h, w, regs, texts, None, convs))
     path = os.path.join(root, "Osprey-724K", f"{source}.json")
     with open(path, "w") as f:

@@ -8,9 +8,20 @@ import pickle
 
 from ._common import polygon_mask, record, rect_poly, region, text, tri_poly, write_image
 
-FOLDERS = {"refcoco": ("refcoco", "refs(unc).p"), "refcoco_plus": ("refcoco+", "refs(unc).p"), "refcocog": ("refcocog", "refs(umd).p")}
-SPLITS = {"refcoco": ["train", "val", "testA", "testB"], "refcoco_plus": ["train", "val", "testA", "testB"], "refcocog": ["train", "val", "test"]}
-CATEGORIES = [{"id": 1, "name": "person", "supercategory": "person"}, {"id": 18, "name": "dog", "supercategory": "animal"}]
+FOLDERS = {
+    "refcoco": ("refcoco", "refs(unc).p"),
+    "refcoco_plus": ("refcoco+", "refs(unc).p"),
+    "refcocog": ("refcocog", "refs(umd).p"),
+}
+SPLITS = {
+    "refcoco": ["train", "val", "testA", "testB"],
+    "refcoco_plus": ["train", "val", "testA", "testB"],
+    "refcocog": ["train", "val", "test"],
+}
+CATEGORIES = [
+    {"id": 1, "name": "person", "supercategory": "person"},
+    {"id": 18, "name": "dog", "supercategory": "animal"},
+]
 
 
 def write(data_dir: str, source: str = "refcoco") -> dict:
@@ -23,7 +34,7 @@ def write(data_dir: str, source: str = "refcoco") -> dict:
     images, annotations, paths = [], [], {}
     ann_id = 9000
     anns_of = {}
-    for k, (img_id, (h, w)) in enumerate(sizes.items()):
+    for _k, (img_id, (h, w)) in enumerate(sizes.items()):
         fn = f"COCO_train2014_{img_id:012d}.jpg"
         paths[img_id] = write_image(os.path.join(root, "coco2014", "train2014", fn), h, w, seed=img_id)
         images.append({"id": img_id, "file_name": fn, "height": h, "width": w, "license": 1})
@@ -37,8 +48,15 @@ def write(data_dir: str, source: str = "refcoco") -> dict:
             else:
                 seg = [rect_poly(0, 0, 5, 5)]
             annotations.append(
-                {"id": ann_id, "image_id": img_id, "category_id": [1, 18][j % 2], "bbox": [2.0, 2.0, 23.0, 23.0 + j],
-                 "area": 100.0, "iscrowd": 0, "segmentation": seg}
+                {
+                    "id": ann_id,
+                    "image_id": img_id,
+                    "category_id": [1, 18][j % 2],
+                    "bbox": [2.0, 2.0, 23.0, 23.0 + j],
+                    "area": 100.0,
+                    "iscrowd": 0,
+                    "segmentation": seg,
+                }
             )
             anns_of[img_id].append(annotations[-1])
     refs = []
@@ -48,11 +66,22 @@ def write(data_dir: str, source: str = "refcoco") -> dict:
         nonlocal sent_id
         sents = []
         for raw in raws:
-            sents.append({"raw": raw, "sent": raw.lower().strip(".").strip(), "sent_id": sent_id, "tokens": raw.lower().split()})
+            sents.append(
+                {"raw": raw, "sent": raw.lower().strip(".").strip(), "sent_id": sent_id, "tokens": raw.lower().split()}
+            )
             sent_id += 1
-        refs.append({"ref_id": len(refs), "ann_id": ann["id"], "image_id": img_id, "category_id": ann["category_id"],
-                     "split": split, "file_name": f"COCO_train2014_{img_id:012d}_{ann['id']}.jpg",
-                     "sent_ids": [s["sent_id"] for s in sents], "sentences": sents})
+        refs.append(
+            {
+                "ref_id": len(refs),
+                "ann_id": ann["id"],
+                "image_id": img_id,
+                "category_id": ann["category_id"],
+                "split": split,
+                "file_name": f"COCO_train2014_{img_id:012d}_{ann['id']}.jpg",
+                "sent_ids": [s["sent_id"] for s in sents],
+                "sentences": sents,
+            }
+        )
 
     plan = [(101, "train"), (102, "train"), (103, splits[1]), (104, splits[2]), (105, splits[-1])]
     for img_id, split in plan:
@@ -88,8 +117,20 @@ def write(data_dir: str, source: str = "refcoco") -> dict:
         for img_id in order:
             h, w = img_by_id[img_id]["height"], img_by_id[img_id]["width"]
             ann_ids, sents = per[img_id]
-            regs = [region(a, polygon_mask(ann_by_id[a]["segmentation"], h, w), ann_by_id[a]["bbox"],
-                           cats[ann_by_id[a]["category_id"]]) for a in ann_ids]
+            regs = [
+                region(
+                    a,
+                    polygon_mask(ann_by_id[a]["segmentation"], h, w),
+                    ann_by_id[a]["bbox"],
+                    cats[ann_by_id[a]["category_id"]],
+                )
+                for a in ann_ids
+            ]
             expected[split].append(record(img_id, paths[img_id], h, w, regs, [text(t, [r]) for t, r in sents]))
-    return {"expected": expected, "root": root, "refs": os.path.join(root, refs_name),
-            "instances": os.path.join(root, "instances.json"), "image_paths": paths}
+    return {
+        "expected": expected,
+        "root": root,
+        "refs": os.path.join(root, refs_name),
+        "instances": os.path.join(root, "instances.json"),
+        "image_paths": paths,
+    }
