@@ -1,10 +1,13 @@
 """sa2va-hf: the Hugging Face-native data layer for Sa2VA-style models.
 
-Importing the package registers :class:`Sa2VAImageProcessor` with ``AutoImageProcessor``,
-so a saved processor folder loads back with ``AutoImageProcessor.from_pretrained(dir)``.
+Importing the package registers :class:`Sa2VAImageProcessor` with ``AutoImageProcessor``
+and :class:`Sa2VAProcessor` with ``AutoProcessor``, so a saved folder loads back with
+``AutoImageProcessor.from_pretrained(dir)`` / ``AutoProcessor.from_pretrained(dir)``.
 """
 
 from . import masks
+from .checkpoint import processor_from_checkpoint
+from .collator import Sa2VACollator
 from .errors import (
     EmptyRegionError,
     ImageLoadError,
@@ -14,6 +17,8 @@ from .errors import (
 )
 from .image_processing_sa2va import Sa2VAImageProcessor
 from .loading import list_sources, load_source
+from .processing_sa2va import Sa2VAProcessor
+from .templates import CHAT_TEMPLATES, ChatTemplate, get_template
 
 __version__ = "0.1.0"
 
@@ -23,6 +28,12 @@ __all__ = [
     "MaskFormatError",
     "Sa2VAError",
     "Sa2VAImageProcessor",
+    "Sa2VAProcessor",
+    "Sa2VACollator",
+    "CHAT_TEMPLATES",
+    "ChatTemplate",
+    "get_template",
+    "processor_from_checkpoint",
     "ShapeMismatchError",
     "list_sources",
     "load_source",
@@ -31,13 +42,14 @@ __all__ = [
 
 
 def _register_auto_classes() -> None:
-    from transformers import AutoImageProcessor
+    from transformers import AutoImageProcessor, AutoProcessor
 
     from .configuration_sa2va import Sa2VAProcessingConfig
 
     AutoImageProcessor.register(
         Sa2VAProcessingConfig, image_processor_classes={"pil": Sa2VAImageProcessor}, exist_ok=True
     )
+    AutoProcessor.register(Sa2VAProcessingConfig, Sa2VAProcessor, exist_ok=True)
 
 
 _register_auto_classes()

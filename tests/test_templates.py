@@ -195,7 +195,7 @@ def test_labels_turn_by_turn(flavour, template, runs):
     # every piece is tokenized on its own, without special tokens (xtuner's encode_fn)
     tpl = get_template(template)
     pieces = []
-    for i, t in enumerate(TURNS):
+    for t in TURNS:
         pieces += tok.encode(tpl.instruction.format(input=t["input"]), add_special_tokens=False)
         pieces += tok.encode(t["output"] + tpl.suffix, add_special_tokens=False)
         pieces += tok.encode("\n", add_special_tokens=False)

@@ -59,7 +59,9 @@ def make_tokenizer(flavour: str = "phi3", image_tokens: bool = True) -> PreTrain
     if spec["bos"]:
         bos_id = tok.token_to_id(spec["bos"])
         tok.post_processor = processors.TemplateProcessing(
-            single=f"{spec['bos']} $A", pair=f"{spec['bos']} $A {spec['bos']} $B", special_tokens=[(spec["bos"], bos_id)]
+            single=f"{spec['bos']} $A",
+            pair=f"{spec['bos']} $A {spec['bos']} $B",
+            special_tokens=[(spec["bos"], bos_id)],
         )
     kwargs = dict(eos_token=spec["eos"], unk_token="<unk>", clean_up_tokenization_spaces=False)
     if spec["bos"]:

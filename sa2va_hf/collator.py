@@ -1,0 +1,169 @@
+"""Batch per-sample processor outputs the way upstream's ``video_lisa_collate_fn`` does.
+
+Each sample is what ``Sa2VAProcessor(..., conversations=...)`` returns for one sample
+(lists or arrays; a leading batch dimension of 1 is dropped) or an upstream-style dict.
+The batch:
+
+* ``input_ids`` (B, L) right-padded with ``pad_token_id`` (upstream: 0), ``labels`` (B, L)
+  padded with -100, ``attention_mask`` (B, L) bool, True over each sample's own tokens
+  (not derived from the pad id, which may equal a real token), ``position_ids`` (B, L);
+* ``pixel_values`` (sum T, 3, 448, 448): all samples' tiles concatenated;
+* ``vp_overall_mask`` (sum T,) bool, concatenated (all False for a sample without one);
+* ``g_pixel_values`` (sum F, 3, 1024, 1024): one per image / video frame, stacked, with
+  ``frames_per_batch`` giving how many each sample has;
+* ``prompt_masks``, ``masks``: lists with one entry per sample that has them;
+* ``num_patches`` (sum of images,) and ``num_frames`` concatenated where present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import Sa2VAError
+from .templates import IGNORE_INDEX
+
+UPSTREAM_PAD_TOKEN_ID = 0  # xtuner DEFAULT_PAD_TOKEN_INDEX
+
+
+def _tokens(value: Any, key: str, i: int) -> np.ndarray:
+    arr = np.asarray(value.cpu() if hasattr(value, "cpu") else value)
+    if arr.ndim == 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 1:
+        raise Sa2VAError(f"sample {i}: {key} must hold one sequence, got shape {arr.shape}")
+    return arr.astype(np.int64)
+
+
+class Sa2VACollator:
+    """Collate function for a ``torch.utils.data.DataLoader`` over processed samples.
+
+    Args:
+        pad_token_id: id written into padded ``input_ids`` positions (upstream uses 0; the
+            attention mask, not this id, tells padding apart).
+        label_pad_id: value of padded ``labels`` (-100).
+        pad_to_multiple_of: round the padded length up to a multiple of this.
+        return_position_ids: also return ``position_ids`` as upstream does.
+    """
+
+    def __init__(
+        self,
+        pad_token_id: int = UPSTREAM_PAD_TOKEN_ID,
+        label_pad_id: int = IGNORE_INDEX,
+        pad_to_multiple_of: int | None = None,
+        return_position_ids: bool = True,
+    ) -> None:
+        self.pad_token_id = pad_token_id
+        self.label_pad_id = label_pad_id
+        self.pad_to_multiple_of = pad_to_multiple_of
+        self.return_position_ids = return_position_ids
+
+    def __call__(self, samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        if not samples:
+            raise Sa2VAError("cannot collate an empty batch")
+        ids = [_tokens(s["input_ids"], "input_ids", i) for i, s in enumerate(samples)]
+        if all("labels" in s for s in samples):
+            labels = [_tokens(s["labels"], "labels", i) for i, s in enumerate(samples)]
+        elif any("labels" in s for s in samples):
+            raise Sa2VAError("some samples have labels and some do not")
+        else:
+            labels = None
+        for i, (a, b) in enumerate(zip(ids, labels or ids)):
+            if len(a) != len(b):
+                raise Sa2VAError(f"sample {i}: {len(a)} input_ids but {len(b)} labels")
+        length = max(len(a) for a in ids)
+        if self.pad_to_multiple_of:
+            length = -(-length // self.pad_to_multiple_of) * self.pad_to_multiple_of
+
+        input_ids = torch.full((len(ids), length), self.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(ids), length), dtype=torch.bool)
+        for i, a in enumerate(ids):
+            input_ids[i, : len(a)] = torch.from_numpy(a)
+            attention_mask[i, : len(a)] = True
+        out: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if self.return_position_ids:
+            out["position_ids"] = torch.arange(length, dtype=torch.long).unsqueeze(0).repeat(len(ids), 1)
+        if labels is not None:
+            lab = torch.full((len(ids), length), self.label_pad_id, dtype=torch.long)
+            for i, a in enumerate(labels):
+                lab[i, : len(a)] = torch.from_numpy(a)
+            out["labels"] = lab
+
+        if any(s.get("pixel_values") is not None for s in samples):
+            pixel_values = [_tensor(s["pixel_values"]) for s in samples if s.get("pixel_values") is not None]
+            out["pixel_values"] = torch.cat(pixel_values, dim=0)
+            if any(s.get("vp_overall_mask") is not None for s in samples):
+                vp = []
+                for s in samples:
+                    if s.get("pixel_values") is None:
+                        continue
+                    if s.get("vp_overall_mask") is not None:
+                        vp.append(_tensor(s["vp_overall_mask"]).bool().reshape(-1))
+                    else:
+                        vp.append(torch.zeros(len(s["pixel_values"]), dtype=torch.bool))
+                out["vp_overall_mask"] = torch.cat(vp)
+        if any(s.get("g_pixel_values") is not None for s in samples):
+            grounding, frames_per_batch = [], []
+            for s in samples:
+                g = s.get("g_pixel_values")
+                if g is None:
+                    continue
+                if isinstance(g, (list, tuple)):
+                    g = torch.stack([_tensor(x) for x in g])
+                else:
+                    g = _tensor(g)
+                    g = g.unsqueeze(0) if g.ndim == 3 else g
+                grounding.append(g)
+                frames_per_batch.append(len(g))
+            out["g_pixel_values"] = torch.cat(grounding, dim=0)
+            out["frames_per_batch"] = frames_per_batch
+        for key in ("num_patches", "num_frames"):
+            if any(s.get(key) is not None for s in samples):
+                out[key] = torch.cat([_tensor(s[key]).reshape(-1) for s in samples if s.get(key) is not None])
+        for key in ("prompt_masks", "masks"):
+            if any(s.get(key) is not None for s in samples):
+                out[key] = [_one(s[key]) for s in samples if s.get(key) is not None]
+        if any(s.get("region_pixels") is not None for s in samples):
+            out["region_pixels"] = [
+                _one_list(s["region_pixels"]) for s in samples if s.get("region_pixels") is not None
+            ]
+        return out
+
+
+def _tensor(value: Any):
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value
+    return torch.from_numpy(np.ascontiguousarray(np.asarray(value)))
+
+
+def _one(value: Any):
+    """A per-sample (n, H, W) entry: processor outputs wrap it in a list of one (one image);
+    upstream samples may hold a list of (H, W) masks instead."""
+    import torch
+
+    if isinstance(value, (list, tuple)):
+        if value and np.ndim(value[0]) == 2:
+            return torch.stack([_tensor(v) for v in value])
+        if len(value) != 1:
+            raise Sa2VAError(f"expected the masks of one image per sample, got {len(value)}")
+        value = value[0]
+    return _tensor(value)
+
+
+def _one_list(value: Any) -> list[int]:
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], (list, tuple)):
+        if len(value) != 1:
+            raise Sa2VAError(f"expected the regions of one image per sample, got {len(value)}")
+        value = value[0]
+    return [int(v) for v in value]
+
+
+def collate_fn(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """:class:`Sa2VACollator` with upstream's defaults."""
+    return Sa2VACollator()(samples)

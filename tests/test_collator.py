@@ -1,0 +1,122 @@
+"""Sa2VACollator: upstream's batch layout from per-sample processor outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sa2va_hf import Sa2VACollator, Sa2VAImageProcessor, Sa2VAProcessor
+from sa2va_hf.collator import collate_fn
+from sa2va_hf.errors import Sa2VAError
+
+try:
+    from .tokenizer_utils import make_tokenizer
+except ImportError:  # tests/ not a package
+    from tokenizer_utils import make_tokenizer
+
+
+def image(h, w, seed=0):
+    return Image.fromarray(np.random.RandomState(seed).randint(0, 256, (h, w, 3), dtype=np.uint8))
+
+
+@pytest.fixture(scope="module")
+def processor():
+    return Sa2VAProcessor(Sa2VAImageProcessor(), make_tokenizer("qwen"), template="qwen")
+
+
+@pytest.fixture(scope="module")
+def samples(processor):
+    vp = np.zeros((2, 300, 900), dtype=np.uint8)
+    vp[0, :100, :300] = 1
+    vp[1, 150:, 450:] = 1
+    gt = np.zeros((1, 96, 96), dtype=np.uint8)
+    gt[0, 10:40, 10:40] = 1
+    a = processor(
+        images=image(96, 96),
+        conversations=[{"from": "human", "value": "<image>\nSegment it."}, {"from": "gpt", "value": "[SEG]."}],
+        masks=gt,
+    )
+    b = processor(
+        images=image(300, 900, 1),
+        conversations=[
+            {"from": "human", "value": "What is region1?"},
+            {"from": "gpt", "value": "A thing, long answer."},
+        ],
+        visual_prompts=vp,
+        conversation_style="osprey",
+    )
+    return a, b
+
+
+def test_collates_to_upstream_layout(samples):
+    a, b = samples
+    batch = Sa2VACollator()([a, b])
+    la, lb = len(a["input_ids"][0]), len(b["input_ids"][0])
+    length = max(la, lb)
+    assert batch["input_ids"].shape == batch["labels"].shape == batch["attention_mask"].shape == (2, length)
+    assert batch["attention_mask"].dtype == torch.bool
+    assert batch["attention_mask"].sum(1).tolist() == [la, lb]
+    short = 0 if la < lb else 1
+    n = min(la, lb)
+    assert (batch["input_ids"][short, n:] == 0).all()  # upstream pad index 0
+    assert (batch["labels"][short, n:] == -100).all()
+    assert batch["input_ids"][0, :la].tolist() == a["input_ids"][0]
+    assert batch["labels"][1, :lb].tolist() == b["labels"][0]
+    assert batch["position_ids"].shape == (2, length) and batch["position_ids"][1].tolist() == list(range(length))
+
+    ta, tb = int(a["num_patches"][0]), int(b["num_patches"][0])
+    assert batch["pixel_values"].shape == (ta + tb, 3, 448, 448)
+    assert torch.equal(batch["pixel_values"][:ta], torch.from_numpy(a["pixel_values"]))
+    assert torch.equal(batch["pixel_values"][ta:], torch.from_numpy(b["pixel_values"]))
+    assert batch["vp_overall_mask"].tolist() == [False] * ta + [False] * (tb - 1) + [True]
+    assert batch["g_pixel_values"].shape == (2, 3, 1024, 1024) and batch["g_pixel_values"].dtype == torch.uint8
+    assert batch["frames_per_batch"] == [1, 1]
+    assert batch["num_patches"].tolist() == [ta, tb]
+    # ragged things stay lists, one entry per sample that has them
+    assert len(batch["prompt_masks"]) == 1 and batch["prompt_masks"][0].shape == (2, 16, 16)
+    assert len(batch["masks"]) == 1 and batch["masks"][0].shape == (1, 96, 96)
+    assert batch["region_pixels"] == [b["region_pixels"][0]]
+
+
+def test_pad_id_that_is_a_real_token_does_not_leak_into_the_mask(samples):
+    a, b = samples
+    real = int(a["input_ids"][0][-1])
+    batch = Sa2VACollator(pad_token_id=real, pad_to_multiple_of=64)([a, b])
+    assert batch["input_ids"].shape[1] % 64 == 0
+    assert batch["attention_mask"].sum(1).tolist() == [len(a["input_ids"][0]), len(b["input_ids"][0])]
+
+
+def test_upstream_style_samples():
+    s1 = {
+        "input_ids": [1, 2, 3],
+        "labels": [-100, 2, 3],
+        "pixel_values": torch.zeros(3, 3, 448, 448),
+        "g_pixel_values": torch.zeros(3, 1024, 1024, dtype=torch.uint8),
+        "masks": [np.ones((5, 6), np.uint8), np.zeros((5, 6), np.uint8)],
+    }
+    s2 = {  # a video sample: per-frame grounding images as a list, no masks
+        "input_ids": torch.tensor([4, 5]),
+        "labels": torch.tensor([4, 5]),
+        "pixel_values": torch.ones(2, 3, 448, 448),
+        "g_pixel_values": [torch.ones(3, 1024, 1024, dtype=torch.uint8)] * 2,
+        "vp_overall_mask": torch.tensor([False, False]),
+    }
+    batch = collate_fn([s1, s2])
+    assert batch["input_ids"].tolist() == [[1, 2, 3], [4, 5, 0]]
+    assert batch["labels"].tolist() == [[-100, 2, 3], [4, 5, -100]]
+    assert batch["pixel_values"].shape == (5, 3, 448, 448)
+    assert batch["vp_overall_mask"].tolist() == [False] * 5
+    assert batch["g_pixel_values"].shape == (3, 3, 1024, 1024)
+    assert batch["frames_per_batch"] == [1, 2]
+    assert [m.shape for m in batch["masks"]] == [(2, 5, 6)]
+
+
+def test_mismatched_samples_are_errors():
+    with pytest.raises(Sa2VAError, match="labels"):
+        collate_fn([{"input_ids": [1, 2], "labels": [1]}])
+    with pytest.raises(Sa2VAError, match="some samples have labels"):
+        collate_fn([{"input_ids": [1], "labels": [1]}, {"input_ids": [2]}])
+    with pytest.raises(Sa2VAError, match="empty"):
+        collate_fn([])

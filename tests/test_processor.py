@@ -1,0 +1,364 @@
+"""Sa2VAProcessor: <image> expansion, region strings, <IMG_CONTEXT> counts, labels, errors.
+
+Expected prompts are spelled out by hand from SPEC §3 (and upstream's Osprey / predict_forward
+code), never built with sa2va_hf's own string helpers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sa2va_hf import Sa2VAImageProcessor, Sa2VAProcessor
+from sa2va_hf.errors import Sa2VAError
+
+try:
+    from .test_templates import label_runs
+    from .tokenizer_utils import make_tokenizer
+except ImportError:  # tests/ not a package
+    from test_templates import label_runs
+    from tokenizer_utils import make_tokenizer
+
+C = "<IMG_CONTEXT>"
+USER = {
+    "phi3": ("<s><|user|>\n", "<|end|>\n<|assistant|>\n"),
+    "qwen": ("<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n"),
+    "internlm2": ("<s><|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n"),
+}
+SUFFIX = {"phi3": "<|end|>", "qwen": "<|im_end|>", "internlm2": "<|im_end|>"}
+
+
+def make_processor(flavour="phi3", **kwargs):
+    return Sa2VAProcessor(Sa2VAImageProcessor(), make_tokenizer(flavour), template=flavour, **kwargs)
+
+
+def image(h, w, seed=0):
+    return Image.fromarray(np.random.RandomState(seed).randint(0, 256, (h, w, 3), dtype=np.uint8))
+
+
+def two_regions(h, w):
+    vp = np.zeros((2, h, w), dtype=np.uint8)
+    vp[0, : h // 3, : w // 4] = 1
+    vp[1, h // 2 :, w // 2 :] = 1
+    return vp
+
+
+def n_context(processor, ids):
+    return sum(1 for t in ids if t == processor.image_context_token_id)
+
+
+def img_str(tiles):
+    return "<img>" + C * (256 * tiles) + "</img>"
+
+
+def regions_str(counts):
+    parts = [f"region{i + 1}<vp>" + C * k + "</vp>" for i, k in enumerate(counts)]
+    return f"There are {len(counts)} part regions in the picture: " + ", ".join(parts) + ".\n"
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+def test_adds_sa2va_special_tokens_once_in_upstream_order():
+    tok = make_tokenizer("qwen", image_tokens=False)
+    base = len(tok)
+    proc = Sa2VAProcessor(Sa2VAImageProcessor(), tok, template="qwen")
+    wanted = ["[SEG]", "<p>", "</p>", "<vp>", "</vp>", "<img>", "</img>", "<IMG_CONTEXT>"]
+    assert proc.added_tokens == wanted
+    assert [tok.convert_tokens_to_ids(t) for t in wanted] == list(range(base, base + 8))
+    for t in wanted:  # each is one token now, even inside text
+        assert tok.encode(f"a{t}b", add_special_tokens=False)[1] == tok.convert_tokens_to_ids(t)
+    again = Sa2VAProcessor(Sa2VAImageProcessor(), tok, template="qwen")
+    assert again.added_tokens == [] and len(tok) == base + 8
+
+
+def test_keeps_existing_image_tokens():
+    tok = make_tokenizer("phi3", image_tokens=True)
+    ids = [tok.convert_tokens_to_ids(t) for t in ("<img>", "</img>", "<IMG_CONTEXT>")]
+    proc = Sa2VAProcessor(Sa2VAImageProcessor(), tok)
+    assert proc.added_tokens == ["[SEG]", "<p>", "</p>", "<vp>", "</vp>"]
+    assert [tok.convert_tokens_to_ids(t) for t in ("<img>", "</img>", "<IMG_CONTEXT>")] == ids
+
+
+# --------------------------------------------------------------------------- inference prompts
+
+
+SIZES = [(96, 96), (200, 300), (300, 1400)]  # (h, w): 1 tile, 6 + thumbnail, 5 + thumbnail
+
+
+@pytest.mark.parametrize("flavour", ["phi3", "qwen", "internlm2"])
+@pytest.mark.parametrize("size", SIZES)
+def test_plain_image_prompt(flavour, size):
+    proc = make_processor(flavour)
+    out = proc(images=image(*size), text="<image>\nWhat is in the picture?")
+    (tiles,) = out["num_patches"].tolist()
+    assert tiles == proc.image_processor.num_tiles(size[1], size[0])
+    ids = out["input_ids"][0]
+    assert n_context(proc, ids) == 256 * tiles
+    pre, post = USER[flavour]
+    assert proc.tokenizer.decode(ids) == pre + img_str(tiles) + "\nWhat is in the picture?" + post
+    assert out["attention_mask"][0] == [1] * len(ids)
+    assert out["pixel_values"].shape == (tiles, 3, 448, 448)
+
+
+@pytest.mark.parametrize("flavour", ["phi3", "qwen", "internlm2"])
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("text", ["<image>\nDescribe region1 please.", "<image>Describe region1 please."])
+def test_visual_prompt_region_string(flavour, size, text):
+    proc = make_processor(flavour)
+    vp = two_regions(*size)
+    out = proc(images=image(*size), text=text, visual_prompts=vp)
+    (tiles,) = out["num_patches"].tolist()
+    (counts,) = out["region_pixels"]
+    assert counts == [int(m.sum()) for m in out["prompt_masks"][0]] and min(counts) > 0
+    ids = out["input_ids"][0]
+    assert n_context(proc, ids) == 256 * tiles + sum(counts)
+    pre, post = USER[flavour]
+    # upstream predict_forward: image string + "\nThere are ..." ; Osprey training: "<image>\n" + region + question
+    expected = pre + img_str(tiles) + "\n" + regions_str(counts) + "Describe region1 please." + post
+    assert proc.tokenizer.decode(ids) == expected
+    assert out["vp_overall_mask"].tolist() == [False] * (tiles - 1) + [True]
+
+
+def test_empty_region_kept_gives_empty_vp_and_counts_still_match():
+    proc = make_processor()
+    vp = np.zeros((2, 96, 96), dtype=np.uint8)
+    vp[0, 1, 1] = 1  # subsampled away by 'nearest'
+    vp[1, 50:, 50:] = 1
+    with pytest.warns(UserWarning):
+        out = proc(images=image(96, 96), text="<image>\nQ", visual_prompts=vp, empty_region="keep")
+    counts = out["region_pixels"][0]
+    assert counts[0] == 0 and counts[1] > 0
+    ids = out["input_ids"][0]
+    assert n_context(proc, ids) == 256 + counts[1]
+    assert "region1<vp></vp>, region2<vp>" in proc.tokenizer.decode(ids)
+
+
+def test_apply_template_false_and_system_prompt():
+    proc = make_processor("qwen")
+    raw = proc(images=image(96, 96), text="<image>\nQ", apply_template=False)
+    assert proc.tokenizer.decode(raw["input_ids"][0]) == img_str(1) + "\nQ"
+    sys_out = proc(images=image(200, 300), text="<image>\nQ", system="Be brief.")
+    assert proc.tokenizer.decode(sys_out["input_ids"][0]).startswith(
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n<img>"
+    )
+
+
+def test_batch_of_prompts_with_different_tile_counts():
+    proc = make_processor("qwen")
+    imgs = [image(200, 300, 1), image(300, 900, 2)]
+    out = proc(images=imgs, text=["<image>\nA?", "<image>\nB?"], return_tensors="pt")
+    tiles = out["num_patches"].tolist()
+    assert out["pixel_values"].shape[0] == sum(tiles)
+    assert out["input_ids"].shape[0] == 2
+    for row, mask, t in zip(out["input_ids"], out["attention_mask"], tiles):
+        ids = row[mask.bool()].tolist()
+        assert n_context(proc, ids) == 256 * t
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_batch_padding_without_pad_token_uses_eos(side):
+    proc = make_processor("internlm2")
+    assert proc.tokenizer.pad_token_id is None
+    out = proc(
+        images=[image(96, 96), image(300, 900)],
+        text=["<image>\nA?", "<image>\nB?"],
+        return_tensors="pt",
+        padding_side=side,
+    )
+    short, long_ = out["attention_mask"].sum(1).tolist()
+    assert short < long_ == out["input_ids"].shape[1]
+    pad = out["input_ids"][0, : long_ - short] if side == "left" else out["input_ids"][0, short:]
+    assert (pad == proc.tokenizer.eos_token_id).all()
+    mask = out["attention_mask"][0].bool()
+    assert n_context(proc, out["input_ids"][0][mask].tolist()) == 256
+    assert mask[-1].item() == (side == "left")
+
+
+def test_two_images_in_one_prompt_follow_placeholder_order():
+    proc = make_processor("qwen")
+    out = proc(images=[image(300, 900), image(96, 96)], text="A <image> and B <image>?")
+    t1, t2 = out["num_patches"].tolist()
+    assert t1 > 1 and t2 == 1
+    assert proc.tokenizer.decode(out["input_ids"][0]) == (
+        "<|im_start|>user\nA " + img_str(t1) + " and B " + img_str(t2) + "?<|im_end|>\n<|im_start|>assistant\n"
+    )
+
+
+def test_video_frames_are_single_tiles_joined_by_newline():
+    proc = make_processor("qwen")
+    frames = [image(300, 900, s) for s in range(3)]
+    masks = np.zeros((2, 3, 300, 900), dtype=np.uint8)
+    masks[0, 1, :10, :10] = 1
+    out = proc(videos=frames, text="<image>Please segment the cat.", masks=masks)
+    assert out["pixel_values"].shape == (3, 3, 448, 448)
+    assert out["g_pixel_values"].shape == (3, 3, 1024, 1024)
+    assert out["num_frames"].tolist() == [3]
+    assert out["masks"][0].shape == (6, 300, 900) and out["masks"][0][1, :10, :10].all()
+    ids = out["input_ids"][0]
+    assert n_context(proc, ids) == 3 * 256
+    frame = img_str(1)
+    assert proc.tokenizer.decode(ids) == (
+        "<|im_start|>user\n" + frame + "\n" + frame + "\n" + frame
+        + "Please segment the cat.<|im_end|>\n<|im_start|>assistant\n"
+    )  # fmt: skip
+    # a frame is the whole frame resized to 448x448: the image processor's 1-tile output
+    single = proc.image_processor(frames[1], max_tiles=1)
+    np.testing.assert_array_equal(out["pixel_values"][1], single["pixel_values"][0])
+
+
+def test_video_masks_as_nested_lists_with_missing_frames():
+    proc = make_processor("qwen")
+    frames = np.stack([np.asarray(image(64, 80, s)) for s in range(2)])
+    m = np.zeros((64, 80), dtype=np.uint8)
+    m[3:9, 4:20] = 1
+    out = proc(videos=frames, text="<image>x", masks=[[m, None], [None, m]])
+    got = out["masks"][0]
+    assert got.shape == (4, 64, 80)
+    assert [int(x.sum()) for x in got] == [m.sum(), 0, 0, m.sum()]
+
+
+# --------------------------------------------------------------------------- training
+
+
+@pytest.mark.parametrize("flavour", ["phi3", "qwen", "internlm2"])
+def test_osprey_conversation_labels_turn_by_turn(flavour):
+    proc = make_processor(flavour)
+    vp = two_regions(300, 900)
+    conv = [
+        {"from": "human", "value": "What is <region1> doing?"},
+        {"from": "gpt", "value": "The <dog> runs."},
+        {"from": "human", "value": "And <region2>?"},
+        {"from": "gpt", "value": "A ball."},
+    ]
+    out = proc(images=image(300, 900), conversations=conv, visual_prompts=vp, conversation_style="osprey")
+    (tiles,) = out["num_patches"].tolist()
+    counts = out["region_pixels"][0]
+    ids, labels = out["input_ids"][0], out["labels"][0]
+    assert n_context(proc, ids) == 256 * tiles + sum(counts)
+    pre, post = USER[flavour]
+    bos = "<s>" if pre.startswith("<s>") else ""
+    first_user = pre + img_str(tiles) + "\n" + regions_str(counts) + "What is region1 doing?" + post
+    second_user = "\n" + pre[len(bos) :] + "And region2?" + post
+    assert label_runs(proc.tokenizer, ids, labels) == [
+        (False, first_user),
+        (True, "The dog runs." + SUFFIX[flavour]),
+        (False, second_user),
+        (True, "A ball." + SUFFIX[flavour]),
+        (False, "\n"),
+    ]
+    assert out["attention_mask"] == [[1] * len(ids)]
+
+
+def test_llava_style_conversation_with_segmentation_answer():
+    proc = make_processor("phi3")
+    conv = [
+        {"from": "human", "value": "Can you segment the cat in this image?<image>"},
+        {"from": "gpt", "value": "It is [SEG]."},
+        {"from": "human", "value": "And the dog?"},
+        {"from": "gpt", "value": "Sure, [SEG]."},
+    ]
+    m = np.zeros((2, 96, 96), dtype=np.uint8)
+    out = proc(images=image(96, 96), conversations=conv, masks=m)
+    runs = label_runs(proc.tokenizer, out["input_ids"][0], out["labels"][0])
+    assert runs == [
+        (False, "<s><|user|>\n" + img_str(1) + "\nCan you segment the cat in this image?<|end|>\n<|assistant|>\n"),
+        (True, "It is [SEG].<|end|>"),
+        (False, "\n<|user|>\nAnd the dog?<|end|>\n<|assistant|>\n"),
+        (True, "Sure, [SEG].<|end|>"),
+        (False, "\n"),
+    ]
+    seg = proc.tokenizer.convert_tokens_to_ids("[SEG]")
+    assert out["input_ids"][0].count(seg) == 2
+    assert out["masks"][0].shape == (2, 96, 96)
+
+
+def test_refcoco_style_conversation():
+    proc = make_processor("phi3")
+    conv = [
+        {"from": "human", "value": "<image>\nPlease segment the man. "},
+        {"from": "gpt", "value": " [SEG]. "},
+        {"from": "human", "value": "Please segment the dog."},
+        {"from": "gpt", "value": "It is [SEG]."},
+    ]
+    out = proc(images=image(96, 96), conversations=conv, conversation_style="refcoco")
+    assert label_runs(proc.tokenizer, out["input_ids"][0], out["labels"][0]) == [
+        (False, "<s><|user|>\n" + img_str(1) + "\nPlease segment the man.<|end|><|assistant|>\n"),
+        (True, "[SEG].<|end|>"),
+        (False, "<|user|>\nPlease segment the dog.<|end|><|assistant|>\n"),
+        (True, "It is [SEG].<|end|>"),
+    ]
+
+
+def test_video_conversation_plain_style():
+    proc = make_processor("qwen")
+    frames = [image(64, 80, s) for s in range(2)]
+    conv = [{"from": "human", "value": "<image>Please segment the cat."}, {"from": "gpt", "value": "[SEG]."}]
+    out = proc(videos=frames, conversations=conv)
+    assert label_runs(proc.tokenizer, out["input_ids"][0], out["labels"][0]) == [
+        (
+            False,
+            "<|im_start|>user\n"
+            + img_str(1)
+            + "\n"
+            + img_str(1)
+            + "Please segment the cat.<|im_end|>\n<|im_start|>assistant\n",
+        ),
+        (True, "[SEG].<|im_end|>"),
+        (False, "\n"),
+    ]
+
+
+def test_conversation_batch_pads_with_return_tensors():
+    proc = make_processor("qwen")
+    convs = [
+        [{"from": "human", "value": "<image>\nshort"}, {"from": "gpt", "value": "a"}],
+        [{"from": "human", "value": "<image>\nlonger question"}, {"from": "gpt", "value": "a longer answer"}],
+    ]
+    out = proc(images=[image(96, 96), image(300, 900)], conversations=convs, return_tensors="pt")
+    assert out["input_ids"].shape == out["labels"].shape == out["attention_mask"].shape
+    lengths = out["attention_mask"].sum(1).tolist()
+    assert lengths[0] < lengths[1] == out["input_ids"].shape[1]
+    assert (out["labels"][0, lengths[0] :] == -100).all()
+
+
+def test_max_length_truncation_that_cuts_image_tokens_is_an_error():
+    proc = make_processor("qwen", max_length=100)
+    conv = [{"from": "human", "value": "<image>\nQ"}, {"from": "gpt", "value": "A"}]
+    with pytest.raises(Sa2VAError, match="max_length=100"):
+        proc(images=image(96, 96), conversations=conv)
+    out = proc(images=image(96, 96), conversations=conv, max_length=400)
+    assert len(out["input_ids"][0]) <= 400
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_placeholder_image_mismatch_is_a_clear_error():
+    proc = make_processor()
+    with pytest.raises(Sa2VAError, match=r"2 <image> placeholder\(s\).*1 image"):
+        proc(images=image(200, 300), text="<image> and <image>")
+    with pytest.raises(Sa2VAError, match=r"0 <image> placeholder"):
+        proc(images=image(200, 300), text="no placeholder")
+    with pytest.raises(Sa2VAError, match=r"1 <image> placeholder.*0 image"):
+        proc(text="<image> but no image")
+    with pytest.raises(Sa2VAError, match="not both"):
+        proc(images=image(200, 300), videos=[image(200, 300)], text="<image>")
+
+
+def test_unknown_template_is_a_clear_error():
+    with pytest.raises(Sa2VAError, match="unknown chat template"):
+        Sa2VAProcessor(Sa2VAImageProcessor(), make_tokenizer(), template="llama9")
+
+
+def test_context_token_text_in_user_input_is_caught():
+    proc = make_processor()
+    with pytest.raises(Sa2VAError, match="<IMG_CONTEXT> tokens"):
+        proc(images=image(200, 300), text="<image>\nsneaky <IMG_CONTEXT>")
+
+
+def test_text_only_prompt():
+    proc = make_processor("qwen")
+    out = proc(text="Hello")
+    assert proc.tokenizer.decode(out["input_ids"][0]) == "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n"

@@ -1,0 +1,229 @@
+"""Loading the processor the Hugging Face way: AutoProcessor (registered), remote code, checkpoints.
+
+The remote-code test runs in a fresh interpreter where ``sa2va_hf`` cannot be imported and
+the Hub is offline: only the files written by ``save_pretrained`` are available.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from PIL import Image
+from transformers import AutoProcessor
+
+import sa2va_hf
+from sa2va_hf import Sa2VAImageProcessor, Sa2VAProcessor, processor_from_checkpoint
+from sa2va_hf.errors import Sa2VAError
+
+try:
+    from .tokenizer_utils import make_tokenizer
+except ImportError:  # tests/ not a package
+    from tokenizer_utils import make_tokenizer
+
+IMAGE = np.random.RandomState(3).randint(0, 256, (120, 260, 3), dtype=np.uint8)
+VP = np.zeros((2, 120, 260), dtype=np.uint8)
+VP[0, :60, :100] = 1
+VP[1, 60:, 130:] = 1
+CONV = [
+    {"from": "human", "value": "What is <region1>?"},
+    {"from": "gpt", "value": "A <cat> [SEG]."},
+    {"from": "human", "value": "And region2?"},
+    {"from": "gpt", "value": "A dog."},
+]
+
+# Run both in the test process and, as source text, in the clean subprocess.
+RUN_CASES = """
+def run_cases(proc, image, vp, conv):
+    a = proc(images=image, text="<image>\\nDescribe region2.", visual_prompts=vp)
+    b = proc(images=image, conversations=conv, visual_prompts=vp, conversation_style="osprey")
+    c = proc(images=[image, image[:, :100]], text=["<image>\\nA?", "<image>\\nB?"], return_tensors="np")
+    return {
+        "a_ids": np.asarray(a["input_ids"][0]),
+        "a_pix": a["pixel_values"],
+        "a_g": a["g_pixel_values"],
+        "a_pm": a["prompt_masks"][0],
+        "b_ids": np.asarray(b["input_ids"][0]),
+        "b_labels": np.asarray(b["labels"][0]),
+        "c_ids": np.asarray(c["input_ids"]),
+        "c_mask": np.asarray(c["attention_mask"]),
+        "c_pix": c["pixel_values"],
+    }
+"""
+namespace: dict = {"np": np}
+exec(RUN_CASES, namespace)
+run_cases = namespace["run_cases"]
+
+
+def make(template="internlm2", **kwargs):
+    ip = Sa2VAImageProcessor(max_tiles=6, prompt_mask_mode="pool")
+    return Sa2VAProcessor(ip, make_tokenizer(template), template=template, max_length=4000, **kwargs)
+
+
+def assert_same(x: dict, y: dict):
+    assert x.keys() == y.keys()
+    for k in x:
+        np.testing.assert_array_equal(x[k], y[k], err_msg=k)
+
+
+def test_save_then_auto_processor_gives_identical_outputs(tmp_path):
+    proc = make(system="")
+    proc.save_pretrained(tmp_path)
+    loaded = AutoProcessor.from_pretrained(tmp_path)
+    assert type(loaded) is Sa2VAProcessor
+    assert isinstance(loaded.image_processor, Sa2VAImageProcessor)
+    assert loaded.template == "internlm2" and loaded.max_length == 4000
+    assert loaded.image_processor.max_tiles == 6 and loaded.image_processor.prompt_mask_mode == "pool"
+    assert loaded.added_tokens == []  # the saved tokenizer already has them
+    assert_same(run_cases(proc, IMAGE, VP, CONV), run_cases(loaded, IMAGE, VP, CONV))
+
+
+def test_custom_template_round_trips(tmp_path):
+    tpl = {"INSTRUCTION": "USER: {input} ASSISTANT:", "SEP": "\n", "SUFFIX": "</s>", "SUFFIX_AS_EOS": True}
+    proc = Sa2VAProcessor(Sa2VAImageProcessor(), make_tokenizer("phi3"), template=tpl)
+    proc.save_pretrained(tmp_path)
+    loaded = AutoProcessor.from_pretrained(tmp_path)
+    assert loaded.chat_template_config == proc.chat_template_config
+    assert loaded.chat_template_config.instruction == "USER: {input} ASSISTANT:"
+
+
+def _python(code: str, cwd, env_extra=None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update({"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONNOUSERSITE": "1"})
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=240)
+
+
+def test_without_registration_auto_processor_returns_only_the_tokenizer(tmp_path):
+    """transformers v5 falls back to the tokenizer when no processor class is registered:
+    this is what importing sa2va_hf changes (the test above gets a Sa2VAProcessor)."""
+    make().save_pretrained(tmp_path / "saved")
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from transformers import AutoProcessor
+        p = AutoProcessor.from_pretrained({str(tmp_path / "saved")!r})
+        assert "sa2va_hf" not in sys.modules
+        print(type(p).__name__)
+        """
+    )
+    res = _python(code, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    name = res.stdout.strip().splitlines()[-1]
+    assert name != "Sa2VAProcessor" and "Token" in name, name
+
+
+def test_remote_code_loads_without_sa2va_hf_installed(tmp_path, monkeypatch):
+    monkeypatch.setattr(Sa2VAProcessor, "_auto_class", None)
+    monkeypatch.setattr(Sa2VAImageProcessor, "_auto_class", None)
+    proc = make()
+    Sa2VAProcessor.register_for_auto_class("AutoProcessor")
+    Sa2VAImageProcessor.register_for_auto_class("AutoImageProcessor")
+    saved = tmp_path / "remote"
+    proc.save_pretrained(saved)
+    for name in ("processing_sa2va.py", "image_processing_sa2va.py", "templates.py", "masks.py", "errors.py"):
+        assert (saved / name).is_file(), name
+    cfg = json.loads((saved / "processor_config.json").read_text())
+    assert cfg["auto_map"]["AutoProcessor"] == "processing_sa2va.Sa2VAProcessor"
+
+    np.save(tmp_path / "image.npy", IMAGE)
+    np.save(tmp_path / "vp.npy", VP)
+    (tmp_path / "conv.json").write_text(json.dumps(CONV))
+    code = (
+        textwrap.dedent(
+            f"""
+        import importlib.abc, json, sys
+
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name == "sa2va_hf" or name.startswith("sa2va_hf."):
+                    raise ImportError("sa2va_hf is not installed here")
+                return None
+
+        sys.meta_path.insert(0, Block())
+        try:
+            import sa2va_hf
+            raise SystemExit("sa2va_hf importable")
+        except ImportError:
+            pass
+        import numpy as np
+        from transformers import AutoProcessor
+
+        tmp = {str(tmp_path)!r}
+        proc = AutoProcessor.from_pretrained(tmp + "/remote", trust_remote_code=True)
+        assert type(proc).__name__ == "Sa2VAProcessor", type(proc)
+        assert type(proc).__module__.startswith("transformers_modules"), type(proc).__module__
+        assert type(proc.image_processor).__module__.startswith("transformers_modules")
+        assert not any(m == "sa2va_hf" or m.startswith("sa2va_hf.") for m in sys.modules)
+        """
+        )
+        + RUN_CASES
+        + textwrap.dedent(
+            """
+        out = run_cases(proc, np.load(tmp + "/image.npy"), np.load(tmp + "/vp.npy"), json.load(open(tmp + "/conv.json")))
+        np.savez(tmp + "/remote_out.npz", **out)
+        print("ok")
+        """
+        )
+    )
+    res = _python(code, cwd=tmp_path, env_extra={"HF_MODULES_CACHE": str(tmp_path / "modules")})
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    remote = dict(np.load(tmp_path / "remote_out.npz"))
+    assert_same(run_cases(proc, IMAGE, VP, CONV), remote)
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def fake_checkpoint(path, template="internlm2_chat", flavour="internlm2"):
+    tok = make_tokenizer(flavour)
+    tok.add_tokens(["[SEG]", "<p>", "</p>", "<vp>", "</vp>"], special_tokens=True)
+    tok.save_pretrained(path)
+    config = {
+        "model_type": "sa2va_chat",
+        "architectures": ["Sa2VAChatModel"],
+        "template": template,
+        "force_image_size": 448,
+        "downsample_ratio": 0.5,
+        "max_dynamic_patch": 6,  # ignored, as upstream predict_forward ignores it
+        "vision_config": {"image_size": 448, "patch_size": 14},
+        "llm_config": {"architectures": ["InternLM2ForCausalLM"]},
+    }
+    (path / "config.json").write_text(json.dumps(config))
+    return tok
+
+
+def test_processor_from_checkpoint_folder(tmp_path):
+    tok = fake_checkpoint(tmp_path)
+    proc = processor_from_checkpoint(tmp_path)
+    assert proc.template == "internlm2"
+    assert proc.added_tokens == []
+    assert len(proc.tokenizer) == len(tok)
+    assert proc.image_processor.max_tiles == 12 and proc.image_processor.use_thumbnail
+    out = proc(images=Image.fromarray(IMAGE), text="<image>\nHi")
+    (tiles,) = out["num_patches"].tolist()
+    assert proc.tokenizer.decode(out["input_ids"][0]) == (
+        "<s><|im_start|>user\n<img>" + "<IMG_CONTEXT>" * (256 * tiles) + "</img>\nHi<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert processor_from_checkpoint(tmp_path, template="qwen").template == "qwen"
+
+
+def test_processor_from_checkpoint_errors(tmp_path):
+    with pytest.raises(Sa2VAError, match="config.json"):
+        processor_from_checkpoint(tmp_path)
+    fake_checkpoint(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    del cfg["template"]
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(Sa2VAError, match="template"):
+        processor_from_checkpoint(tmp_path)
+
+
+def test_package_exports():
+    for name in ("Sa2VAProcessor", "Sa2VACollator", "processor_from_checkpoint", "get_template"):
+        assert hasattr(sa2va_hf, name)
