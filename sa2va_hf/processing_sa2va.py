@@ -471,7 +471,10 @@ def _convert(data: dict[str, Any], return_tensors: str | None) -> dict[str, Any]
             k: (np.asarray(v) if isinstance(v, list) and k in ("input_ids", "attention_mask") else v)
             for k, v in out.items()
         }
-    import torch
+    try:  # inside try: transformers' remote-code import check then does not require torch
+        import torch
+    except ImportError as e:
+        raise Sa2VAError("return_tensors='pt' needs torch installed") from e
 
     def to_pt(v):
         if isinstance(v, np.ndarray):

@@ -227,3 +227,18 @@ def test_processor_from_checkpoint_errors(tmp_path):
 def test_package_exports():
     for name in ("Sa2VAProcessor", "Sa2VACollator", "processor_from_checkpoint", "get_template"):
         assert hasattr(sa2va_hf, name)
+
+
+def test_remote_code_files_need_no_torch_or_sa2va_hf():
+    from transformers.dynamic_module_utils import get_imports, get_relative_import_files
+
+    import sa2va_hf.processing_sa2va as mod
+
+    files = [mod.__file__, *get_relative_import_files(mod.__file__)]
+    names = sorted(os.path.basename(f) for f in files)
+    assert names == sorted(
+        ["processing_sa2va.py", "templates.py", "errors.py", "image_processing_sa2va.py", "image_io.py", "masks.py"]
+    )
+    for name in ("processing_sa2va.py", "templates.py"):
+        needed = set(get_imports(os.path.join(os.path.dirname(mod.__file__), name)))
+        assert "sa2va_hf" not in needed and "torch" not in needed, (name, needed)
