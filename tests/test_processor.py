@@ -362,3 +362,24 @@ def test_text_only_prompt():
     proc = make_processor("qwen")
     out = proc(text="Hello")
     assert proc.tokenizer.decode(out["input_ids"][0]) == "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_batch_with_visual_prompts_and_a_dropped_region():
+    proc = make_processor("qwen")
+    vp_a = np.zeros((2, 96, 96), dtype=np.uint8)
+    vp_a[0, 1, 1] = 1  # 0 cells: dropped
+    vp_a[1, 40:, 40:] = 1
+    vp_b = two_regions(300, 900)
+    out = proc(
+        images=[image(96, 96), image(300, 900)],
+        text=["<image>\nA?", "<image>\nB?"],
+        visual_prompts=[vp_a, vp_b],
+        empty_region="drop",
+    )
+    assert out["dropped_regions"] == [[0], []]
+    (ka,), kb = out["region_pixels"][0], out["region_pixels"][1]
+    ta, tb = out["num_patches"].tolist()
+    a, b = (proc.tokenizer.decode(ids) for ids in out["input_ids"])
+    assert a == "<|im_start|>user\n" + img_str(ta) + "\n" + regions_str([ka]) + "A?<|im_end|>\n<|im_start|>assistant\n"
+    assert b == "<|im_start|>user\n" + img_str(tb) + "\n" + regions_str(kb) + "B?<|im_end|>\n<|im_start|>assistant\n"
+    assert [n_context(proc, ids) for ids in out["input_ids"]] == [256 * ta + ka, 256 * tb + sum(kb)]
