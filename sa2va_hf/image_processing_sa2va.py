@@ -402,7 +402,10 @@ def _convert(data: dict[str, Any], return_tensors: Any) -> dict[str, Any]:
         return data
     if return_tensors != "pt":
         raise ValueError(f"return_tensors must be None, 'np' or 'pt', got {return_tensors!r}")
-    import torch
+    try:  # optional; in a try so transformers' remote-code import check does not demand torch
+        import torch
+    except ImportError:
+        raise ImportError("return_tensors='pt' needs torch: pip install torch") from None
 
     def to_pt(v):
         if isinstance(v, np.ndarray):
