@@ -325,7 +325,7 @@ class Sa2VAImageProcessor(BaseImageProcessor):
                 data["dropped_regions"] = dropped
         if masks is not None:
             data["masks"] = gt_masks
-        return BatchFeature(data=_convert(data, return_tensors))
+        return BatchFeature(data=convert_tensors(data, return_tensors))
 
     @staticmethod
     def _grounding(rgb: Image.Image, p: dict[str, Any], table: np.ndarray) -> np.ndarray:
@@ -397,7 +397,8 @@ def _apply_empty_region_policy(cells: np.ndarray, p: dict[str, Any], image_index
     return cells[keep], [counts[k] for k in keep], empty
 
 
-def _convert(data: dict[str, Any], return_tensors: Any) -> dict[str, Any]:
+def convert_tensors(data: dict[str, Any], return_tensors: Any) -> dict[str, Any]:
+    """numpy arrays (and lists of them) -> torch tensors for ``"pt"``; ``None``/``"np"`` keep numpy."""
     if return_tensors in (None, "np"):
         return data
     if return_tensors != "pt":

@@ -30,7 +30,7 @@ from transformers.processing_utils import ProcessorMixin
 
 from .errors import Sa2VAError, ShapeMismatchError
 from .image_io import to_rgb_image
-from .image_processing_sa2va import as_mask_stack
+from .image_processing_sa2va import as_mask_stack, convert_tensors
 from .templates import (
     CONVERSATION_STYLES,
     IGNORE_INDEX,
@@ -471,19 +471,7 @@ def _convert(data: dict[str, Any], return_tensors: str | None) -> dict[str, Any]
             k: (np.asarray(v) if isinstance(v, list) and k in ("input_ids", "attention_mask") else v)
             for k, v in out.items()
         }
-    try:  # inside try: transformers' remote-code import check then does not require torch
-        import torch
-    except ImportError as e:
-        raise Sa2VAError("return_tensors='pt' needs torch installed") from e
-
-    def to_pt(v):
-        if isinstance(v, np.ndarray):
-            return torch.from_numpy(v)
-        if isinstance(v, list) and v and isinstance(v[0], np.ndarray):
-            return [torch.from_numpy(x) for x in v]
-        return v
-
-    return {k: to_pt(v) for k, v in out.items()}
+    return convert_tensors(out, return_tensors)
 
 
 __all__ = ["Sa2VAProcessor", "add_special_tokens", "pad_batch"]
