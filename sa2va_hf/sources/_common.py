@@ -238,7 +238,7 @@ def bbox_or_none(value: object, *, file: object, record: object) -> list[float] 
 
 
 @lru_cache(maxsize=4096)
-def _header_size(path: str) -> tuple[int, int]:
+def _header_size(path: str, mtime_ns: int, size: int) -> tuple[int, int]:  # keyed by mtime/size: never stale
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with Image.open(path) as im:
@@ -248,7 +248,8 @@ def _header_size(path: str) -> tuple[int, int]:
 def image_size(path: str, *, file: object = None, record: object = None) -> tuple[int, int]:
     """(height, width) from the image header (no full decode); ImageLoadError if unreadable."""
     try:
-        w, h = _header_size(path)
+        st = os.stat(path)
+        w, h = _header_size(path, st.st_mtime_ns, st.st_size)
     except FileNotFoundError:
         raise ImageLoadError(f"image {path!r} does not exist{where(file, record)}") from None
     except Image.DecompressionBombError as e:
