@@ -60,6 +60,22 @@ def _summary(features, names) -> None:
         print(f"  region {name}: {n} grid cells -> {n} <IMG_CONTEXT> tokens")
 
 
+def _cmd_build(args: argparse.Namespace) -> int:
+    from .loading import list_sources, load_source
+
+    if args.list or not args.names:
+        print("\n".join(list_sources()))
+        return 0
+    for name in args.names:
+        built = load_source(name, args.data_dir, split=args.split, cache_dir=args.cache_dir, num_proc=args.num_proc)
+        splits = {args.split: built} if args.split else dict(built)
+        for split, ds in splits.items():
+            regions = sum(len(r) for r in ds["regions"])
+            texts = sum(len(t) for t in ds["texts"])
+            print(f"{name}/{split}: {ds.num_rows} records, {regions} regions, {texts} texts")
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import main as bench_main
 
@@ -81,6 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--mode", choices=["nearest", "pool"], default="nearest")
     show.add_argument("--output", default="show.png")
     show.set_defaults(func=_cmd_show)
+
+    build = sub.add_parser("build", help="build sources into the datasets cache and summarise them")
+    build.add_argument("names", nargs="*", help="source names (none, or --list: print every name)")
+    build.add_argument("--data-dir", default="data", help="the Sa2VA data/ root")
+    build.add_argument("--split", default=None)
+    build.add_argument("--cache-dir", default=None)
+    build.add_argument("--num-proc", type=int, default=None)
+    build.add_argument("--list", action="store_true")
+    build.set_defaults(func=_cmd_build)
 
     bench = sub.add_parser("bench", help="time the image processor against the transformers peer")
     bench.add_argument("--images", nargs="*", default=[], help="image files (default: generated photos)")

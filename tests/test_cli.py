@@ -46,3 +46,23 @@ def test_bad_input_is_a_message_not_a_traceback(tmp_path, capsys):
     (tmp_path / "bad.jpg").write_bytes(b"nope")
     assert main(["show", str(tmp_path / "bad.jpg"), "--output", str(tmp_path / "x.png")]) == 2
     assert "bad.jpg" in capsys.readouterr().err
+
+
+def test_build_lists_and_summarises_a_source(tmp_path, capsys):
+    from .fakedata import refcoco
+
+    refcoco.write(str(tmp_path / "data"), "refcoco")
+    assert main(["build", "--list"]) == 0
+    assert "refcoco_plus" in capsys.readouterr().out.split()
+    args = ["build", "refcoco", "--data-dir", str(tmp_path / "data"), "--cache-dir", str(tmp_path / "cache")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "refcoco/train: 3 records" in out and "refcoco/testB: 1 records" in out
+
+
+def test_build_reports_bad_data_as_an_error_message(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    args = ["build", "refcoco", "--data-dir", str(tmp_path / "empty"), "--cache-dir", str(tmp_path / "cache")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "not found" in err and "refs(unc).p" in err
