@@ -14,8 +14,10 @@ Everything here is numpy + PIL and reproduces the upstream recipe bit for bit
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -171,6 +173,7 @@ class Sa2VAImageProcessorKwargs(ImagesKwargs, total=False):
     min_region_cells: int
     empty_region: str
     max_image_pixels: int | None
+    num_threads: int
 
 
 class Sa2VAImageProcessor(BaseImageProcessor):
@@ -195,6 +198,9 @@ class Sa2VAImageProcessor(BaseImageProcessor):
             ``"drop"`` (remove the region; the output's ``dropped_regions`` lists the
             original indices per image), or ``"keep"`` (upstream v1; a warning is issued).
         max_image_pixels: refuse image files larger than this (PIL's limit by default).
+        num_threads: with 2 or more, the grounding image is resized on a worker thread while
+            the tiles are cut (PIL releases the GIL while resizing). Outputs are identical;
+            leave it at 1 inside multi-process data loaders, which already use every core.
     """
 
     model_input_names = ["pixel_values", "g_pixel_values", "prompt_masks", "vp_overall_mask"]
@@ -213,13 +219,14 @@ class Sa2VAImageProcessor(BaseImageProcessor):
     min_region_cells = 1
     empty_region = "error"
     max_image_pixels = None
+    num_threads = 1
     image_mean = list(IMAGENET_MEAN)
     image_std = list(IMAGENET_STD)
 
     _PARAMS = (
         "image_size", "patch_size", "downsample_ratio", "min_tiles", "max_tiles", "use_thumbnail",
         "grounding_size", "normalize_grounding", "return_grounding", "prompt_mask_mode",
-        "min_region_cells", "empty_region", "max_image_pixels", "image_mean", "image_std",
+        "min_region_cells", "empty_region", "max_image_pixels", "num_threads", "image_mean", "image_std",
     )  # fmt: skip
 
     def __init__(self, **kwargs: Any) -> None:
@@ -238,6 +245,8 @@ class Sa2VAImageProcessor(BaseImageProcessor):
             raise ValueError(f"prompt_mask_mode must be one of {PROMPT_MASK_MODES}, got {p['prompt_mask_mode']!r}")
         if p["empty_region"] not in EMPTY_REGION_POLICIES:
             raise ValueError(f"empty_region must be one of {EMPTY_REGION_POLICIES}, got {p['empty_region']!r}")
+        if not isinstance(p["num_threads"], int) or p["num_threads"] < 1:
+            raise ValueError(f"num_threads must be a positive int, got {p['num_threads']!r}")
         if not 1 <= p["min_tiles"] <= p["max_tiles"]:
             raise ValueError(f"need 1 <= min_tiles <= max_tiles, got {p['min_tiles']}, {p['max_tiles']}")
         if int(p["image_size"] // p["patch_size"] * p["downsample_ratio"]) < 1:
@@ -289,13 +298,17 @@ class Sa2VAImageProcessor(BaseImageProcessor):
 
         pixel_values, num_patches, grounding, vp_overall = [], [], [], []
         prompt_masks, region_pixels, dropped, gt_masks = [], [], [], []
+        pool = _thread_pool() if p["num_threads"] > 1 and p["return_grounding"] else None
         for i, image in enumerate(image_list):
             rgb = to_rgb_image(image, p["max_image_pixels"])
             w, h = rgb.size
+            pending = pool.submit(self._grounding, rgb, p, table) if pool else None
             tiles = tile_image(rgb, p["min_tiles"], p["max_tiles"], p["image_size"], p["use_thumbnail"])
             pixel_values.append(normalize_tiles(tiles, table))
             num_patches.append(len(tiles))
-            if p["return_grounding"]:
+            if pending is not None:
+                grounding.append(pending.result())
+            elif p["return_grounding"]:
                 grounding.append(self._grounding(rgb, p, table))
 
             has_prompt = False
@@ -337,6 +350,12 @@ class Sa2VAImageProcessor(BaseImageProcessor):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+@functools.lru_cache(maxsize=1)
+def _thread_pool() -> ThreadPoolExecutor:
+    # One worker is all the overlap needs: the grounding resize runs beside the tiling.
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sa2va-grounding")
 
 
 def _per_image(value: Any, batched: bool, n: int, name: str) -> list[Any]:

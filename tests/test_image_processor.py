@@ -327,3 +327,15 @@ def test_grid_parameters():
     assert (ip.grid_size, ip.tokens_per_tile) == (16, 256)
     assert Sa2VAImageProcessor(image_size=224).grid_size == 8
     assert ip.num_tiles(896, 448) == 3 and ip.num_tiles(100, 100) == 1
+
+
+def test_threaded_grounding_gives_identical_outputs():
+    images = [noise_image(640, 480, 1), noise_image(300, 900, 2)]
+    vps = [blob_masks(640, 480, 2, 1), blob_masks(300, 900, 1, 2)]
+    one = Sa2VAImageProcessor()(images, visual_prompts=vps)
+    two = Sa2VAImageProcessor(num_threads=2)(images, visual_prompts=vps)
+    for key in ("pixel_values", "g_pixel_values", "vp_overall_mask", "num_patches"):
+        assert np.array_equal(one[key], two[key])
+    assert np.array_equal(two["g_pixel_values"][1], ref.ref_g_pixel_values(images[1]))
+    with pytest.raises(ValueError, match="num_threads"):
+        Sa2VAImageProcessor(num_threads=0)
