@@ -24,12 +24,17 @@ GENERATED_SIZES = [(640, 480), (1920, 1080), (4032, 3024), (1200, 300)]
 def _naive(image: Image.Image) -> np.ndarray:
     cols, rows = choose_grid(image.width, image.height)
     big = image.resize((448 * cols, 448 * rows))
-    tiles = [big.crop(((i % cols) * 448, (i // cols) * 448, (i % cols + 1) * 448, (i // cols + 1) * 448)) for i in range(cols * rows)]
+    tiles = [
+        big.crop(((i % cols) * 448, (i // cols) * 448, (i % cols + 1) * 448, (i // cols + 1) * 448))
+        for i in range(cols * rows)
+    ]
     if len(tiles) > 1:
         tiles.append(image.resize((448, 448)))
     mean = np.asarray(IMAGENET_MEAN, np.float32)[:, None, None]
     std = np.asarray(IMAGENET_STD, np.float32)[:, None, None]
-    return np.stack([((np.asarray(t).transpose(2, 0, 1).astype(np.float32) / np.float32(255)) - mean) / std for t in tiles])
+    return np.stack(
+        [((np.asarray(t).transpose(2, 0, 1).astype(np.float32) / np.float32(255)) - mean) / std for t in tiles]
+    )
 
 
 def _best(fn, repeat: int) -> float:
@@ -63,7 +68,9 @@ def main(args) -> int:
     ours = Sa2VAImageProcessor(return_grounding=False)
     full = Sa2VAImageProcessor()
     full_threaded = Sa2VAImageProcessor(num_threads=2)
-    print(f"{'image':<24}{'T':>3}{'sa2va-hf ms':>13}{'transformers ms':>17}{'naive ms':>10}{'vs tf':>8}{'vs naive':>10}{'full sample ms':>16}{'2 threads':>11}")
+    print(
+        f"{'image':<24}{'T':>3}{'sa2va-hf ms':>13}{'transformers ms':>17}{'naive ms':>10}{'vs tf':>8}{'vs naive':>10}{'full sample ms':>16}{'2 threads':>11}"
+    )
     ratios_tf, ratios_naive = [], []
     for name, image in _images(args.images):
         a = ours(image)["pixel_values"]

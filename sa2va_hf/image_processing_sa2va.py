@@ -55,7 +55,9 @@ def candidate_grids(min_tiles: int, max_tiles: int) -> list[tuple[int, int]]:
     return sorted(grids, key=lambda g: g[0] * g[1])
 
 
-def choose_grid(width: int, height: int, min_tiles: int = 1, max_tiles: int = 12, tile_size: int = 448) -> tuple[int, int]:
+def choose_grid(
+    width: int, height: int, min_tiles: int = 1, max_tiles: int = 12, tile_size: int = 448
+) -> tuple[int, int]:
     """The (cols, rows) grid InternVL's ``dynamic_preprocess`` picks for a width x height image."""
     aspect = width / height
     area = width * height
@@ -152,7 +154,9 @@ def masks_to_grid(masks: np.ndarray, grid_size: int, mode: str = "nearest", imag
     if mode == "nearest":
         return (resize_nearest(masks, grid_size, grid_size) != 0).astype(np.uint8)
     if mode == "pool":
-        return pool_majority((resize_nearest(masks, image_size, image_size) != 0).astype(np.uint8), grid_size, grid_size)
+        return pool_majority(
+            (resize_nearest(masks, image_size, image_size) != 0).astype(np.uint8), grid_size, grid_size
+        )
     raise ValueError(f"prompt_mask_mode must be one of {PROMPT_MASK_MODES}, got {mode!r}")
 
 
@@ -280,7 +284,9 @@ class Sa2VAImageProcessor(BaseImageProcessor):
     # -- entry point
 
     def __call__(self, images, visual_prompts=None, masks=None, return_tensors=None, **overrides) -> BatchFeature:
-        return self.preprocess(images, visual_prompts=visual_prompts, masks=masks, return_tensors=return_tensors, **overrides)
+        return self.preprocess(
+            images, visual_prompts=visual_prompts, masks=masks, return_tensors=return_tensors, **overrides
+        )
 
     def preprocess(self, images, visual_prompts=None, masks=None, return_tensors=None, **overrides) -> BatchFeature:
         """Process one image or a list of images (see the class docstring and SPEC §5 for the layout).

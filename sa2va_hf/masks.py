@@ -168,9 +168,7 @@ def _to_coco_rle(segmentation: Segmentation, height: int | None, width: int | No
             raise MaskFormatError(f"a polygon needs the image height and width to be rasterised{ctx}")
         polygons = _validated_polygons(segmentation, ctx)
         return mask_utils.merge(mask_utils.frPyObjects(polygons, int(height), int(width)))
-    raise MaskFormatError(
-        f"segmentation must be a polygon list or an RLE dict, got {type(segmentation).__name__}{ctx}"
-    )
+    raise MaskFormatError(f"segmentation must be a polygon list or an RLE dict, got {type(segmentation).__name__}{ctx}")
 
 
 def to_rle(

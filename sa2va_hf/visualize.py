@@ -101,7 +101,11 @@ def render(
     canvas.paste(left, (10, header))
     canvas.paste(right, (left.width + 20, header))
     y0 = header + panel_h + 24
-    draw.text((10, y0 - 18), "tiles fed to the vision encoder (thumbnail last); right panel: thumbnail + 16x16 prompt grid", fill=TEXT)
+    draw.text(
+        (10, y0 - 18),
+        "tiles fed to the vision encoder (thumbnail last); right panel: thumbnail + 16x16 prompt grid",
+        fill=TEXT,
+    )
     for i, t in enumerate(tile_imgs):
         r, c = divmod(i, cols)
         x, y = 10 + c * (small + 6), y0 + r * (small + 22)
