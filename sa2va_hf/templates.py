@@ -46,6 +46,9 @@ REFCOCO_INSTRUCTION = "<|user|>\n{input}<|end|><|assistant|>\n"
 
 CONVERSATION_STYLES = ("llava", "plain", "osprey", "refcoco")
 
+#: What upstream's ``predict_forward`` / xtuner's chat pass as ``{bot_name}`` to a template.
+BOT_NAME = "BOT"
+
 
 # --------------------------------------------------------------------------- templates
 
@@ -68,11 +71,35 @@ class ChatTemplate:
     suffix_as_eos: bool = False
     stop_words: tuple[str, ...] = field(default_factory=tuple)
 
+    def __post_init__(self) -> None:
+        # a custom template fails here, with its field named, not later as a bare KeyError /
+        # IndexError / TypeError in the middle of encoding
+        for name in ("name", "instruction", "suffix", "sep", "system"):
+            value = getattr(self, name)
+            if value is None and name != "instruction":
+                object.__setattr__(self, name, "")  # xtuner templates simply omit SUFFIX / SEP / SYSTEM
+            elif not isinstance(value, str):
+                raise Sa2VAError(f"chat template field {name!r} must be a string, got {type(value).__name__}")
+        if "{input}" not in self.instruction:
+            raise Sa2VAError("a chat template needs an 'instruction' containing '{input}'")
+        if isinstance(self.stop_words, str) or not all(isinstance(w, str) for w in self.stop_words):
+            raise Sa2VAError(f"chat template 'stop_words' must be a list of strings, got {self.stop_words!r}")
+        object.__setattr__(self, "suffix_as_eos", bool(self.suffix_as_eos))
+        for name, probe in (("instruction", self.instruction), ("system", self.system)):
+            try:
+                probe.format(input="", round=1, system="", bot_name=BOT_NAME)
+            except (KeyError, IndexError, ValueError) as e:
+                raise Sa2VAError(
+                    f"chat template {name} {probe!r} is not a valid format string "
+                    f"(fields allowed: {{input}}, {{round}}, {{bot_name}}, {{system}}): {type(e).__name__}: {e}"
+                ) from None
+
     def format_input(self, text: str, round: int = 1, system: str = "") -> str:
-        """The user part of one turn: (system prompt +) ``instruction`` around ``text``."""
-        out = self.instruction.format(input=text, round=round)
+        """The user part of one turn: (system prompt +) ``instruction`` around ``text``
+        (``{round}`` and ``{bot_name}`` are filled as upstream's ``predict_forward`` does)."""
+        out = self.instruction.format(input=text, round=round, bot_name=BOT_NAME)
         if system:
-            out = self.system.format(system=system) + out
+            out = self.system.format(system=system, bot_name=BOT_NAME) + out
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -148,7 +175,8 @@ def get_template(template: str | ChatTemplate | Mapping[str, Any]) -> ChatTempla
         if "instruction" not in fields or "{input}" not in str(fields["instruction"]):
             raise Sa2VAError("a custom chat template needs an 'instruction' containing '{input}'")
         fields.setdefault("name", "custom")
-        fields["stop_words"] = tuple(fields.get("stop_words") or ())
+        stop_words = fields.get("stop_words") or ()
+        fields["stop_words"] = (stop_words,) if isinstance(stop_words, str) else tuple(stop_words)
         return ChatTemplate(**fields)
     raise Sa2VAError(f"template must be a name, a dict or a ChatTemplate, got {type(template).__name__}")
 
@@ -331,6 +359,29 @@ def _encode(tokenizer: Any, text: str, add_special_tokens: bool = False) -> list
     return list(tokenizer.encode(text, add_special_tokens=add_special_tokens))
 
 
+def check_max_length(max_length: Any) -> int | None:
+    """``None`` or a positive int (a bool or a float is refused: it is a caller's mistake)."""
+    if max_length is None:
+        return None
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+        raise Sa2VAError(f"max_length must be a positive int or None, got {max_length!r}")
+    return max_length
+
+
+def _check_turns(turns: Any) -> None:
+    if isinstance(turns, (str, bytes, Mapping)) or not isinstance(turns, Sequence):
+        raise Sa2VAError(f"turns must be a list of {{'input', 'output'}} dicts, got {type(turns).__name__}")
+    for i, turn in enumerate(turns):
+        if not isinstance(turn, Mapping):
+            raise Sa2VAError(f"turn {i} must be a dict with 'input' and 'output', got {type(turn).__name__}")
+        if "output" not in turn:
+            raise Sa2VAError(f"turn {i} has no 'output' (keys: {sorted(turn)})")
+        for key in ("input", "output"):
+            value = turn.get(key)
+            if value is not None and not isinstance(value, str):
+                raise Sa2VAError(f"turn {i}: {key!r} must be a string, got {type(value).__name__}")
+
+
 def encode_turns(
     turns: Sequence[Mapping[str, str]],
     tokenizer: Any,
@@ -356,14 +407,18 @@ def encode_turns(
     Both truncate ``input_ids`` and ``labels`` to ``max_length``.
     """
     tpl = get_template(template)
+    _check_turns(turns)
+    max_length = check_max_length(max_length)
     input_ids: list[int] = []
     labels: list[int] = []
     if style == "refcoco":
         instruction = tpl.instruction if refcoco_instruction is None else refcoco_instruction
+        if refcoco_instruction is not None:
+            ChatTemplate(name="refcoco", instruction=refcoco_instruction)  # same checks as a template's
         for i, turn in enumerate(turns):
-            text = instruction.format(input=turn.get("input") or "", round=i + 1)
+            text = instruction.format(input=turn.get("input") or "", round=i + 1, bot_name=BOT_NAME)
             if i == 0 and system:
-                text = tpl.system.format(system=system) + text
+                text = tpl.system.format(system=system, bot_name=BOT_NAME) + text
             ids = _encode(tokenizer, text, add_special_tokens=(i == 0))
             input_ids += ids
             labels += [IGNORE_INDEX] * len(ids)

@@ -240,3 +240,60 @@ def test_truncation_cuts_ids_and_labels_together():
     assert cut["input_ids"] == full["input_ids"][:10]
     assert cut["labels"] == full["labels"][:10]
     assert encode_turns(TURNS, tok, "phi3", max_length=10_000) == full
+
+
+# --------------------------------------------------------------------------- bad templates / turns
+
+
+@pytest.mark.parametrize(
+    "template, match",
+    [
+        ({"INSTRUCTION": "{input} {"}, "instruction"),  # str.format: ValueError
+        ({"INSTRUCTION": "{input} {0}"}, "instruction"),  # IndexError
+        ({"INSTRUCTION": "{input} {user}"}, "instruction"),  # KeyError
+        ({"INSTRUCTION": "{input}", "SYSTEM": "{sys}"}, "system"),
+        ({"INSTRUCTION": "{input}", "SUFFIX": 3}, "suffix"),
+        ({"INSTRUCTION": "{input}", "STOP_WORDS": [1]}, "stop_words"),
+    ],
+)
+def test_bad_custom_template_is_refused_up_front(template, match):
+    with pytest.raises(Sa2VAError, match=match):
+        get_template(template)
+
+
+def test_custom_template_fields_like_xtuner():
+    # xtuner templates may omit SUFFIX / SEP (None here), use {round} and {bot_name}; predict_forward
+    # formats with bot_name="BOT"
+    tpl = get_template({"INSTRUCTION": "[{round}] {bot_name}? {input}", "SUFFIX": None, "SEP": None})
+    assert (tpl.suffix, tpl.sep) == ("", "")
+    assert tpl.format_input("hi", round=2) == "[2] BOT? hi"
+    tok = make_tokenizer("qwen")
+    enc = encode_turns([{"input": "x", "output": "y"}], tok, tpl)
+    assert tok.decode(enc["input_ids"]) == "[1] BOT? xy<|im_end|>"  # no suffix: EOS added, no sep
+    assert get_template({"INSTRUCTION": "{input}", "STOP_WORDS": "</s>"}).stop_words == ("</s>",)
+
+
+@pytest.mark.parametrize(
+    "turns, match",
+    [
+        ("just a string", "list"),
+        (["a"], "turn 0 must be a dict"),
+        ([{"input": "a"}], "no 'output'"),
+        ([{"input": 1, "output": "b"}], "'input' must be a string"),
+        ([{"input": "a", "output": ["b"]}], "'output' must be a string"),
+    ],
+)
+def test_bad_turns_are_clear_errors(turns, match):
+    with pytest.raises(Sa2VAError, match=match):
+        encode_turns(turns, make_tokenizer(), "phi3")
+
+
+@pytest.mark.parametrize("max_length", [0, -1, "100", 10.5, True])
+def test_bad_max_length_is_a_clear_error(max_length):
+    with pytest.raises(Sa2VAError, match="max_length"):
+        encode_turns(TURNS, make_tokenizer(), "phi3", max_length=max_length)
+
+
+def test_bad_refcoco_instruction_is_a_clear_error():
+    with pytest.raises(Sa2VAError, match="instruction"):
+        encode_turns(TURNS, make_tokenizer(), "phi3", style="refcoco", refcoco_instruction="{inp}")
