@@ -245,10 +245,20 @@ class Sa2VAProcessor(ProcessorMixin):
 
     @staticmethod
     def _expand(text: str, items: list[_Media], with_regions: bool = True) -> str:
-        """``<image>`` -> media string, preceded by the region string where the image has regions."""
+        """Training turns: ``<image>`` -> media string, then ``\n`` + the region string where the
+        image has regions, absorbing one ``\n`` after the placeholder (Osprey's training layout)."""
         if with_regions:
             text = insert_region_strings(text, [region_string(m.regions or []) for m in items])
         return expand_placeholders(text, [m.string for m in items])
+
+    @staticmethod
+    def _expand_prompt(text: str, items: list[_Media]) -> str:
+        """Inference, exactly upstream ``predict_forward``: ``<image>`` -> media string + ``\n`` +
+        region string (nothing after the placeholder is absorbed, so ``<image>\nQ`` gets a blank
+        line before ``Q``, as upstream's own region-caption evaluation feeds the model)."""
+        return expand_placeholders(
+            text, [m.string + ("\n" + region_string(m.regions) if m.regions else "") for m in items]
+        )
 
     def _encode_prompts(self, text, media, proc_opts, tok_opts, return_tensors) -> dict[str, Any]:
         texts = [text] if isinstance(text, str) else list(text)
@@ -258,7 +268,7 @@ class Sa2VAProcessor(ProcessorMixin):
         system = proc_opts.get("system", self.system)
         prompts = []
         for t, items in zip(texts, per_sample):
-            expanded = self._expand(t, items)
+            expanded = self._expand_prompt(t, items)
             if proc_opts.get("apply_template", True):
                 expanded = self._chat_template.format_input(expanded, system=system)
             prompts.append(expanded)

@@ -115,9 +115,11 @@ def test_visual_prompt_region_string(flavour, size, text):
     ids = out["input_ids"][0]
     assert n_context(proc, ids) == 256 * tiles + sum(counts)
     pre, post = USER[flavour]
-    # upstream predict_forward: image string + "\nThere are ..." ; Osprey training: "<image>\n" + region + question
-    expected = pre + img_str(tiles) + "\n" + regions_str(counts) + "Describe region1 please." + post
+    # upstream predict_forward: text.replace("<image>", image string + "\nThere are ... .\n"), nothing
+    # absorbed: "<image>\nQ" gets a blank line before Q (upstream's region-caption eval prompt)
+    expected = pre + text.replace("<image>", img_str(tiles) + "\n" + regions_str(counts)) + post
     assert proc.tokenizer.decode(ids) == expected
+    assert ("\n\nDescribe" in expected) == text.startswith("<image>\n")
     assert out["vp_overall_mask"].tolist() == [False] * (tiles - 1) + [True]
 
 
@@ -380,6 +382,8 @@ def test_batch_with_visual_prompts_and_a_dropped_region():
     (ka,), kb = out["region_pixels"][0], out["region_pixels"][1]
     ta, tb = out["num_patches"].tolist()
     a, b = (proc.tokenizer.decode(ids) for ids in out["input_ids"])
-    assert a == "<|im_start|>user\n" + img_str(ta) + "\n" + regions_str([ka]) + "A?<|im_end|>\n<|im_start|>assistant\n"
-    assert b == "<|im_start|>user\n" + img_str(tb) + "\n" + regions_str(kb) + "B?<|im_end|>\n<|im_start|>assistant\n"
+    assert (
+        a == "<|im_start|>user\n" + img_str(ta) + "\n" + regions_str([ka]) + "\nA?<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert b == "<|im_start|>user\n" + img_str(tb) + "\n" + regions_str(kb) + "\nB?<|im_end|>\n<|im_start|>assistant\n"
     assert [n_context(proc, ids) for ids in out["input_ids"]] == [256 * ta + ka, 256 * tb + sum(kb)]
