@@ -39,6 +39,7 @@ from .templates import (
     REFCOCO_INSTRUCTION,
     SA2VA_SPECIAL_TOKENS,
     ChatTemplate,
+    check_max_length,
     count_placeholders,
     encode_turns,
     expand_placeholders,
@@ -87,8 +88,10 @@ class Sa2VAProcessor(ProcessorMixin):
         super().__init__(image_processor, tokenizer, chat_template=chat_template)
         self._chat_template = tpl
         self.template = template_to_config(tpl)
+        if not isinstance(system, str):
+            raise Sa2VAError(f"system must be a string, got {type(system).__name__}")
         self.system = system
-        self.max_length = max_length
+        self.max_length = check_max_length(max_length)
         self.add_sa2va_tokens = add_sa2va_tokens
         if add_sa2va_tokens:
             self.added_tokens = add_special_tokens(tokenizer)
@@ -154,6 +157,12 @@ class Sa2VAProcessor(ProcessorMixin):
             raise Sa2VAError("give text (inference) or conversations (training), not both")
         if videos is not None and visual_prompts is not None:
             raise Sa2VAError("visual prompts are only supported on images")
+        if return_tensors not in (None, "np", "pt"):
+            raise Sa2VAError(f"return_tensors must be None, 'np' or 'pt', got {return_tensors!r}")
+        if text is not None and not (
+            isinstance(text, str) or (isinstance(text, (list, tuple)) and all(isinstance(t, str) for t in text))
+        ):
+            raise Sa2VAError(f"text must be a string or a list of strings, got {type(text).__name__}")
         image_opts, proc_opts, tok_opts = self._split_kwargs(kwargs)
 
         data: dict[str, Any] = {}
@@ -163,9 +172,12 @@ class Sa2VAProcessor(ProcessorMixin):
             feats = self.image_processor(images, visual_prompts=visual_prompts, masks=masks, **image_opts)
             data.update(feats)
             region_pixels = feats.get("region_pixels")
+            dropped = feats.get("dropped_regions")
             for i, tiles in enumerate(np.asarray(feats["num_patches"]).tolist()):
                 regions = [int(k) for k in region_pixels[i]] if region_pixels is not None else None
-                media.append(_Media(image_string(tiles, tpt), regions, tpt * tiles + sum(regions or [])))
+                item = _Media(image_string(tiles, tpt), regions, tpt * tiles + sum(regions or []))
+                item.dropped = list(dropped[i]) if dropped is not None else []
+                media.append(item)
         elif videos is not None:
             data.update(self._process_videos(videos, masks, image_opts))
             for frames in data["num_frames"].tolist():
@@ -319,6 +331,20 @@ class Sa2VAProcessor(ProcessorMixin):
                 raise Sa2VAError(
                     f"osprey style takes one image per conversation: {len(batch)} conversations, {len(media)} images"
                 )
+            for i, m in enumerate(media):
+                if m.dropped:
+                    # the conversation names its regions region1, region2, ...: dropping one would
+                    # renumber the rest under the text (upstream v2 drops such a sample instead)
+                    raise Sa2VAError(
+                        f"conversation {i}: region(s) {m.dropped} cover too few grid cells and were dropped, "
+                        "which would renumber the regions the conversation refers to; skip this sample, or "
+                        "use empty_region='keep' (upstream v1) or 'error'"
+                    )
+                if not m.regions:
+                    raise Sa2VAError(
+                        f"conversation {i}: osprey style needs the image's regions as visual_prompts "
+                        "(the first turn holds their region string)"
+                    )
             # upstream writes the region string into the first message itself
             suffix = proc_opts.get("question_suffix", "")
             turns_list = [
@@ -327,6 +353,9 @@ class Sa2VAProcessor(ProcessorMixin):
             ]
         else:
             turns_list = [messages_to_turns(conv, style) for conv in batch]
+        for i, turns in enumerate(turns_list):
+            if not turns:
+                raise Sa2VAError(f"conversation {i} has no user message followed by an answer: nothing to train on")
 
         per_sample = self._take_media(["".join(t["input"] for t in turns) for turns in turns_list], media)
         input_ids, labels = [], []
@@ -387,10 +416,11 @@ def add_special_tokens(tokenizer: Any) -> list[str]:
 class _Media:
     """One image or video of a call: its token string, its regions' cell counts, its <IMG_CONTEXT> count."""
 
-    __slots__ = ("string", "regions", "count")
+    __slots__ = ("string", "regions", "count", "dropped")
 
     def __init__(self, string: str, regions: list[int] | None, count: int) -> None:
         self.string, self.regions, self.count = string, regions, count
+        self.dropped: list[int] = []
 
 
 def _is_frame(x: Any) -> bool:
@@ -431,6 +461,11 @@ def _video_masks(value: Any, n_frames: int, h: int, w: int, what: str) -> np.nda
         if arr.ndim != 4 or arr.shape[1:] != (n_frames, h, w):
             raise ShapeMismatchError(f"{what}: expected (n_obj, {n_frames}, {h}, {w}), got {arr.shape}")
         return (arr != 0).astype(np.uint8).reshape(-1, h, w)
+    if not isinstance(value, (list, tuple)):
+        raise ShapeMismatchError(
+            f"{what}: expected an (n_obj, {n_frames}, {h}, {w}) array or a list over objects of per-frame masks, "
+            f"got {type(value).__name__}"
+        )
     out = []
     for o, per_frame in enumerate(value):
         if not isinstance(per_frame, (list, tuple)) and not (

@@ -387,3 +387,49 @@ def test_batch_with_visual_prompts_and_a_dropped_region():
     )
     assert b == "<|im_start|>user\n" + img_str(tb) + "\n" + regions_str(kb) + "\nB?<|im_end|>\n<|im_start|>assistant\n"
     assert [n_context(proc, ids) for ids in out["input_ids"]] == [256 * ta + ka, 256 * tb + sum(kb)]
+
+
+def test_osprey_style_refuses_dropped_or_missing_regions():
+    proc = make_processor("qwen")
+    vp = np.zeros((2, 96, 96), dtype=np.uint8)
+    vp[0, 1, 1] = 1  # 0 cells: dropped -> region2 would become "region1" under the text
+    vp[1, 40:, 40:] = 1
+    conv = [{"from": "human", "value": "What is <region2>?"}, {"from": "gpt", "value": "A thing."}]
+    with pytest.raises(Sa2VAError, match=r"region\(s\) \[0\].*renumber"):
+        proc(images=image(96, 96), conversations=conv, visual_prompts=vp, conversation_style="osprey",
+             empty_region="drop")  # fmt: skip
+    with pytest.raises(Sa2VAError, match="needs the image's regions as visual_prompts"):
+        proc(images=image(96, 96), conversations=conv, conversation_style="osprey")
+    with pytest.warns(UserWarning):  # upstream v1: the empty region stays, as region1<vp></vp>
+        kept = proc(images=image(96, 96), conversations=conv, visual_prompts=vp, conversation_style="osprey",
+                    empty_region="keep")  # fmt: skip
+    assert "region1<vp></vp>, region2<vp>" + C in proc.tokenizer.decode(kept["input_ids"][0])
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (dict(text=3), "text must be a string"),
+        (dict(text="<image>", return_tensors="tf"), "return_tensors"),
+        (dict(conversations=[{"from": "human", "value": "<image>Q"}]), "no user message followed by an answer"),
+        (dict(conversations=[{"from": "human", "value": "<image>Q"}, {"from": "gpt", "value": "A"}], max_length="9"),
+         "max_length"),
+    ],
+)  # fmt: skip
+def test_bad_call_arguments_are_clear_errors(call, match):
+    proc = make_processor("qwen")
+    with pytest.raises(Sa2VAError, match=match):
+        proc(images=image(96, 96), **call)
+
+
+def test_bad_constructor_arguments_are_clear_errors():
+    with pytest.raises(Sa2VAError, match="max_length"):
+        make_processor("qwen", max_length=0)
+    with pytest.raises(Sa2VAError, match="system"):
+        make_processor("qwen", system=None)
+
+
+def test_bad_video_masks_are_a_clear_error():
+    proc = make_processor("qwen")
+    with pytest.raises(Sa2VAError, match="list over objects"):
+        proc(videos=[image(64, 80, s) for s in range(2)], text="<image>x", masks=5)
