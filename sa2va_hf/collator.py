@@ -11,7 +11,10 @@ The batch:
 * ``vp_overall_mask`` (sum T,) bool, concatenated (all False for a sample without one);
 * ``g_pixel_values`` (sum F, 3, 1024, 1024): one per image / video frame, stacked, with
   ``frames_per_batch`` giving how many each sample has;
-* ``prompt_masks``, ``masks``: lists with one entry per sample that has them;
+* ``masks``: a list with one entry per sample that has them;
+* ``prompt_masks`` (and ``region_pixels``): one entry per sample with a tile flagged in
+  ``vp_overall_mask``, in batch order -- the model pairs the k-th entry with the k-th flagged
+  tile, so a sample whose regions were all dropped contributes none;
 * ``num_patches`` (sum of images,) and ``num_frames`` concatenated where present.
 """
 
@@ -65,6 +68,11 @@ class Sa2VACollator:
 
         if not samples:
             raise Sa2VAError("cannot collate an empty batch")
+        for i, s in enumerate(samples):
+            if not isinstance(s, Mapping):
+                raise Sa2VAError(f"sample {i} must be a dict (a processor output), got {type(s).__name__}")
+            if s.get("input_ids") is None:
+                raise Sa2VAError(f"sample {i} has no input_ids (keys: {sorted(s)})")
         ids = [_tokens(s["input_ids"], "input_ids", i) for i, s in enumerate(samples)]
         if all("labels" in s for s in samples):
             labels = [_tokens(s["labels"], "labels", i) for i, s in enumerate(samples)]
@@ -95,6 +103,12 @@ class Sa2VACollator:
 
         if any(s.get("pixel_values") is not None for s in samples):
             pixel_values = [_tensor(s["pixel_values"]) for s in samples if s.get("pixel_values") is not None]
+            shapes = {tuple(p.shape[1:]) for p in pixel_values}
+            if len(shapes) != 1 or any(p.ndim != 4 for p in pixel_values):
+                raise Sa2VAError(
+                    f"pixel_values must be (T, 3, H, W) with one tile size across the batch, got "
+                    f"{[tuple(p.shape) for p in pixel_values]}"
+                )
             out["pixel_values"] = torch.cat(pixel_values, dim=0)
             if any(s.get("vp_overall_mask") is not None for s in samples):
                 vp = []
@@ -124,14 +138,35 @@ class Sa2VACollator:
         for key in ("num_patches", "num_frames"):
             if any(s.get(key) is not None for s in samples):
                 out[key] = torch.cat([_tensor(s[key]).reshape(-1) for s in samples if s.get(key) is not None])
-        for key in ("prompt_masks", "masks"):
-            if any(s.get(key) is not None for s in samples):
-                out[key] = [_one(s[key]) for s in samples if s.get(key) is not None]
-        if any(s.get("region_pixels") is not None for s in samples):
-            out["region_pixels"] = [
-                _one_list(s["region_pixels"]) for s in samples if s.get("region_pixels") is not None
-            ]
+        if any(s.get("masks") is not None for s in samples):
+            out["masks"] = [_one(s["masks"]) for s in samples if s.get("masks") is not None]
+        # The model takes prompt_masks[k] for the k-th tile flagged in vp_overall_mask, so only
+        # samples with a flagged tile may contribute one: a sample whose regions were all dropped
+        # still carries an empty (0, 16, 16) entry, which would shift every later sample's regions.
+        vp_samples = [i for i, s in enumerate(samples) if _has_vp_tile(s)]
+        for i, s in enumerate(samples):
+            if i in vp_samples and s.get("prompt_masks") is None:
+                raise Sa2VAError(f"sample {i}: vp_overall_mask flags a tile but the sample has no prompt_masks")
+            if i not in vp_samples and s.get("prompt_masks") is not None and len(_one(s["prompt_masks"])) > 0:
+                raise Sa2VAError(
+                    f"sample {i}: has {len(_one(s['prompt_masks']))} prompt mask(s) but no tile flagged in "
+                    "vp_overall_mask; the model would never see them"
+                )
+        if vp_samples:
+            out["prompt_masks"] = [_one(samples[i]["prompt_masks"]) for i in vp_samples]
+            if all(samples[i].get("region_pixels") is not None for i in vp_samples):
+                out["region_pixels"] = [_one_list(samples[i]["region_pixels"]) for i in vp_samples]
         return out
+
+
+def _has_vp_tile(sample: Mapping[str, Any]) -> bool:
+    vp = sample.get("vp_overall_mask")
+    if vp is None or sample.get("pixel_values") is None:
+        return False
+    flags = np.asarray(vp.cpu() if hasattr(vp, "cpu") else vp).reshape(-1).astype(bool)
+    if flags.sum() > 1:
+        raise Sa2VAError(f"vp_overall_mask flags {int(flags.sum())} tiles; a sample carries one prompted image")
+    return bool(flags.any())
 
 
 def _tensor(value: Any):

@@ -120,3 +120,47 @@ def test_mismatched_samples_are_errors():
         collate_fn([{"input_ids": [1], "labels": [1]}, {"input_ids": [2]}])
     with pytest.raises(Sa2VAError, match="empty"):
         collate_fn([])
+
+
+def test_prompt_masks_follow_the_flagged_tiles(processor):
+    """The model pairs prompt_masks[k] with the k-th tile flagged in vp_overall_mask: a sample whose
+    regions were all dropped (an empty (0, 16, 16) entry, no flagged tile) must not take a slot."""
+    conv = [{"from": "human", "value": "<image>\nWhat is it?"}, {"from": "gpt", "value": "A thing."}]
+    empty_vp = np.zeros((1, 96, 96), dtype=np.uint8)
+    empty_vp[0, 1, 1] = 1  # subsampled away: dropped
+    dropped = processor(images=image(96, 96), conversations=conv, visual_prompts=empty_vp, empty_region="drop")
+    assert dropped["prompt_masks"][0].shape == (0, 16, 16) and not dropped["vp_overall_mask"].any()
+    vp = np.zeros((2, 96, 96), dtype=np.uint8)
+    vp[0, :40] = 1
+    vp[1, 50:] = 1
+    osprey = processor(
+        images=image(96, 96, 2),
+        conversations=[{"from": "human", "value": "What is region1?"}, {"from": "gpt", "value": "A thing."}],
+        visual_prompts=vp,
+        conversation_style="osprey",
+    )
+    batch = collate_fn([dropped, osprey])
+    assert batch["vp_overall_mask"].tolist() == [False, True]
+    assert len(batch["prompt_masks"]) == 1
+    assert torch.equal(batch["prompt_masks"][0], torch.from_numpy(osprey["prompt_masks"][0]))
+    assert batch["region_pixels"] == [osprey["region_pixels"][0]]
+
+
+def test_inconsistent_visual_prompts_are_errors():
+    flagged = {"input_ids": [1], "pixel_values": torch.zeros(1, 3, 448, 448), "vp_overall_mask": [True]}
+    with pytest.raises(Sa2VAError, match="no prompt_masks"):
+        collate_fn([flagged])
+    unflagged = dict(flagged, vp_overall_mask=[False], prompt_masks=[np.ones((2, 16, 16), np.uint8)])
+    with pytest.raises(Sa2VAError, match="no tile flagged"):
+        collate_fn([unflagged])
+
+
+def test_bad_samples_are_clear_errors():
+    with pytest.raises(Sa2VAError, match="must be a dict"):
+        collate_fn([[1, 2]])
+    with pytest.raises(Sa2VAError, match="no input_ids"):
+        collate_fn([{"labels": [1]}])
+    a = {"input_ids": [1], "pixel_values": np.zeros((1, 3, 448, 448), np.float32)}
+    b = {"input_ids": [1], "pixel_values": np.zeros((1, 3, 336, 336), np.float32)}
+    with pytest.raises(Sa2VAError, match="one tile size"):
+        collate_fn([a, b])
