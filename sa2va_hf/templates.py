@@ -229,8 +229,9 @@ def insert_region_strings(text: str, region_strings: Sequence[str]) -> str:
 
     ``<image>`` followed by one optional ``\\n`` becomes ``<image>\\n`` + region string, so
     ``<image>\\nQ`` and ``<image>Q`` both give ``<image>\\nThere are ... .\\nQ`` -- the Osprey
-    training prompt and what upstream's ``predict_forward`` builds. An empty region string
-    leaves its placeholder as it is.
+    training prompt (used for training turns). Upstream's ``predict_forward`` absorbs nothing
+    (``<image>\\nQ`` gets a blank line before ``Q``); the processor's inference path does the
+    same, not this. An empty region string leaves its placeholder as it is.
     """
     pieces = text.split(IMAGE_PLACEHOLDER)
     if len(pieces) - 1 != len(region_strings):
@@ -268,10 +269,16 @@ def expand_placeholders(text: str, media_strings: Sequence[str]) -> str:
 
 def _role(message: Mapping[str, Any]) -> tuple[str, str]:
     """(``human`` | ``gpt``, text) of a message in ``from/value`` or ``role/content`` form."""
+    if not isinstance(message, Mapping):
+        raise Sa2VAError(f"a message must be a dict, got {type(message).__name__}")
     if "from" in message:
-        role, value = message["from"], message.get("value", "")
+        if "value" not in message:
+            raise Sa2VAError(f"a 'from' message needs a 'value', got keys {sorted(message)}")
+        role, value = message["from"], message["value"]
     elif "role" in message:
-        role, value = message["role"], message.get("content", "")
+        if "content" not in message:
+            raise Sa2VAError(f"a 'role' message needs a 'content', got keys {sorted(message)}")
+        role, value = message["role"], message["content"]
     else:
         raise Sa2VAError(f"a message needs 'from'/'value' or 'role'/'content' keys, got {sorted(message)}")
     role = {"user": "human", "assistant": "gpt"}.get(role, role)

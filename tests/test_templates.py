@@ -297,3 +297,16 @@ def test_bad_max_length_is_a_clear_error(max_length):
 def test_bad_refcoco_instruction_is_a_clear_error():
     with pytest.raises(Sa2VAError, match="instruction"):
         encode_turns(TURNS, make_tokenizer(), "phi3", style="refcoco", refcoco_instruction="{inp}")
+
+
+@pytest.mark.parametrize(
+    "message, match",
+    [
+        ({"from": "human"}, "needs a 'value'"),
+        ({"role": "user"}, "needs a 'content'"),
+        ("hello", "must be a dict"),
+    ],
+)
+def test_bad_messages_are_clear_errors(message, match):
+    with pytest.raises(Sa2VAError, match=match):
+        messages_to_turns([message, {"from": "gpt", "value": "x"}])
