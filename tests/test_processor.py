@@ -433,3 +433,33 @@ def test_bad_video_masks_are_a_clear_error():
     proc = make_processor("qwen")
     with pytest.raises(Sa2VAError, match="list over objects"):
         proc(videos=[image(64, 80, s) for s in range(2)], text="<image>x", masks=5)
+
+
+INSTRUCTION = {
+    "phi3": "<|user|>\n{input}<|end|>\n<|assistant|>\n",
+    "qwen": "<|im_start|>user\n{input}<|im_end|>\n<|im_start|>assistant\n",
+    "internlm2": "<|im_start|>user\n{input}<|im_end|>\n<|im_start|>assistant\n",
+}
+
+
+@pytest.mark.parametrize("flavour", ["phi3", "qwen", "internlm2"])
+@pytest.mark.parametrize("text", ["<image>\nWhat is region1?", "<image>What is region1?", "Look: <image> the end"])
+def test_inference_ids_are_predict_forward_ids(flavour, text):
+    """Ids, not only the decoded text: predict_forward formats the whole prompt, then calls
+    ``tokenizer.encode(input_text)`` once (with the tokenizer's special tokens). Tokenizing pieces
+    apart decodes to the same string but gives other ids with a real BPE."""
+    proc = make_processor(flavour)
+    size = (200, 300)
+    vp = two_regions(*size)
+    out = proc(images=image(*size), text=text, visual_prompts=vp)
+    (tiles,) = out["num_patches"].tolist()
+    (counts,) = out["region_pixels"]
+    # written out as predict_forward does it (modeling_sa2va_chat.py)
+    vp_token_str = (
+        f"\nThere are {len(counts)} part regions in the picture: "
+        + ", ".join(f"region{i + 1}<vp>" + C * k + "</vp>" for i, k in enumerate(counts))
+        + ".\n"
+    )
+    image_token_str = ("<img>" + C * (256 * tiles) + "</img>" + "\n") * 1
+    input_text = INSTRUCTION[flavour].format(input=text.replace("<image>", image_token_str.strip() + vp_token_str))
+    assert out["input_ids"][0] == proc.tokenizer.encode(input_text)
