@@ -83,6 +83,17 @@ def test_save_then_auto_processor_gives_identical_outputs(tmp_path):
     assert_same(run_cases(proc, IMAGE, VP, CONV), run_cases(loaded, IMAGE, VP, CONV))
 
 
+def test_non_default_settings_round_trip(tmp_path):
+    proc = Sa2VAProcessor(
+        Sa2VAImageProcessor(), make_tokenizer("qwen"), template="qwen", system="Be brief.", max_length=None,
+        add_sa2va_tokens=False,
+    )  # fmt: skip
+    proc.save_pretrained(tmp_path)
+    loaded = AutoProcessor.from_pretrained(tmp_path)
+    assert (loaded.system, loaded.max_length, loaded.add_sa2va_tokens) == ("Be brief.", None, False)
+    assert "[SEG]" not in loaded.tokenizer.get_vocab()  # not added on load either
+
+
 def test_custom_template_round_trips(tmp_path):
     tpl = {"INSTRUCTION": "USER: {input} ASSISTANT:", "SEP": "\n", "SUFFIX": "</s>", "SUFFIX_AS_EOS": True}
     proc = Sa2VAProcessor(Sa2VAImageProcessor(), make_tokenizer("phi3"), template=tpl)
@@ -121,7 +132,7 @@ def test_without_registration_auto_processor_returns_only_the_tokenizer(tmp_path
 def test_remote_code_loads_without_sa2va_hf_installed(tmp_path, monkeypatch):
     monkeypatch.setattr(Sa2VAProcessor, "_auto_class", None)
     monkeypatch.setattr(Sa2VAImageProcessor, "_auto_class", None)
-    proc = make()
+    proc = make(system="Be brief.")  # a non-default setting must survive the remote-code load too
     Sa2VAProcessor.register_for_auto_class("AutoProcessor")
     Sa2VAImageProcessor.register_for_auto_class("AutoImageProcessor")
     saved = tmp_path / "remote"
@@ -160,6 +171,7 @@ def test_remote_code_loads_without_sa2va_hf_installed(tmp_path, monkeypatch):
         assert type(proc).__module__.startswith("transformers_modules"), type(proc).__module__
         assert type(proc.image_processor).__module__.startswith("transformers_modules")
         assert not any(m == "sa2va_hf" or m.startswith("sa2va_hf.") for m in sys.modules)
+        assert (proc.system, proc.max_length, proc.template) == ("Be brief.", 4000, "internlm2"), vars(proc)
         """
         )
         + RUN_CASES
