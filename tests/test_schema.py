@@ -143,3 +143,18 @@ def test_stream_holds_one_element_at_a_time(tmp_path):
     finally:
         common._DECODER = saved
     assert seen_max < 3 * 4096 + 2100
+
+
+@pytest.mark.parametrize(
+    "data", [b"[" + b"[" * 100_000 + b"]" * 100_000 + b"]", b'[{"a": "ok"}, {"b": "\xff\xfe"}]', b"\xff[1]"]
+)
+def test_json_nested_too_deep_or_not_utf8_names_the_file(tmp_path, data):
+    """Neither a RecursionError nor a UnicodeDecodeError escapes: an AnnotationError naming the file."""
+    from sa2va_hf.sources._common import load_json
+
+    p = tmp_path / "deep.json"
+    p.write_bytes(data)
+    with pytest.raises(AnnotationError, match="deep.json"):
+        list(iter_json_array(p, chunk_size=5))
+    with pytest.raises(AnnotationError, match="deep.json"):
+        load_json(p)

@@ -46,11 +46,14 @@ def iter_json_array(
             if eof:
                 return False
             data = f.read(max(chunk_size, min_bytes))
-            if not data:
-                eof = True
-                buf += decoder.decode(b"", final=True)
-                return False
-            buf += decoder.decode(data)
+            try:
+                if not data:
+                    eof = True
+                    buf += decoder.decode(b"", final=True)
+                    return False
+                buf += decoder.decode(data)
+            except UnicodeDecodeError as e:
+                raise AnnotationError(f"annotation file is not valid UTF-8 ({e.reason}){where(path)}") from None
             return True
 
         def skip_ws(i: int) -> int:
@@ -93,6 +96,8 @@ def iter_json_array(
                 except json.JSONDecodeError as e:
                     if eof:
                         raise bad(f"invalid JSON ({e.msg})", e.pos) from None
+                except RecursionError:
+                    raise bad("JSON nested too deeply to parse", i) from None
                 if not more(len(buf)):
                     continue  # eof now set: decode once more to settle
             offset = base + len(buf[:i].encode("utf-8"))
@@ -159,6 +164,8 @@ def load_json(path: str | os.PathLike):
         raise AnnotationError(f"annotation file {os.fspath(path)!r} does not exist") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise AnnotationError(f"annotation file {os.fspath(path)!r} is not valid JSON: {e}") from None
+    except RecursionError:
+        raise AnnotationError(f"annotation file {os.fspath(path)!r} is JSON nested too deeply to parse") from None
 
 
 def require_file(path: str | os.PathLike, what: str) -> str:
