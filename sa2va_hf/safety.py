@@ -20,15 +20,40 @@ from .errors import UnsafePathError, UnsafePickleError, where
 
 __all__ = ["load_pickle", "loads_pickle", "safe_join", "SafeUnpickler"]
 
+
+def _latin1_bytes(text: object, encoding: object = "latin1", errors: object = "strict") -> bytes:
+    """What ``_codecs.encode`` may do in a plain-data pickle: ``str`` -> ``bytes`` via latin-1 only.
+
+    Python 3 pickles ``bytes`` (protocols 0-2) as ``_codecs.encode(text, "latin1")``; any other
+    codec (``base64``, ``zlib`` ...) or argument is refused rather than run.
+    """
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1") or errors != "strict":
+        raise UnsafePickleError(
+            f"refusing _codecs.encode({type(text).__name__}, {encoding!r:.30}): only latin-1 str -> bytes is allowed"
+        )
+    return text.encode("latin-1")
+
+
+def _empty_bytes(*args: object) -> bytes:
+    """Python 3 pickles ``b""`` (protocols 0-2) as ``bytes()``; nothing else may call ``bytes``."""
+    if args:
+        raise UnsafePickleError(f"refusing bytes() with arguments ({len(args)} given): only bytes() is allowed")
+    return b""
+
+
 # The only globals a pickle of plain data may need:
 #  * sets/frozensets are pickled (protocols 0-3) as a call of the builtin type on a list;
-#  * bytes pickled by Python 3 with protocol 0-2 become ``_codecs.encode(str, "latin1")``.
+#  * bytes pickled by Python 3 with protocol 0-2 become ``_codecs.encode(str, "latin1")``
+#    (served by :func:`_latin1_bytes`, never by the real ``_codecs.encode``), and ``b""``
+#    becomes ``bytes()`` (served by :func:`_empty_bytes`).
 _ALLOWED_GLOBALS = {
-    ("builtins", "set"),
-    ("builtins", "frozenset"),
-    ("__builtin__", "set"),
-    ("__builtin__", "frozenset"),
-    ("_codecs", "encode"),
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("__builtin__", "set"): set,
+    ("__builtin__", "frozenset"): frozenset,
+    ("_codecs", "encode"): _latin1_bytes,
+    ("builtins", "bytes"): _empty_bytes,
+    ("__builtin__", "bytes"): _empty_bytes,
 }
 
 
@@ -43,7 +68,7 @@ class SafeUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _ALLOWED_GLOBALS:
-            return super().find_class(module, name)
+            return _ALLOWED_GLOBALS[(module, name)]
         raise UnsafePickleError(
             f"refusing to unpickle global {module}.{name}: only plain containers and scalars are allowed; "
             f"this pickle would import code{where(self._source)}"
@@ -56,10 +81,26 @@ class SafeUnpickler(pickle.Unpickler):
 def _load(fileobj, source: object) -> Any:
     try:
         return SafeUnpickler(fileobj, source=source).load()
-    except UnsafePickleError:
+    except UnsafePickleError as e:
+        if source is not None and str(source) not in str(e):
+            raise UnsafePickleError(f"{e}{where(source)}") from None
         raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
-        raise UnsafePickleError(f"corrupt or unsupported pickle{where(source)}: {e}") from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        LookupError,
+        OverflowError,
+        RecursionError,
+    ) as e:
+        raise UnsafePickleError(f"corrupt or unsupported pickle{where(source)}: {type(e).__name__}: {e}") from None
+    except MemoryError:
+        # a corrupt length field (BINBYTES8, LONG4 ...) makes the unpickler allocate its claimed size
+        raise UnsafePickleError(f"corrupt pickle: a length field claims more memory than exists{where(source)}") from None
 
 
 def load_pickle(path: str | os.PathLike) -> Any:

@@ -97,3 +97,36 @@ def test_safe_join_refuses_escapes_naming_file_and_record(name, tmp_path):
 def test_safe_join_escape_across_parts(tmp_path):
     with pytest.raises(UnsafePathError):
         safe_join(str(tmp_path), "coco", "../../x.jpg")
+
+
+@pytest.mark.parametrize("protocol", [0, 1, 2])
+def test_empty_bytes_of_old_protocols_load(protocol):
+    # Python 3 writes b"" with protocols 0-2 as a call of builtins.bytes() (no arguments)
+    data = {"counts": b"", "size": [0, 0], "x": b"ab"}
+    assert loads_pickle(pickle.dumps(data, protocol=protocol)) == data
+
+
+CORRUPT = {
+    # _codecs.encode with a codec that does not exist: LookupError escaped before
+    "unknown codec": b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00aX\x07\x00\x00\x00nocodec\x86R.",
+    # any codec but latin-1 is refused rather than run
+    "base64 codec": b"\x80\x02c_codecs\nencode\nC\x01aX\x06\x00\x00\x00base64\x86R.",
+    # bytes(n) would allocate n bytes
+    "bytes(n)": b"\x80\x02c__builtin__\nbytes\nJ\x00\x00\x00\x40\x85R.",
+    # a BINBYTES8 length of 2**62: MemoryError escaped before
+    "huge length": b"\x80\x04\x8e\x00\x00\x00\x00\x00\x00\x00\x40abc.",
+    # a FRAME length over the system maximum: OverflowError escaped before
+    "huge frame": b"\x80\x05\x95J\x00\x00\x00\x00\x00\x00\xc1]\x94.",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CORRUPT))
+def test_corrupt_or_code_calling_pickles_raise_unsafe_pickle_error_naming_the_source(name, monkeypatch):
+    import codecs
+
+    calls = []
+    orig = codecs.lookup
+    monkeypatch.setattr(codecs, "lookup", lambda enc: (calls.append(enc), orig(enc))[1])
+    with pytest.raises(UnsafePickleError, match=r"x\.pickle"):
+        loads_pickle(CORRUPT[name], source="x.pickle")
+    assert "base64" not in calls
