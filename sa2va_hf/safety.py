@@ -100,7 +100,9 @@ def _load(fileobj, source: object) -> Any:
         raise UnsafePickleError(f"corrupt or unsupported pickle{where(source)}: {type(e).__name__}: {e}") from None
     except MemoryError:
         # a corrupt length field (BINBYTES8, LONG4 ...) makes the unpickler allocate its claimed size
-        raise UnsafePickleError(f"corrupt pickle: a length field claims more memory than exists{where(source)}") from None
+        raise UnsafePickleError(
+            f"corrupt pickle: a length field claims more memory than exists{where(source)}"
+        ) from None
 
 
 def load_pickle(path: str | os.PathLike) -> Any:
