@@ -374,3 +374,20 @@ def test_load_source_works_from_a_built_wheel(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=str(tmp_path), env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["1", "103"]
+
+
+def test_gcg_flickr_duplicate_image_id_is_an_error_and_orphan_annotations_are_counted(tmp_path, caplog):
+    data = tmp_path / "data"
+    info = fake_gcg.write(str(data), "gcg_flickr")
+    coco = json.load(open(info["json"]))
+    coco["annotations"].append({**coco["annotations"][0], "id": 99999, "image_id": 777})  # no such image
+    _write_json(info["json"], coco)
+    b = get_builder("gcg_flickr", data, cache_dir=str(tmp_path / "c1"))
+    with caplog.at_level("WARNING"):
+        b.download_and_prepare()
+    assert b.filter_report["annotations without an image (image_id not in images)"] == 1
+    assert "1 annotations refer to an image_id not in 'images'" in caplog.text
+    coco["images"].append(dict(coco["images"][0]))  # image id 1 twice: two records with one id before
+    _write_json(info["json"], coco)
+    with pytest.raises(AnnotationError, match=r"image id 1 is not unique.*flickr_mergedGT_GCG_train\.json"):
+        load_source("gcg_flickr", data, cache_dir=str(tmp_path / "c2"))

@@ -205,15 +205,27 @@ def _flickr_index(file: str):
     if not isinstance(data, dict):
         raise AnnotationError(f"the Flickr GCG file must be a COCO dict{where(file)}")
     images = get(data, "images", list, file=file, record=None)
+    image_ids = set()
+    for img in images:
+        img_id = get(img, "id", int, file=file, record="images[]")
+        if img_id in image_ids:
+            # pycocotools would keep one of them; two records with one id would be a duplicate
+            raise AnnotationError(f"image id {img_id} is not unique{where(file, str(img_id))}")
+        image_ids.add(img_id)
     anns_by_image: dict[int, list] = {}
+    orphans = 0
     seen_ann = set()
     for ann in get(data, "annotations", list, file=file, record=None):
         ann_id = get(ann, "id", int, file=file, record="annotations[]")
         if ann_id in seen_ann:
             raise AnnotationError(f"annotation id {ann_id} is not unique{where(file)}")
         seen_ann.add(ann_id)
-        anns_by_image.setdefault(get(ann, "image_id", int, file=file, record=f"annotation {ann_id}"), []).append(ann)
-    return images, anns_by_image
+        image_id = get(ann, "image_id", int, file=file, record=f"annotation {ann_id}")
+        if image_id not in image_ids:
+            orphans += 1
+            continue
+        anns_by_image.setdefault(image_id, []).append(ann)
+    return images, anns_by_image, orphans
 
 
 def _image_fields(img: dict, file: str) -> tuple[int, str, int, int, str]:
@@ -230,8 +242,12 @@ def _image_fields(img: dict, file: str) -> tuple[int, str, int, int, str]:
 
 def flickr_plan(file: str, upstream_filters: bool = True) -> tuple[list[int], dict]:
     """Image ids kept (file order) and a report counting what upstream's filters removed."""
-    images, anns_by_image = _flickr_index(file)
+    images, anns_by_image, orphans = _flickr_index(file)
     kept, report = [], Counter()
+    if orphans:
+        # upstream never sees them either (it collects annotations per listed image)
+        report["annotations without an image (image_id not in images)"] = orphans
+        logger.warning("gcg_flickr: %d annotations refer to an image_id not in 'images'%s", orphans, where(file))
     for img in images:
         img_id, _, h, w, caption = _image_fields(img, file)
         report["images in file"] += 1
@@ -259,7 +275,7 @@ def flickr_plan(file: str, upstream_filters: bool = True) -> tuple[list[int], di
 
 def _generate_flickr(p, source, shard_list, upstream_filters, stats) -> Iterator[tuple[str, dict]]:
     file = p["annotations"]
-    images, anns_by_image = _flickr_index(file)
+    images, anns_by_image, _ = _flickr_index(file)
     by_id = {}
     for img in images:
         fields = _image_fields(img, file)
