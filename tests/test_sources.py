@@ -391,3 +391,86 @@ def test_gcg_flickr_duplicate_image_id_is_an_error_and_orphan_annotations_are_co
     _write_json(info["json"], coco)
     with pytest.raises(AnnotationError, match=r"image id 1 is not unique.*flickr_mergedGT_GCG_train\.json"):
         load_source("gcg_flickr", data, cache_dir=str(tmp_path / "c2"))
+
+
+def _dam_tar(tmp_path, members):
+    import io
+    import tarfile
+
+    root = tmp_path / "data" / "describe-anything-dataset" / "PACO" / "images"
+    root.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(root / "00000000.tar", "w") as tf:
+        for name, payload in members:
+            ti = tarfile.TarInfo(name)
+            ti.size = len(payload)
+            tf.addfile(ti, io.BytesIO(payload))
+    return tmp_path / "data"
+
+
+def _dam_entry(key, ann_id, h=20, w=30):
+    from .fakedata._common import compressed_rle
+
+    m = np.zeros((h, w), np.uint8)
+    m[2:9, 3:12] = 1
+    return {
+        "img_id": key,
+        "ann_id": ann_id,
+        "image": f"{key}.jpg",
+        "caption": f"c{ann_id}",
+        "mask_rle": compressed_rle(m),
+    }
+
+
+@pytest.mark.parametrize("missing", ["jpg", "pickle"])
+def test_dam_sample_missing_a_member_names_tar_and_key(tmp_path, missing):
+    from .fakedata._common import image_bytes
+
+    members = {
+        "jpg": ("000000000007.jpg", image_bytes(20, 30)),
+        "pickle": ("000000000007.pickle", pickle.dumps([_dam_entry("000000000007", 1)])),
+    }
+    del members[missing]
+    # a complete sample after the broken one: the error is about 000000000007, not silently skipped
+    ok = [
+        ("000000000008.jpg", image_bytes(20, 30)),
+        ("000000000008.pickle", pickle.dumps([_dam_entry("000000000008", 2)])),
+    ]
+    data = _dam_tar(tmp_path, list(members.values()) + ok)
+    with pytest.raises(AnnotationError, match=rf"'000000000007' has no \.{missing} member.*00000000\.tar"):
+        load_source("describe_anything", data, cache_dir=str(tmp_path / "c"))
+
+
+def test_dam_members_pair_by_key_in_any_order_and_unused_members_are_not_read(tmp_path, monkeypatch):
+    import tarfile
+
+    from .fakedata._common import image_bytes
+
+    jpg7, jpg8 = image_bytes(20, 30, seed=7), image_bytes(20, 30, seed=8)
+    data = _dam_tar(
+        tmp_path,
+        [
+            ("000000000007.pickle", pickle.dumps([_dam_entry("000000000007", 1), _dam_entry("000000000007", 3)])),
+            ("000000000007.json", b"{}" * 1000),
+            ("000000000007.jpg", jpg7),
+            ("000000000008.jpg", jpg8),
+            ("000000000008.pickle", pickle.dumps([_dam_entry("000000000008", 2)], protocol=2)),
+        ],
+    )
+    read = []
+    orig = tarfile.TarFile.extractfile
+    monkeypatch.setattr(tarfile.TarFile, "extractfile", lambda self, m: (read.append(m.name), orig(self, m))[1])
+    ds = load_source("describe_anything", data, split="train", cache_dir=str(tmp_path / "c"))
+    assert ds["id"] == ["PACO/000000000007/1", "PACO/000000000007/3", "PACO/000000000008/2"]
+    assert [f[0]["bytes"] for f in raw_frames(ds)] == [jpg7, jpg7, jpg8]
+    assert "000000000007.json" not in read and "000000000007.jpg" in read
+
+
+def test_dam_repeated_ann_id_in_one_pickle_is_an_error(tmp_path):
+    from .fakedata._common import image_bytes
+
+    entries = [_dam_entry("000000000007", 4), _dam_entry("000000000007", 4)]
+    data = _dam_tar(
+        tmp_path, [("000000000007.jpg", image_bytes(20, 30)), ("000000000007.pickle", pickle.dumps(entries))]
+    )
+    with pytest.raises(AnnotationError, match=r"ann_id 4 appears twice.*PACO/000000000007/4"):
+        load_source("describe_anything", data, cache_dir=str(tmp_path / "c"))

@@ -33,6 +33,7 @@ logger = logging.getLogger("sa2va_hf.sources.describe_anything")
 
 ROOTS = ("describe-anything-dataset", "describe_anything")
 SOURCE = "describe_anything"
+USED = ("jpg", "pickle")
 
 
 def root(data_dir: str) -> str:
@@ -73,7 +74,8 @@ def _samples(tar_path: str) -> Iterator[tuple[str, dict[str, bytes]]]:
                     if key is not None:
                         yield key, files
                     key, files = k, {}
-                files[ext] = tf.extractfile(member).read()
+                # only the members a record uses are read into memory
+                files[ext] = tf.extractfile(member).read() if ext in USED else None
     except tarfile.TarError as e:
         raise AnnotationError(f"corrupt tar: {e}{where(tar_path)}") from None
     if key is not None:
@@ -89,7 +91,7 @@ def generate(tar_paths: list[str]) -> Iterator[tuple[str, dict]]:
 
 def _records(subset: str, key: str, files: dict[str, bytes], tar_path: str) -> Iterator[tuple[str, dict]]:
     rec = f"{subset}/{key}"
-    ignored = sorted(set(files) - {"jpg", "pickle"})
+    ignored = sorted(set(files) - set(USED))
     if ignored:
         logger.info("%s: members %s of %s not used", tar_path, ignored, key)
     if "pickle" not in files or "jpg" not in files:
@@ -106,6 +108,7 @@ def _records(subset: str, key: str, files: dict[str, bytes], tar_path: str) -> I
     regions = loads_pickle(files["pickle"], source=f"{tar_path}:{key}.pickle")
     if not isinstance(regions, list):
         raise AnnotationError(f"{key}.pickle must hold a list of region dicts{where(tar_path, rec)}")
+    seen_ann_ids = set()
     for k, entry in enumerate(regions):
         ctx = f"{rec}, entry {k}"
         img_id = get(entry, "img_id", str, file=tar_path, record=ctx)
@@ -113,6 +116,9 @@ def _records(subset: str, key: str, files: dict[str, bytes], tar_path: str) -> I
             raise AnnotationError(f"img_id {img_id!r} differs from the sample key {key!r}{where(tar_path, ctx)}")
         ann_id = get(entry, "ann_id", (int, str), file=tar_path, record=ctx)
         rec_id = f"{rec}/{ann_id}"
+        if str(ann_id) in seen_ann_ids:
+            raise AnnotationError(f"ann_id {ann_id!r} appears twice in {key}.pickle{where(tar_path, rec_id)}")
+        seen_ann_ids.add(str(ann_id))
         caption = get(entry, "caption", str, file=tar_path, record=rec_id)
         rle = masks.to_rle(
             get(entry, "mask_rle", dict, file=tar_path, record=rec_id), h, w, file=tar_path, record=rec_id
