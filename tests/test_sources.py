@@ -474,3 +474,16 @@ def test_dam_repeated_ann_id_in_one_pickle_is_an_error(tmp_path):
     )
     with pytest.raises(AnnotationError, match=r"ann_id 4 appears twice.*PACO/000000000007/4"):
         load_source("describe_anything", data, cache_dir=str(tmp_path / "c"))
+
+
+def test_refcoco_native_split_without_refs_is_left_out_with_a_warning(tmp_path, caplog):
+    info = fake_refcoco.write(str(tmp_path / "data"), "refcoco")
+    with open(info["refs"], "rb") as f:
+        refs = [r for r in pickle.load(f) if r["split"] != "testB"]
+    with open(info["refs"], "wb") as f:
+        pickle.dump(refs, f, protocol=2)
+    with caplog.at_level("WARNING"):
+        dd = load_source("refcoco", tmp_path / "data", cache_dir=str(tmp_path / "cache"))
+    assert list(dd) == ["train", "val", "testA"]
+    check_against(dd["val"], info["expected"]["val"], "refcoco")
+    assert "native split 'testB'" in caplog.text
