@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
+import pickletools
+import struct
 
 from ._common import polygon_mask, record, rect_poly, region, text, tri_poly, write_image
 
@@ -22,6 +25,31 @@ CATEGORIES = [
     {"id": 1, "name": "person", "supercategory": "person"},
     {"id": 18, "name": "dog", "supercategory": "animal"},
 ]
+
+
+class _Py2Pickler(pickle._Pickler):
+    """Protocol 2 as Python 2's cPickle wrote REFER's pickles: ``str`` as (SHORT_)BINSTRING, not BINUNICODE."""
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def save_py2_str(self, obj: str) -> None:
+        raw = obj.encode("ascii")  # a Python 2 ``str`` is bytes; REFER's text is ASCII
+        if len(raw) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(raw)]) + raw)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(raw)) + raw)
+        self.memoize(obj)
+
+    dispatch[str] = save_py2_str
+
+
+def py2_pickle(obj) -> bytes:
+    buf = io.BytesIO()
+    _Py2Pickler(buf, protocol=2).dump(obj)
+    data = buf.getvalue()
+    ops = {op.name for op, _, _ in pickletools.genops(data)}
+    assert "SHORT_BINSTRING" in ops and not ops & {"BINUNICODE", "SHORT_BINUNICODE"}, ops
+    return data
 
 
 def write(data_dir: str, source: str = "refcoco") -> dict:
@@ -93,7 +121,7 @@ def write(data_dir: str, source: str = "refcoco") -> dict:
     # image 104 also has a ref in train
     add_ref(104, anns_of[104][0], "train", ["person at left in the train split"])
     with open(os.path.join(root, refs_name), "wb") as f:
-        pickle.dump(refs, f, protocol=2)
+        f.write(py2_pickle(refs))
     with open(os.path.join(root, "instances.json"), "w") as f:
         json.dump({"info": {}, "images": images, "annotations": annotations, "categories": CATEGORIES}, f)
 
