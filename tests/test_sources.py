@@ -487,3 +487,26 @@ def test_refcoco_native_split_without_refs_is_left_out_with_a_warning(tmp_path, 
     assert list(dd) == ["train", "val", "testA"]
     check_against(dd["val"], info["expected"]["val"], "refcoco")
     assert "native split 'testB'" in caplog.text
+
+
+def test_gcg_refcocog_overlapping_and_repeated_sentences_keep_their_native_spans(tmp_path):
+    data = tmp_path / "data"
+    info = fake_gcg.write(str(data), "gcg_refcocog")
+    entries = json.load(open(info["json"]))
+    inner = entries[0]["1000"]
+    seg = inner["refs"][0]["segmentation"]
+    inner["caption"] = '"A brown dog on the sofa is next to THE SOFA cushion."'
+    inner["refs"] = [
+        {"sentence": "the sofa", "bbox": None, "segmentation": seg},
+        {"sentence": "a brown dog on the sofa", "bbox": None, "segmentation": seg},  # overlaps the first
+    ]
+    _write_json(info["json"], entries)
+    rec = load_source("gcg_refcocog", data, split="train", cache_dir=str(tmp_path / "c"))[0]
+    cap = rec["caption"]
+    assert cap == "A brown dog on the sofa is next to THE SOFA cushion."
+    # first case-insensitive occurrence, untrimmed; trimming overlaps is the transform's job
+    assert [(t["text"], t["start"], t["end"]) for t in rec["texts"]] == [
+        ("the sofa", 15, 23),
+        ("a brown dog on the sofa", 0, 23),
+    ]
+    assert [t["region_ids"] for t in rec["texts"]] == [[0], [1]]
