@@ -510,3 +510,13 @@ def test_gcg_refcocog_overlapping_and_repeated_sentences_keep_their_native_spans
         ("a brown dog on the sofa", 0, 23),
     ]
     assert [t["region_ids"] for t in rec["texts"]] == [[0], [1]]
+
+
+def test_gcg_flickr_filter_report_survives_a_cache_hit(tmp_path):
+    data = tmp_path / "data"
+    fake_gcg.write(str(data), "gcg_flickr")
+    first = get_builder("gcg_flickr", data, cache_dir=str(tmp_path / "c"))
+    first.download_and_prepare()
+    again = get_builder("gcg_flickr", data, cache_dir=str(tmp_path / "c"))
+    again.download_and_prepare()  # served from the cache: _split_generators does not run
+    assert again.filter_report == first.filter_report and again.filter_report["images kept"] == 3

@@ -16,19 +16,31 @@ _VERSION = datasets.Version("1.0.0")  # bump whenever the output changes
 class GCGBuilder(Sa2VABuilder):
     """GLaMM grounded-caption sets: ``gcg_refcocog``, ``gcg_grandf``, ``gcg_openpsg``, ``gcg_flickr``.
 
-    After ``download_and_prepare``, ``filter_report`` counts what upstream's Flickr filters
-    removed (empty for the other sources).
+    ``filter_report`` counts what upstream's Flickr filters removed (empty for the other
+    sources), also when ``download_and_prepare`` found the build in the cache.
     """
 
     VERSION = _VERSION
     DESCRIPTION = "GLaMM GCG grounded captions in the Sa2VA canonical schema."
     BUILDER_CONFIGS = [Sa2VAConfig(name=name, version=_VERSION) for name in gcg.DATASETS]
 
-    filter_report: dict = {}
+    _filter_report: dict | None = None
+
+    @property
+    def filter_report(self) -> dict:
+        """What upstream's Flickr filters removed; computed from the annotation file when the build came from the cache."""
+        if self._filter_report is None:
+            if gcg.DATASETS[self.config.name][2] == "flickr":
+                self._filter_report = gcg.flickr_plan(
+                    gcg.paths(self._data_dir(), self.config.name)["annotations"], self.config.upstream_filters
+                )[1]
+            else:
+                self._filter_report = {}
+        return self._filter_report
 
     def _split_generators(self, dl_manager):
         data_dir = self._data_dir()
-        shard_list, self.filter_report = gcg.shards(data_dir, self.config.name, self.config.upstream_filters)
+        shard_list, self._filter_report = gcg.shards(data_dir, self.config.name, self.config.upstream_filters)
         return [
             datasets.SplitGenerator(
                 name=datasets.Split.TRAIN,
