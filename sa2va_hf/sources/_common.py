@@ -229,6 +229,15 @@ def as_int(value: object, key: str, *, file: object, record: object) -> int:
     raise AnnotationError(f"{key!r} must be an integer, got {value!r:.40}{where(file, record)}")
 
 
+def optional_size(entry: object, *, file: object, record: object) -> tuple[int | None, int | None]:
+    """(height, width) of an entry when it states them (ints or numeric strings), else None."""
+    out = []
+    for key in ("height", "width"):
+        value = get(entry, key, (int, float, str), file=file, record=record, optional=True)
+        out.append(None if value is None else as_int(value, key, file=file, record=record))
+    return out[0], out[1]
+
+
 def bbox_or_none(value: object, *, file: object, record: object) -> list[float] | None:
     if value is None:
         return None

@@ -51,6 +51,7 @@ from ._common import (
     iter_shard,
     json_array_shards,
     load_json,
+    optional_size,
     require_file,
 )
 
@@ -152,10 +153,7 @@ def _parse_refcocog(entry: object, index: int, source: str, p: dict, file: str, 
 def _parse_grandf(entry: object, index: int, source: str, p: dict, file: str, stats: Counter):
     rec = str(index)
     file_name = get(entry, "file_name", str, file=file, record=rec)
-    h = get(entry, "height", (int, float, str), file=file, record=rec, optional=True)
-    w = get(entry, "width", (int, float, str), file=file, record=rec, optional=True)
-    h = None if h is None else as_int(h, "height", file=file, record=rec)
-    w = None if w is None else as_int(w, "width", file=file, record=rec)
+    h, w = optional_size(entry, file=file, record=rec)
     caption = get(entry, "caption", str, file=file, record=rec).strip('"').strip()
     path = find_image(p["images"], DATASETS[source][1], file_name, file=file, record=rec)
     h, w = check_image(path, h, w, file=file, record=rec)

@@ -23,7 +23,16 @@ from collections.abc import Iterator
 from .. import masks
 from ..errors import AnnotationError, where
 from ..schema import make_record, make_region, make_text, validate_record
-from ._common import as_int, bbox_or_none, check_image, find_image, get, iter_shard, json_array_shards, require_file
+from ._common import (
+    bbox_or_none,
+    check_image,
+    find_image,
+    get,
+    iter_shard,
+    json_array_shards,
+    optional_size,
+    require_file,
+)
 
 SOURCES = (
     "osprey_conversation",
@@ -64,10 +73,7 @@ def _conversations(entry: dict, file: str, rec: str) -> list[dict]:
 def parse_entry(entry: object, index: int, source: str, root: str, file: str) -> dict:
     rec = str(index)
     file_name = get(entry, "file_name", str, file=file, record=rec)
-    h = get(entry, "height", (int, float, str), file=file, record=rec, optional=True)
-    w = get(entry, "width", (int, float, str), file=file, record=rec, optional=True)
-    h = None if h is None else as_int(h, "height", file=file, record=rec)
-    w = None if w is None else as_int(w, "width", file=file, record=rec)
+    h, w = optional_size(entry, file=file, record=rec)
     path = find_image(root, IMAGE_FOLDERS, file_name, file=file, record=rec)
     h, w = check_image(path, h, w, file=file, record=rec)
     regions = []
