@@ -20,7 +20,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     processor = Sa2VAImageProcessor(prompt_mask_mode=args.mode)
     features = processor(image, visual_prompts=regions)
     region_masks = decode_many(regions, image.height, image.width)
-    picture = render(image, features, region_masks=region_masks, title=f"sa2va-hf demo ({args.mode})")
+    picture = render(
+        image,
+        features,
+        region_masks=region_masks,
+        title=f"sa2va-hf demo ({args.mode})",
+        grid=processor.choose_grid(image.width, image.height),
+    )
     picture.save(args.output)
     _summary(features, names)
     print(f"wrote {args.output}")
@@ -37,7 +43,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
     processor = Sa2VAImageProcessor(prompt_mask_mode=args.mode, empty_region="keep")
     vp = np.stack(regions) if regions else None
     features = processor(image, visual_prompts=vp)
-    render(image, features, region_masks=vp, title=Path(args.image).name).save(args.output)
+    grid = processor.choose_grid(image.width, image.height)
+    render(image, features, region_masks=vp, title=Path(args.image).name, grid=grid).save(args.output)
     _summary(features, [Path(m).name for m in args.mask])
     print(f"wrote {args.output}")
     return 0

@@ -24,7 +24,7 @@ def make_scene() -> tuple[Image.Image, list, list[str]]:
     draw = ImageDraw.Draw(image)
 
     house = [[380.0, 560.0, 380.0, 380.0, 560.0, 250.0, 740.0, 380.0, 740.0, 560.0]]
-    draw.polygon(house[0], fill=(180, 80, 60))
+    draw.polygon(house[0], fill=(170, 160, 150))
     draw.rectangle([520, 450, 600, 560], fill=(90, 55, 30))  # door
     draw.rectangle([420, 410, 480, 460], fill=(240, 240, 200))  # windows
     draw.rectangle([640, 410, 700, 460], fill=(240, 240, 200))

@@ -86,12 +86,17 @@ def render(
     left = _fit(overlay(image, region_masks) if region_masks is not None else image, panel_h)
     right = draw_grid(denormalize(tiles[-1], mean, std), prompt)
     small = 112
-    cols = grid[0] if grid else min(len(tiles), 8)
     tile_imgs = [denormalize(t, mean, std).resize((small, small)) for t in tiles]
-    rows_needed = -(-len(tile_imgs) // max(cols, 1))
+    has_thumb = len(tile_imgs) > 1
+    cols, rows = grid if grid else (min(len(tile_imgs), 8), -(-len(tile_imgs) // min(len(tile_imgs), 8)))
+    # Grid tiles as a mosaic (2 px apart) in their row-major places, the thumbnail beside it.
+    places = [(10 + (k % cols) * (small + 2), (k // cols) * (small + 2)) for k in range(cols * rows)]
+    if has_thumb and grid:
+        places.append((10 + cols * (small + 2) + 24, 0))
+    label_h = 16
     header = 28
-    width = max(left.width + right.width + 30, cols * (small + 6) + 20)
-    height = header + panel_h + 30 + rows_needed * (small + 22) + 10
+    width = max(left.width + right.width + 30, max(x for x, _ in places) + small + 20)
+    height = header + panel_h + 30 + max(y for _, y in places) + small + label_h + 10
     canvas = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
     counts = features["region_pixels"][index] if "region_pixels" in features else []
@@ -103,13 +108,12 @@ def render(
     y0 = header + panel_h + 24
     draw.text(
         (10, y0 - 18),
-        "tiles fed to the vision encoder (thumbnail last); right panel: thumbnail + 16x16 prompt grid",
+        f"tiles fed to the vision encoder ({cols}x{rows} grid, thumbnail last); "
+        "right panel: thumbnail + 16x16 prompt grid",
         fill=TEXT,
     )
-    for i, t in enumerate(tile_imgs):
-        r, c = divmod(i, cols)
-        x, y = 10 + c * (small + 6), y0 + r * (small + 22)
-        canvas.paste(t, (x, y))
-        label = "thumb" if (i == len(tile_imgs) - 1 and len(tile_imgs) > 1) else str(i)
-        draw.text((x, y + small + 2), label, fill=TEXT)
+    for i, (t, (x, y)) in enumerate(zip(tile_imgs, places)):
+        canvas.paste(t, (x, y0 + y))
+        if has_thumb and i == len(tile_imgs) - 1:
+            draw.text((x, y0 + y + small + 2), "thumbnail", fill=TEXT)
     return canvas
