@@ -197,6 +197,25 @@ def test_refcoco_file_name_climbing_out_is_refused(tmp_path):
         load_source("refcoco", tmp_path / "data", cache_dir=str(tmp_path / "cache"))
 
 
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda inst: inst.update(categories=5), r"'categories' must be list, got int.*instances\.json"),
+        (
+            lambda inst: inst["annotations"][0].update(category_id=[1]),
+            r"'category_id' must be int, got list.*instances\.json.*record 'image \d+, ann \d+'",
+        ),
+    ],
+)
+def test_refcoco_malformed_categories_name_the_file(tmp_path, edit, match):
+    info = fake_refcoco.write(str(tmp_path / "data"), "refcoco")
+    inst = json.load(open(info["instances"]))
+    edit(inst)
+    _write_json(info["instances"], inst)
+    with pytest.raises(AnnotationError, match=match):
+        load_source("refcoco", tmp_path / "data", cache_dir=str(tmp_path / "cache"))
+
+
 def test_missing_image_names_file_and_record(tmp_path):
     info = fake_refcoco.write(str(tmp_path / "data"), "refcocog")
     os.remove(info["image_paths"][103])

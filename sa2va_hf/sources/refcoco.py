@@ -100,7 +100,7 @@ def generate(data_dir: str, source: str, split: str, image_id_shards: list[list[
         if img_id in wanted:
             images[img_id] = img
     categories = {}
-    for cat in instances.get("categories") or []:
+    for cat in get(instances, "categories", list, file=inst, record=None, optional=True) or []:
         categories[get(cat, "id", int, file=inst, record="categories[]")] = cat.get("name")
 
     # per image: ann ids (first mention order) and (sentence, ann_id) pairs, refs of this split only
@@ -157,7 +157,7 @@ def _record(source, p, image_id, refs_of_image, images, anns, categories) -> dic
             )
         seg = get(ann, "segmentation", (list, dict), file=inst, record=ctx)
         rle = masks.to_rle(seg, h, w, file=inst, record=ctx)
-        label = categories.get(ann.get("category_id"))
+        label = categories.get(get(ann, "category_id", int, file=inst, record=ctx, optional=True))
         index[ann_id] = len(regions)
         regions.append(make_region(ann_id, [rle], bbox_or_none(ann.get("bbox"), file=inst, record=ctx), label))
     texts = [make_text(raw, [index[ann_id]]) for raw, ann_id in sents]
