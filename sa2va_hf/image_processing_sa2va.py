@@ -15,6 +15,7 @@ Everything here is numpy + PIL and reproduces the upstream recipe bit for bit
 from __future__ import annotations
 
 import functools
+import numbers
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -157,7 +158,7 @@ def masks_to_grid(masks: np.ndarray, grid_size: int, mode: str = "nearest", imag
         return pool_majority(
             (resize_nearest(masks, image_size, image_size) != 0).astype(np.uint8), grid_size, grid_size
         )
-    raise ValueError(f"prompt_mask_mode must be one of {PROMPT_MASK_MODES}, got {mode!r}")
+    raise Sa2VAError(f"prompt_mask_mode must be one of {PROMPT_MASK_MODES}, got {mode!r}")
 
 
 # --------------------------------------------------------------------------- the processor
@@ -246,20 +247,23 @@ class Sa2VAImageProcessor(BaseImageProcessor):
     @staticmethod
     def _validate(p: dict[str, Any]) -> None:
         if p["prompt_mask_mode"] not in PROMPT_MASK_MODES:
-            raise ValueError(f"prompt_mask_mode must be one of {PROMPT_MASK_MODES}, got {p['prompt_mask_mode']!r}")
+            raise Sa2VAError(f"prompt_mask_mode must be one of {PROMPT_MASK_MODES}, got {p['prompt_mask_mode']!r}")
         if p["empty_region"] not in EMPTY_REGION_POLICIES:
-            raise ValueError(f"empty_region must be one of {EMPTY_REGION_POLICIES}, got {p['empty_region']!r}")
+            raise Sa2VAError(f"empty_region must be one of {EMPTY_REGION_POLICIES}, got {p['empty_region']!r}")
         if not isinstance(p["num_threads"], int) or p["num_threads"] < 1:
-            raise ValueError(f"num_threads must be a positive int, got {p['num_threads']!r}")
+            raise Sa2VAError(f"num_threads must be a positive int, got {p['num_threads']!r}")
+        for name in ("image_size", "min_tiles", "max_tiles", "grounding_size"):
+            if isinstance(p[name], bool) or not isinstance(p[name], numbers.Integral):
+                raise Sa2VAError(f"{name} must be an int, got {p[name]!r}")
         if not 1 <= p["min_tiles"] <= p["max_tiles"]:
-            raise ValueError(f"need 1 <= min_tiles <= max_tiles, got {p['min_tiles']}, {p['max_tiles']}")
+            raise Sa2VAError(f"need 1 <= min_tiles <= max_tiles, got {p['min_tiles']}, {p['max_tiles']}")
         if int(p["image_size"] // p["patch_size"] * p["downsample_ratio"]) < 1:
-            raise ValueError("image_size // patch_size * downsample_ratio must be at least 1")
+            raise Sa2VAError("image_size // patch_size * downsample_ratio must be at least 1")
 
     def _params(self, overrides: dict[str, Any]) -> dict[str, Any]:
         unknown = set(overrides) - set(self._PARAMS)
         if unknown:
-            raise ValueError(f"unknown Sa2VAImageProcessor option(s): {sorted(unknown)}; known: {list(self._PARAMS)}")
+            raise Sa2VAError(f"unknown Sa2VAImageProcessor option(s): {sorted(unknown)}; known: {list(self._PARAMS)}")
         params = {name: overrides.get(name, getattr(self, name)) for name in self._PARAMS}
         if overrides:
             self._validate(params)
@@ -427,7 +431,7 @@ def convert_tensors(data: dict[str, Any], return_tensors: Any) -> dict[str, Any]
     if return_tensors in (None, "np"):
         return data
     if return_tensors != "pt":
-        raise ValueError(f"return_tensors must be None, 'np' or 'pt', got {return_tensors!r}")
+        raise Sa2VAError(f"return_tensors must be None, 'np' or 'pt', got {return_tensors!r}")
     try:  # optional; in a try so transformers' remote-code import check does not demand torch
         import torch
     except ImportError:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from sa2va_hf import EmptyRegionError, ShapeMismatchError, masks
+from sa2va_hf import EmptyRegionError, Sa2VAError, ShapeMismatchError, masks
 from sa2va_hf.image_processing_sa2va import Sa2VAImageProcessor, candidate_grids, choose_grid
 
 from . import reference as ref
@@ -314,12 +314,18 @@ class TestEmptyRegionPolicy:
 
 
 def test_bad_options_are_refused():
-    with pytest.raises(ValueError, match="prompt_mask_mode"):
+    with pytest.raises(Sa2VAError, match="prompt_mask_mode"):
         Sa2VAImageProcessor(prompt_mask_mode="bilinear")
-    with pytest.raises(ValueError, match="unknown"):
+    with pytest.raises(Sa2VAError, match="unknown"):
         Sa2VAImageProcessor()(noise_image(10, 10), max_patches=3)
-    with pytest.raises(ValueError, match="return_tensors"):
+    with pytest.raises(Sa2VAError, match="return_tensors"):
         Sa2VAImageProcessor()(noise_image(10, 10), return_tensors="tf")
+    with pytest.raises(Sa2VAError, match=r"max_tiles must be an int, got 6\.0"):
+        Sa2VAImageProcessor(max_tiles=6.0)
+    with pytest.raises(Sa2VAError, match="grounding_size must be an int"):
+        Sa2VAImageProcessor()(noise_image(10, 10), grounding_size="1024")
+    with pytest.raises(Sa2VAError, match="empty_region"):
+        Sa2VAImageProcessor()(noise_image(10, 10), empty_region="skip")
 
 
 def test_grid_parameters():
@@ -337,5 +343,5 @@ def test_threaded_grounding_gives_identical_outputs():
     for key in ("pixel_values", "g_pixel_values", "vp_overall_mask", "num_patches"):
         assert np.array_equal(one[key], two[key])
     assert np.array_equal(two["g_pixel_values"][1], ref.ref_g_pixel_values(images[1]))
-    with pytest.raises(ValueError, match="num_threads"):
+    with pytest.raises(Sa2VAError, match="num_threads"):
         Sa2VAImageProcessor(num_threads=0)
