@@ -274,8 +274,6 @@ class Sa2VAProcessor(ProcessorMixin):
 
     def _encode_prompts(self, text, media, proc_opts, tok_opts, return_tensors) -> dict[str, Any]:
         texts = [text] if isinstance(text, str) else list(text)
-        if not all(isinstance(t, str) for t in texts):
-            raise Sa2VAError("text must be a string or a list of strings")
         per_sample = self._take_media(texts, media)
         system = proc_opts.get("system", self.system)
         prompts = []
@@ -504,8 +502,6 @@ def pad_batch(sequences: Sequence[Sequence[int]], value: int) -> np.ndarray:
 def _convert(data: dict[str, Any], return_tensors: str | None) -> dict[str, Any]:
     if return_tensors is None:
         return data
-    if return_tensors not in ("np", "pt"):
-        raise Sa2VAError(f"return_tensors must be None, 'np' or 'pt', got {return_tensors!r}")
     out = dict(data)
     if "labels" in out:  # conversations: ragged lists -> padded arrays
         out["input_ids"] = pad_batch(out["input_ids"], 0)
