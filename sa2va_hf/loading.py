@@ -97,15 +97,12 @@ _REMOTE_ERROR = re.compile(r"sa2va_hf\.errors\.(\w+): (.*)")
 
 def _reraise_ours(exc: BaseException) -> None:
     """Re-raise the sa2va_hf error behind a ``datasets`` generation error, if there is one."""
-    seen = set()
-    e: BaseException | None = exc
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
+    chain = list(_chain(exc))
+    for e in chain:
         if isinstance(e, Sa2VAError):
             raise e.with_traceback(None) from None
-        e = e.__cause__ or e.__context__
     # num_proc > 1: the worker's exception only survives as its traceback text
-    text = "\n".join(str(x) for x in _chain(exc))
+    text = "\n".join(str(x) for x in chain)
     for cls_name, message in reversed(_REMOTE_ERROR.findall(text)):
         cls = getattr(errors, cls_name, None)
         if isinstance(cls, type) and issubclass(cls, Sa2VAError):
