@@ -128,15 +128,9 @@ def json_array_shards(path: str | os.PathLike, max_shards: int = MAX_SHARDS) -> 
 
 
 def slice_shards(path: str, offsets: Sequence[int], max_shards: int = MAX_SHARDS) -> list[dict]:
-    n = len(offsets)
-    if n == 0:
-        return []
-    k = min(max_shards, n)
-    bounds = [round(j * n / k) for j in range(k + 1)]
     return [
-        {"path": path, "start": offsets[bounds[j]], "count": bounds[j + 1] - bounds[j], "index": bounds[j]}
-        for j in range(k)
-        if bounds[j + 1] > bounds[j]
+        {"path": path, "start": offsets[part[0]], "count": len(part), "index": part[0]}
+        for part in chunks(range(len(offsets)), max_shards)
     ]
 
 
