@@ -1,14 +1,9 @@
 from __future__ import annotations
 
-import logging
-
 import datasets
 
 from ..sources import gcg
 from ._base import Sa2VABuilder, Sa2VAConfig
-
-logger = logging.getLogger(__name__)
-
 
 _VERSION = datasets.Version("1.0.0")  # bump whenever the output changes
 
