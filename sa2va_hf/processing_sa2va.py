@@ -30,7 +30,7 @@ from transformers.processing_utils import ProcessorMixin
 
 from .errors import Sa2VAError, ShapeMismatchError
 from .image_io import to_rgb_image
-from .image_processing_sa2va import as_mask_stack, convert_tensors
+from .image_processing_sa2va import Sa2VAImageProcessor, as_mask_stack, convert_tensors
 from .templates import (
     CONVERSATION_STYLES,
     IGNORE_INDEX,
@@ -95,6 +95,14 @@ class Sa2VAProcessor(ProcessorMixin):
         self.add_sa2va_tokens = add_sa2va_tokens
         if add_sa2va_tokens:
             self.added_tokens = add_special_tokens(tokenizer)
+
+    @classmethod
+    def register_for_auto_class(cls, auto_class="AutoProcessor"):
+        """Register for remote code; also registers :class:`Sa2VAImageProcessor` with
+        ``AutoImageProcessor``, without which the saved folder's image processor has no
+        ``auto_map`` and ``trust_remote_code=True`` loading fails."""
+        super().register_for_auto_class(auto_class)
+        Sa2VAImageProcessor.register_for_auto_class("AutoImageProcessor")
 
     # ------------------------------------------------------------------ properties
 

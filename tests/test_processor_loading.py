@@ -133,8 +133,8 @@ def test_remote_code_loads_without_sa2va_hf_installed(tmp_path, monkeypatch):
     monkeypatch.setattr(Sa2VAProcessor, "_auto_class", None)
     monkeypatch.setattr(Sa2VAImageProcessor, "_auto_class", None)
     proc = make(system="Be brief.")  # a non-default setting must survive the remote-code load too
-    Sa2VAProcessor.register_for_auto_class("AutoProcessor")
-    Sa2VAImageProcessor.register_for_auto_class("AutoImageProcessor")
+    Sa2VAProcessor.register_for_auto_class("AutoProcessor")  # registers the image processor too
+    assert Sa2VAImageProcessor._auto_class == "AutoImageProcessor"
     saved = tmp_path / "remote"
     proc.save_pretrained(saved)
     for name in ("processing_sa2va.py", "image_processing_sa2va.py", "templates.py", "masks.py", "errors.py"):
