@@ -3,6 +3,7 @@
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -368,9 +369,14 @@ def test_loading_scripts_reexport_the_packaged_builders():
 def test_load_source_works_from_a_built_wheel(tmp_path):
     """Build the wheel, unpack it, and build a source from another directory with only the wheel on the path."""
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # Build from a copy: setuptools writes build/ and *.egg-info next to the sources it builds.
+    src = tmp_path / "src"
+    shutil.copytree(os.path.join(repo, "sa2va_hf"), src / "sa2va_hf", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(os.path.join(repo, name), src / name)
     wheels = tmp_path / "wheels"
     r = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), repo],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(src)],
         capture_output=True,
         text=True,
     )
