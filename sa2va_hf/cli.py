@@ -90,7 +90,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sa2va-hf", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="sa2va-hf", description="Sa2VA data layer: build sources, look at samples, time the processor."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="process the embedded sample scene and write a PNG")
