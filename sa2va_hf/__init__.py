@@ -20,7 +20,7 @@ from .loading import list_sources, load_source
 from .processing_sa2va import Sa2VAProcessor
 from .templates import CHAT_TEMPLATES, ChatTemplate, get_template
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "EmptyRegionError",
