@@ -1,5 +1,7 @@
-"""Describe Anything DLC-SFT builder (the class ships in the package: sa2va_hf.builders.describe_anything)."""
+"""The describe_anything sources as a ``datasets`` loading script; the parser ships in the package (sa2va_hf.data.sources.describe_anything)."""
 
-from sa2va_hf.builders.describe_anything import DescribeAnythingBuilder
+from sa2va_hf.data.builder import family_builder
 
-__all__ = ["DescribeAnythingBuilder"]
+
+class DescribeAnything(family_builder("describe_anything")):
+    __doc__ = family_builder("describe_anything").__doc__

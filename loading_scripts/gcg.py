@@ -1,5 +1,7 @@
-"""GLaMM GCG builder (the class ships in the package: sa2va_hf.builders.gcg)."""
+"""The gcg sources as a ``datasets`` loading script; the parser ships in the package (sa2va_hf.data.sources.gcg)."""
 
-from sa2va_hf.builders.gcg import GCGBuilder
+from sa2va_hf.data.builder import family_builder
 
-__all__ = ["GCGBuilder"]
+
+class Gcg(family_builder("gcg")):
+    __doc__ = family_builder("gcg").__doc__

@@ -1,5 +1,7 @@
-"""Osprey-724K builder (the class ships in the package: sa2va_hf.builders.osprey)."""
+"""The osprey sources as a ``datasets`` loading script; the parser ships in the package (sa2va_hf.data.sources.osprey)."""
 
-from sa2va_hf.builders.osprey import OspreyBuilder
+from sa2va_hf.data.builder import family_builder
 
-__all__ = ["OspreyBuilder"]
+
+class Osprey(family_builder("osprey")):
+    __doc__ = family_builder("osprey").__doc__

@@ -1,5 +1,7 @@
-"""RefCOCO / RefCOCO+ / RefCOCOg builder (the class ships in the package: sa2va_hf.builders.refcoco)."""
+"""The refcoco sources as a ``datasets`` loading script; the parser ships in the package (sa2va_hf.data.sources.refcoco)."""
 
-from sa2va_hf.builders.refcoco import RefCOCOBuilder
+from sa2va_hf.data.builder import family_builder
 
-__all__ = ["RefCOCOBuilder"]
+
+class Refcoco(family_builder("refcoco")):
+    __doc__ = family_builder("refcoco").__doc__

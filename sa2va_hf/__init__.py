@@ -1,13 +1,22 @@
 """sa2va-hf: the Hugging Face-native data layer for Sa2VA-style models.
 
+Where things live (see the README's "Where things live"):
+
+* top level -- the processor closure, which travels as remote code: ``errors``, ``masks``,
+  ``image_io``, the image processor, the processor and their helpers (flat, sibling imports only);
+* :mod:`sa2va_hf.data` -- every source as ``datasets`` records in one schema (``load_source``);
+* :mod:`sa2va_hf.training` -- records -> upstream Sa2VA training samples, the collator;
+* :mod:`sa2va_hf.export` -- checkpoints, Parquet / Hub export;
+* :mod:`sa2va_hf.cli` -- the ``sa2va-hf`` command line.
+
 Importing the package registers :class:`Sa2VAImageProcessor` with ``AutoImageProcessor``
 and :class:`Sa2VAProcessor` with ``AutoProcessor``, so a saved folder loads back with
 ``AutoImageProcessor.from_pretrained(dir)`` / ``AutoProcessor.from_pretrained(dir)``.
 """
 
-from . import masks
-from .checkpoint import processor_from_checkpoint
+from . import _moved, masks
 from .collator import Sa2VACollator
+from .data import list_sources, load_source
 from .errors import (
     EmptyRegionError,
     ImageLoadError,
@@ -15,8 +24,8 @@ from .errors import (
     Sa2VAError,
     ShapeMismatchError,
 )
+from .export import processor_from_checkpoint
 from .image_processing_sa2va import Sa2VAImageProcessor
-from .loading import list_sources, load_source
 from .processing_sa2va import Sa2VAProcessor
 from .templates import CHAT_TEMPLATES, ChatTemplate, get_template
 
@@ -53,3 +62,4 @@ def _register_auto_classes() -> None:
 
 
 _register_auto_classes()
+_moved.install()

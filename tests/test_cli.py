@@ -9,7 +9,7 @@ from PIL import Image
 
 from sa2va_hf import masks
 from sa2va_hf.cli import main
-from sa2va_hf.demo import make_scene
+from sa2va_hf.cli.scene import make_scene
 
 
 def test_demo_writes_png(tmp_path, capsys):

@@ -5,7 +5,7 @@ from datasets import Image as ImageFeature
 from datasets import List
 
 from sa2va_hf import masks
-from sa2va_hf.schema import FEATURES
+from sa2va_hf.data.schema import features
 
 
 def raw_frames(ds):
@@ -15,7 +15,7 @@ def raw_frames(ds):
 
 def check_against(ds, expected: list[dict], source: str) -> None:
     """Every built record equals the fake writer's expectation, decoded masks included."""
-    assert ds.features == FEATURES
+    assert ds.features == features()
     assert len(ds) == len(expected), (len(ds), [e["id"] for e in expected])
     frames = raw_frames(ds)
     for rec, fr, exp in zip(ds, frames, expected):

@@ -16,7 +16,13 @@ def _add(tf: tarfile.TarFile, name: str, data: bytes) -> None:
     tf.addfile(info, io.BytesIO(data))
 
 
-def write(data_dir: str, subsets=("COCOStuff", "LVIS"), images_per_tar: int = 2, tars: int = 2) -> dict:
+def write(
+    data_dir: str,
+    source: str = "describe_anything",
+    subsets=("COCOStuff", "LVIS"),
+    images_per_tar: int = 2,
+    tars: int = 2,
+) -> dict:
     root = os.path.join(data_dir, "describe-anything-dataset")
     expected, tar_paths = [], []
     n = 0

@@ -1,0 +1,87 @@
+"""Import paths of 0.1 that moved in 0.2; they keep working, with a ``DeprecationWarning``, until 0.3.
+
+One table instead of a stub file per old module: importing an old path gives a proxy module
+that reads every attribute from the new module (plus the renamed names below).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+import types
+import warnings
+
+REMOVED_IN = "0.3.0"
+
+MOVED_MODULES = {
+    "sa2va_hf.schema": "sa2va_hf.data.schema",
+    "sa2va_hf.safety": "sa2va_hf.data.safety",
+    "sa2va_hf.loading": "sa2va_hf.data.loading",
+    "sa2va_hf.builders": "sa2va_hf.data.builder",
+    "sa2va_hf.visualize": "sa2va_hf.cli.render",
+    "sa2va_hf.demo": "sa2va_hf.cli.scene",
+}
+
+# names that no longer exist under the new path: old module -> {old name: factory}
+_BUILDER_FAMILIES = {
+    "OspreyBuilder": "osprey",
+    "RefCOCOBuilder": "refcoco",
+    "GCGBuilder": "gcg",
+    "DescribeAnythingBuilder": "describe_anything",
+}
+
+
+def _builder(family: str):
+    return lambda: importlib.import_module("sa2va_hf.data.builder").family_builder(family)
+
+
+RENAMED = {
+    "sa2va_hf.builders": {name: _builder(family) for name, family in _BUILDER_FAMILIES.items()},
+    "sa2va_hf.loading": {
+        "SOURCES": lambda: {
+            name: spec.family for name, spec in importlib.import_module("sa2va_hf.data.catalog").catalog().items()
+        },
+        "list_sources": lambda: importlib.import_module("sa2va_hf.data.catalog").list_sources,
+    },
+}
+
+
+class _AliasLoader(importlib.abc.Loader):
+    def __init__(self, new: str) -> None:
+        self.new = new
+
+    def create_module(self, spec):
+        warnings.warn(
+            f"{spec.name} moved to {self.new} in sa2va-hf 0.2; the old path goes away in {REMOVED_IN}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        target = importlib.import_module(self.new)
+        renamed = RENAMED.get(spec.name, {})
+        proxy = types.ModuleType(spec.name, target.__doc__)
+
+        def __getattr__(name: str):
+            if name in renamed:
+                return renamed[name]()
+            return getattr(target, name)
+
+        proxy.__getattr__ = __getattr__
+        proxy.__all__ = list(getattr(target, "__all__", [])) + list(renamed)
+        return proxy
+
+    def exec_module(self, module) -> None:
+        pass
+
+
+class _AliasFinder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path, target=None):
+        if fullname in MOVED_MODULES:
+            return importlib.util.spec_from_loader(fullname, _AliasLoader(MOVED_MODULES[fullname]))
+        return None
+
+
+def install() -> None:
+    if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
+        sys.meta_path.append(_AliasFinder())

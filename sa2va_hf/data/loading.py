@@ -1,0 +1,85 @@
+"""``load_source``: build one Sa2VA training source as a ``datasets`` Dataset (cached)."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from .. import errors
+from ..errors import Sa2VAError
+from .catalog import get_spec
+
+__all__ = ["get_builder", "load_source"]
+
+
+def get_builder(name: str, data_dir: str | os.PathLike, *, cache_dir: str | None = None, **options: Any):
+    """The ``datasets`` builder of source ``name`` (not yet prepared); ``options`` are the source's own.
+
+    Its cache key holds the parser version and the size and mtime of the source's annotation
+    files (:func:`~sa2va_hf.data.builder.cache_hash`).
+    """
+    from .builder import cache_hash, family_builder  # imports datasets: only when building
+
+    spec = get_spec(name)
+    spec.make_options(**options)  # an unknown or ill-typed option fails here, naming the source
+    data_dir = os.path.abspath(os.path.expanduser(os.fspath(data_dir)))
+    return family_builder(spec.family)(
+        config_name=name, data_dir=data_dir, cache_dir=cache_dir, hash=cache_hash(spec, data_dir), **options
+    )
+
+
+_REMOTE_ERROR = re.compile(r"sa2va_hf\.errors\.(\w+): (.*)")
+
+
+def _reraise_ours(exc: BaseException) -> None:
+    """Re-raise the sa2va_hf error behind a ``datasets`` generation error, if there is one."""
+    chain = list(_chain(exc))
+    for e in chain:
+        if isinstance(e, Sa2VAError):
+            raise e.with_traceback(None) from None
+    # num_proc > 1: the worker's exception only survives as its traceback text
+    text = "\n".join(str(x) for x in chain)
+    for cls_name, message in reversed(_REMOTE_ERROR.findall(text)):
+        cls = getattr(errors, cls_name, None)
+        if isinstance(cls, type) and issubclass(cls, Sa2VAError):
+            raise cls(message) from exc
+
+
+def _chain(exc: BaseException):
+    seen = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        yield e
+        e = e.__cause__ or e.__context__
+
+
+def load_source(
+    name: str,
+    data_dir: str | os.PathLike,
+    split: str | None = None,
+    *,
+    cache_dir: str | None = None,
+    num_proc: int | None = None,
+    download_mode: str | None = None,
+    **options: Any,
+):
+    """Build (or reuse the cached build of) source ``name`` from the Sa2VA ``data/`` root.
+
+    Returns a ``datasets.Dataset`` for ``split``, or a ``DatasetDict`` of all native splits
+    when ``split`` is None. Bad input raises a ``ValueError`` subclass from
+    :mod:`sa2va_hf.errors` naming the file and record. ``num_proc`` parallelises the build
+    (same dataset, same order); ``download_mode="force_redownload"`` rebuilds the cache.
+    ``options`` are the source's own (``upstream_filters=False`` for ``gcg_flickr``; see
+    :func:`sa2va_hf.list_sources` and each parser's ``SOURCES`` table).
+    """
+    builder = get_builder(name, data_dir, cache_dir=cache_dir, **options)
+    from datasets.exceptions import DatasetGenerationError
+
+    try:
+        builder.download_and_prepare(num_proc=num_proc, download_mode=download_mode)
+    except DatasetGenerationError as e:
+        _reraise_ours(e)
+        raise
+    return builder.as_dataset(split=split)

@@ -1,0 +1,63 @@
+"""Typed access to annotation fields: a wrong or missing value is an ``AnnotationError`` naming file and record."""
+
+from __future__ import annotations
+
+from ...errors import AnnotationError, where
+
+
+def get(d: object, key: str, types, *, file: object, record: object, optional: bool = False):
+    """``d[key]`` checked to be of ``types``; AnnotationError naming file and record otherwise."""
+    if not isinstance(d, dict):
+        raise AnnotationError(f"expected a JSON object, got {type(d).__name__}{where(file, record)}")
+    if key not in d or d[key] is None:
+        if optional:
+            return None
+        raise AnnotationError(f"missing key {key!r}{where(file, record)}")
+    value = d[key]
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise AnnotationError(f"{key!r} must be {_names(types)}, got bool{where(file, record)}")
+    if not isinstance(value, types):
+        raise AnnotationError(f"{key!r} must be {_names(types)}, got {type(value).__name__}{where(file, record)}")
+    return value
+
+
+def _names(types) -> str:
+    types = types if isinstance(types, tuple) else (types,)
+    return " or ".join(t.__name__ for t in types)
+
+
+def as_int(value: object, key: str, *, file: object, record: object) -> int:
+    """An int from an int or a numeric string (Flickr's heights may be strings)."""
+    if isinstance(value, bool):
+        raise AnnotationError(f"{key!r} must be an integer, got bool{where(file, record)}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    raise AnnotationError(f"{key!r} must be an integer, got {value!r:.40}{where(file, record)}")
+
+
+def optional_size(entry: object, *, file: object, record: object) -> tuple[int | None, int | None]:
+    """(height, width) of an entry when it states them (ints or numeric strings), else None."""
+    out = []
+    for key in ("height", "width"):
+        value = get(entry, key, (int, float, str), file=file, record=record, optional=True)
+        out.append(None if value is None else as_int(value, key, file=file, record=record))
+    return out[0], out[1]
+
+
+def bbox_or_none(value: object, *, file: object, record: object) -> list[float] | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 4
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    ):
+        raise AnnotationError(f"bbox must be [x, y, w, h] numbers, got {value!r:.60}{where(file, record)}")
+    return [float(v) for v in value]

@@ -1,0 +1,90 @@
+"""The streaming JSON array reader: same elements as json.load, one element in memory, shards that reassemble."""
+
+import json
+
+import pytest
+
+from sa2va_hf.data.sources._json import iter_json_array, iter_shard, json_array_shards
+from sa2va_hf.errors import AnnotationError
+
+ITEMS = [{"i": i, "t": "é€😀" * (i % 4), "nested": [{"a": [1, 2, {"b": "]["}]}] * (i % 3)} for i in range(57)]
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 64, 1 << 20])
+@pytest.mark.parametrize("indent", [None, 2])
+def test_iter_json_array_matches_json_load(tmp_path, chunk_size, indent):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(ITEMS, indent=indent, ensure_ascii=False), encoding="utf-8")
+    items = [item for _, item in iter_json_array(path, chunk_size=chunk_size)]
+    assert items == ITEMS
+    # every offset starts its element: reading from there gives the element again
+    for off, item in list(iter_json_array(path, chunk_size=chunk_size))[::9]:
+        assert next(iter_json_array(path, start=off, count=1, chunk_size=chunk_size))[1] == item
+
+
+@pytest.mark.parametrize("max_shards", [1, 2, 5, 64, 100])
+def test_shards_reassemble_the_array_in_order(tmp_path, max_shards):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(ITEMS, ensure_ascii=False), encoding="utf-8")
+    shards = json_array_shards(path, max_shards=max_shards)
+    assert len(shards) == min(max_shards, len(ITEMS))
+    got = [pair for s in shards for pair in iter_shard(s)]
+    assert got == list(enumerate(ITEMS))
+
+
+def test_empty_array_and_bom(tmp_path):
+    p = tmp_path / "e.json"
+    p.write_text(" [ ] ")
+    assert list(iter_json_array(p)) == []
+    assert json_array_shards(p) == []
+    p.write_bytes(b"\xef\xbb\xbf" + json.dumps([{"a": 1}, {"b": 2}]).encode())
+    offs = list(iter_json_array(p))
+    assert [x for _, x in offs] == [{"a": 1}, {"b": 2}]
+    assert next(iter_json_array(p, start=offs[1][0], count=1))[1] == {"b": 2}
+
+
+@pytest.mark.parametrize("text", ['{"a": 1}', '[{"a": 1}, {"a": ', '[{"a": 1} {"b": 2}]', '[{"a": tru}]', "[1, 2"])
+def test_malformed_arrays_name_the_file(tmp_path, text):
+    p = tmp_path / "bad.json"
+    p.write_text(text)
+    with pytest.raises(AnnotationError, match="bad.json"):
+        list(iter_json_array(p, chunk_size=3))
+
+
+def test_stream_holds_one_element_at_a_time(tmp_path):
+    """The read buffer never grows to the file: it stays near the largest element."""
+    import sa2va_hf.data.sources._json as common
+
+    big = [{"i": i, "pad": "x" * 1000} for i in range(2000)]  # ~2 MB
+    p = tmp_path / "big.json"
+    p.write_text(json.dumps(big))
+    seen_max = 0
+    orig = common._DECODER.raw_decode
+
+    class Spy:
+        def raw_decode(self, s, idx=0):
+            nonlocal seen_max
+            seen_max = max(seen_max, len(s))
+            return orig(s, idx)
+
+    common._DECODER, saved = Spy(), common._DECODER
+    try:
+        assert sum(1 for _ in iter_json_array(p, chunk_size=4096)) == 2000
+    finally:
+        common._DECODER = saved
+    assert seen_max < 3 * 4096 + 2100
+
+
+@pytest.mark.parametrize(
+    "data", [b"[" + b"[" * 100_000 + b"]" * 100_000 + b"]", b'[{"a": "ok"}, {"b": "\xff\xfe"}]', b"\xff[1]"]
+)
+def test_json_nested_too_deep_or_not_utf8_names_the_file(tmp_path, data):
+    """Neither a RecursionError nor a UnicodeDecodeError escapes: an AnnotationError naming the file."""
+    from sa2va_hf.data.sources._json import load_json
+
+    p = tmp_path / "deep.json"
+    p.write_bytes(data)
+    with pytest.raises(AnnotationError, match="deep.json"):
+        list(iter_json_array(p, chunk_size=5))
+    with pytest.raises(AnnotationError, match="deep.json"):
+        load_json(p)

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+from datasets import Image, List, Value
+
+from sa2va_hf import masks
+from sa2va_hf.data.schema import COLUMNS, FEATURES, make_record, make_region, make_text, region_mask, validate_record
+from sa2va_hf.errors import AnnotationError, ShapeMismatchError
+
+
+def test_features_are_the_spec_columns_and_types():
+    assert COLUMNS == ("id", "source", "frames", "height", "width", "regions", "texts", "caption", "conversations")
+    assert FEATURES["frames"] == List(Image())
+    assert FEATURES["height"] == Value("int32") and FEATURES["width"] == Value("int32")
+    region = FEATURES["regions"].feature
+    assert region["masks"].feature == {"size": List(Value("int32")), "counts": Value("string")}
+    assert region["bbox"] == List(Value("float32")) and region["label"] == Value("string")
+    text = FEATURES["texts"].feature
+    assert text == {
+        "text": Value("string"),
+        "region_ids": List(Value("int32")),
+        "start": Value("int32"),
+        "end": Value("int32"),
+    }
+    assert FEATURES["caption"] == Value("string")
+    assert FEATURES["conversations"].feature == {"from": Value("string"), "value": Value("string")}
+
+
+def _rec(**kw):
+    m = np.zeros((4, 5), np.uint8)
+    m[1:3, 2:4] = 1
+    base = dict(
+        id=7,
+        source="s",
+        frames=["/x.jpg"],
+        height=4,
+        width=5,
+        regions=[make_region("a", [masks.encode(m)], [1, 2, 3, 4], "dog")],
+        texts=[make_text("dog", [0], 0, 3)],
+        caption="dog here",
+    )
+    base.update(kw)
+    return make_record(**base), m
+
+
+def test_record_roundtrip_through_features():
+    rec, m = _rec()
+    validate_record(rec)
+    enc = FEATURES.encode_example(rec)
+    assert enc["frames"] == [{"path": "/x.jpg", "bytes": None}]
+    np.testing.assert_array_equal(region_mask(rec, 0), m)
+    assert rec["regions"][0]["bbox"] == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_validate_rejects_dangling_region_ids():
+    rec, _ = _rec(texts=[make_text("dog", [1])])
+    with pytest.raises(AnnotationError, match="refers to region 1.*record '7'"):
+        validate_record(rec, file="f.json")
+
+
+def test_validate_rejects_rle_of_another_size():
+    rec, _ = _rec(height=5)
+    with pytest.raises(ShapeMismatchError, match=r"\[4, 5\].*\[5, 5\].*record '7'"):
+        validate_record(rec)
+
+
+def test_validate_rejects_span_outside_caption_and_mask_count():
+    rec, _ = _rec(texts=[make_text("dog", [0], 2, 30)])
+    with pytest.raises(AnnotationError, match="span"):
+        validate_record(rec)
+    rec, _ = _rec(frames=["/a.jpg", "/b.jpg"])
+    with pytest.raises(AnnotationError, match="2 frames"):
+        validate_record(rec)
