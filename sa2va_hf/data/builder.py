@@ -86,13 +86,43 @@ class Sa2VABuilder(datasets.GeneratorBasedBuilder):
             raise AnnotationError(f"{self.config.name}: data_dir {data_dir!r} is not a directory")
         return data_dir
 
+    def download_and_prepare(self, *args, **kwargs):
+        super().download_and_prepare(*args, **kwargs)
+        self._check_unique_ids()
+
     def _split_generators(self, dl_manager):
         data_dir = self._data_dir()
         per_split = family_module(self.spec.family).shards(self.spec, data_dir, self.config.options())
+        if not per_split or not all(per_split.values()):
+            empty = [split for split, shard_list in per_split.items() if not shard_list] or list(self.spec.splits)
+            raise AnnotationError(
+                f"{self.spec.name}: no records in split(s) {empty}; its files: {self._input_files(data_dir)}"
+            )
         return [
             datasets.SplitGenerator(name=split, gen_kwargs={"shard_list": shard_list, "split": split})
             for split, shard_list in per_split.items()
         ]
+
+    def _input_files(self, data_dir: str) -> list[str]:
+        return family_module(self.spec.family).input_files(self.spec, data_dir)
+
+    def _check_unique_ids(self) -> None:
+        """Ids are unique within a split (SPEC §6), whatever the parser: a duplicate would make two
+        records one, or one of them unreachable. Checked on the built ``id`` column (cheap)."""
+        import pyarrow.compute as pc
+
+        for split in self.info.splits or {}:
+            ids = self.as_dataset(split=split).data.column("id")
+            counts = pc.value_counts(ids)
+            repeated = counts.filter(pc.greater(counts.field("counts"), 1))
+            if len(repeated):
+                first = repeated[0].as_py()
+                where_ = pc.indices_nonzero(pc.equal(ids, first["values"])).to_pylist()
+                raise AnnotationError(
+                    f"{self.spec.name}: id {first['values']!r} is given to {first['counts']} records of split "
+                    f"{split!r} (positions {where_[:5]}); ids must be unique. Its files: "
+                    f"{self._input_files(self._data_dir())}"
+                )
 
     def _generate_examples(self, shard_list, split):
         family = family_module(self.spec.family)

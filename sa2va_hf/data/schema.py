@@ -123,21 +123,36 @@ def make_record(
     }
 
 
+INT32_MAX = 2**31 - 1
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def validate_record(record: dict, *, file: object = None) -> dict:
     """Check the cross-field invariants of a record; return it unchanged.
 
     Every region has one mask entry per frame, every RLE has the record's size, every
-    ``region_ids`` entry indexes ``regions``, every span lies inside ``caption``.
+    ``region_ids`` entry indexes ``regions``, every span lies inside ``caption``. Every value
+    also fits its column, so a bad annotation fails here, named, instead of inside Arrow:
+    strings are valid Unicode (no lone surrogate such as ``"\\ud800"``), sizes are positive
+    int32, boxes are finite float32.
     """
     ctx = where(file, record.get("id"))
     if set(record) != set(COLUMNS):
         raise AnnotationError(f"record columns {sorted(record)} differ from the canonical {sorted(COLUMNS)}{ctx}")
+    for key in ("id", "source"):
+        _check_text(record[key], key, ctx)
+    _check_text(record["caption"], "caption", ctx, optional=True)
     h, w = record["height"], record["width"]
+    for key, value in (("height", h), ("width", w)):
+        if not _is_int(value) or not 1 <= value <= INT32_MAX:
+            raise ShapeMismatchError(f"{key} must be a positive int32, got {value!r:.40}{ctx}")
     n_frames = len(record["frames"])
     if n_frames == 0:
         raise AnnotationError(f"a record needs at least one frame{ctx}")
     n_regions = len(record["regions"])
     for k, region in enumerate(record["regions"]):
+        _check_text(region["id"], f"region {k} id", ctx)
+        _check_text(region["label"], f"region {k} label", ctx, optional=True)
         if len(region["masks"]) != n_frames:
             raise AnnotationError(f"region {k} has {len(region['masks'])} mask entries for {n_frames} frames{ctx}")
         for rle in region["masks"]:
@@ -145,22 +160,48 @@ def validate_record(record: dict, *, file: object = None) -> dict:
                 raise ShapeMismatchError(
                     f"region {region['id']!r} has an RLE of size {list(rle['size'])} but the record is {[h, w]}{ctx}"
                 )
-        if region["bbox"] is not None and len(region["bbox"]) != 4:
-            raise AnnotationError(f"region {region['id']!r} bbox must be [x, y, w, h], got {region['bbox']!r}{ctx}")
+        bbox = region["bbox"]
+        if bbox is not None and (
+            len(bbox) != 4 or not all(isinstance(v, float) and abs(v) <= FLOAT32_MAX for v in bbox)
+        ):
+            raise AnnotationError(
+                f"region {region['id']!r} bbox must be [x, y, w, h] finite float32 numbers, got {bbox!r:.80}{ctx}"
+            )
     caption = record["caption"]
     for t in record["texts"]:
+        _check_text(t["text"], "text", ctx)
         for i in t["region_ids"]:
-            if not 0 <= i < n_regions:
-                raise AnnotationError(f"text {t['text']!r:.60} refers to region {i}, but there are {n_regions}{ctx}")
+            if not _is_int(i) or not 0 <= i < n_regions:
+                raise AnnotationError(f"text {t['text']!r:.60} refers to region {i!r}, but there are {n_regions}{ctx}")
         if t["start"] is not None or t["end"] is not None:
             if (
                 caption is None
-                or t["start"] is None
-                or t["end"] is None
+                or not _is_int(t["start"])
+                or not _is_int(t["end"])
                 or not 0 <= t["start"] <= t["end"] <= len(caption)
             ):
                 raise AnnotationError(f"text span [{t['start']}, {t['end']}) does not lie inside the caption{ctx}")
+    for k, turn in enumerate(record["conversations"]):
+        _check_text(turn["from"], f"conversation turn {k} 'from'", ctx)
+        _check_text(turn["value"], f"conversation turn {k} 'value'", ctx)
     return record
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _check_text(value: object, what: str, ctx: str, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise AnnotationError(f"{what} must be a string, got {type(value).__name__}{ctx}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate: Arrow cannot store it
+        raise AnnotationError(
+            f"{what} is not valid Unicode ({e.reason} at character {e.start}: {value[e.start : e.end]!r}){ctx}"
+        ) from None
 
 
 def region_mask(record: dict, region: int, frame: int = 0) -> np.ndarray | None:

@@ -100,7 +100,15 @@ class SourceTestCase:
 
 
 class NumProcCheck:
-    """Mixed into one source per family: ``num_proc=2`` builds the same dataset, in two shards of work."""
+    """Mixed into one source per family: builds are deterministic -- ``num_proc=2`` (two jobs) and a
+    forced rebuild give the same dataset, in the same order, as the first build."""
+
+    def test_forced_rebuild_gives_the_same_dataset_and_fingerprint(self, fake, tmp_path):
+        first = self.load(fake, cache_dir=str(tmp_path / "cache"))
+        again = self.load(fake, cache_dir=str(tmp_path / "cache"), download_mode="force_redownload")
+        for split in fake.built:
+            assert tables(again[split]) == tables(first[split]) == tables(fake.built[split])
+            assert again[split]._fingerprint == first[split]._fingerprint
 
     def test_num_proc_2_gives_the_same_dataset(self, fake, tmp_path):
         two = self.load(fake, cache_dir=str(tmp_path / "cache"), num_proc=2)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 from ...errors import AnnotationError, where
+from ..schema import FLOAT32_MAX
 
 
 def get(d: object, key: str, types, *, file: object, record: object, optional: bool = False):
@@ -43,12 +46,18 @@ def as_int(value: object, key: str, *, file: object, record: object) -> int:
 
 
 def optional_size(entry: object, *, file: object, record: object) -> tuple[int | None, int | None]:
-    """(height, width) of an entry when it states them (ints or numeric strings), else None."""
-    out = []
-    for key in ("height", "width"):
-        value = get(entry, key, (int, float, str), file=file, record=record, optional=True)
-        out.append(None if value is None else as_int(value, key, file=file, record=record))
-    return out[0], out[1]
+    """(height, width) of an entry when it states both (ints or numeric strings), else (None, None).
+
+    One without the other is an error: it cannot be checked against the image, and ignoring it
+    would hide a broken entry.
+    """
+    h, w = (get(entry, key, (int, float, str), file=file, record=record, optional=True) for key in ("height", "width"))
+    if (h is None) != (w is None):
+        given, missing = ("height", "width") if w is None else ("width", "height")
+        raise AnnotationError(f"the entry gives {given!r} but no {missing!r}{where(file, record)}")
+    if h is None:
+        return None, None
+    return as_int(h, "height", file=file, record=record), as_int(w, "width", file=file, record=record)
 
 
 def bbox_or_none(value: object, *, file: object, record: object) -> list[float] | None:
@@ -60,4 +69,10 @@ def bbox_or_none(value: object, *, file: object, record: object) -> list[float] 
         or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
     ):
         raise AnnotationError(f"bbox must be [x, y, w, h] numbers, got {value!r:.60}{where(file, record)}")
-    return [float(v) for v in value]
+    try:
+        box = [float(v) for v in value]
+    except OverflowError:  # an integer beyond float range
+        box = [math.inf]
+    if not all(math.isfinite(v) and abs(v) <= FLOAT32_MAX for v in box):
+        raise AnnotationError(f"bbox must hold finite float32 numbers, got {value!r:.60}{where(file, record)}")
+    return box

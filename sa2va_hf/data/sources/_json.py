@@ -9,16 +9,66 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import re
 from collections.abc import Iterator, Sequence
 
 from ...errors import AnnotationError, where
 
 _DECODER = json.JSONDecoder()
-_WS = " \t\n\r"
+_SKIP_WS = re.compile(r"[ \t\n\r]*").match
 MAX_SHARDS = 64
 
 
 # --------------------------------------------------------------------------- JSON arrays
+
+
+class _Buffer:
+    """Decoded text of a file, read in chunks, with byte offsets of positions in it.
+
+    Positions only move forward, so each byte offset is computed from the previous one (linear in
+    the file, whatever the number of elements), and the consumed prefix is dropped only when the
+    buffer is refilled (each character is copied a bounded number of times).
+    """
+
+    def __init__(self, f, path: str, chunk_size: int, base: int) -> None:
+        self.f, self.path, self.chunk_size = f, path, chunk_size
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+        self.text = ""
+        self.eof = False
+        self._mark_char, self._mark_byte = 0, base  # text[_mark_char] starts at byte _mark_byte
+
+    def byte_offset(self, i: int) -> int:
+        self._mark_byte += len(self.text[self._mark_char : i].encode("utf-8", "surrogatepass"))
+        self._mark_char = i
+        return self._mark_byte
+
+    def fill(self, keep_from: int, min_chars: int = 0) -> int:
+        """Read more text; drop what lies before ``keep_from``. Returns the new index of ``keep_from``."""
+        if self.eof:
+            return keep_from
+        self.byte_offset(keep_from)
+        self.text = self.text[keep_from:]
+        self._mark_char = 0
+        data = self.f.read(max(self.chunk_size, min_chars))
+        try:
+            if data:
+                self.text += self.decoder.decode(data)
+            else:
+                self.eof = True
+                self.text += self.decoder.decode(b"", final=True)
+        except UnicodeDecodeError as e:
+            raise AnnotationError(f"annotation file is not valid UTF-8 ({e.reason}){where(self.path)}") from None
+        return 0
+
+    def skip_ws(self, i: int) -> int:
+        while True:
+            i = _SKIP_WS(self.text, i).end()
+            if i < len(self.text) or self.eof:
+                return i
+            i = self.fill(i)
+
+    def error(self, msg: str, i: int) -> AnnotationError:
+        return AnnotationError(f"{msg} at byte {self.byte_offset(max(i, self._mark_char))}{where(self.path)}")
 
 
 def iter_json_array(
@@ -27,90 +77,73 @@ def iter_json_array(
     """Yield ``(byte_offset, element)`` for the elements of the top-level JSON array in ``path``.
 
     Only one element (plus a read buffer) is held at a time, so memory stays bounded by the
-    largest element, not the file. ``start`` (a byte offset yielded by an earlier pass) and
-    ``count`` read a slice of the array, which is how parsing is sharded across processes.
+    largest element, not the file, and time is linear in the file. ``start`` (a byte offset
+    yielded by an earlier pass) and ``count`` read a slice of the array, which is how parsing is
+    sharded across processes. A full pass (no ``start``) also checks that nothing but whitespace
+    follows the array: ``[A][B]`` or ``[A] garbage`` is an error, not a file of one element.
     """
     path = os.fspath(path)
     with open(path, "rb") as f:
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        buf = ""
-        base = 0  # byte offset of buf[0]
-        eof = False
-
-        def more(min_bytes: int) -> bool:
-            nonlocal buf, eof
-            if eof:
-                return False
-            data = f.read(max(chunk_size, min_bytes))
-            try:
-                if not data:
-                    eof = True
-                    buf += decoder.decode(b"", final=True)
-                    return False
-                buf += decoder.decode(data)
-            except UnicodeDecodeError as e:
-                raise AnnotationError(f"annotation file is not valid UTF-8 ({e.reason}){where(path)}") from None
-            return True
-
-        def skip_ws(i: int) -> int:
-            while True:
-                while i < len(buf) and buf[i] in _WS:
-                    i += 1
-                if i < len(buf) or not more(0):
-                    return i
-
-        def bad(msg: str, i: int):
-            off = base + len(buf[:i].encode("utf-8"))
-            return AnnotationError(f"{msg} at byte {off}{where(path)}")
-
-        i = 0
         if start is None:
-            more(0)
-            if buf.startswith("\ufeff"):
-                buf = buf[1:]
-                base = 3
-            i = skip_ws(0)
-            if i >= len(buf) or buf[i] != "[":
-                raise bad("expected a JSON array ('[') at the top level", i)
-            i = skip_ws(i + 1)
-            if i < len(buf) and buf[i] == "]":
-                return
+            bom = f.read(3)
+            base = 3 if bom == b"\xef\xbb\xbf" else 0
+            f.seek(base)
         else:
             f.seek(start)
             base = start
-            i = skip_ws(0)
+        buf = _Buffer(f, path, chunk_size, base)
+        i = buf.skip_ws(buf.fill(0))
+        if start is None:
+            if i >= len(buf.text) or buf.text[i] != "[":
+                raise buf.error("expected a JSON array ('[') at the top level", i)
+            i = buf.skip_ws(i + 1)
+            if i < len(buf.text) and buf.text[i] == "]":
+                _check_nothing_follows(buf, i + 1)
+                return
         n = 0
         while count is None or n < count:
-            if i >= len(buf):
-                raise bad("unexpected end of file inside the JSON array", i)
-            # decode one element; retry with more data while it may be incomplete
-            while True:
-                try:
-                    item, end = _DECODER.raw_decode(buf, i)
-                    if end < len(buf) or eof:
-                        break
-                except json.JSONDecodeError as e:
-                    if eof:
-                        raise bad(f"invalid JSON ({e.msg})", e.pos) from None
-                except RecursionError:
-                    raise bad("JSON nested too deeply to parse", i) from None
-                if not more(len(buf)):
-                    continue  # eof now set: decode once more to settle
-            offset = base + len(buf[:i].encode("utf-8"))
-            yield offset, item
+            if i >= len(buf.text):
+                raise buf.error("unexpected end of file inside the JSON array", i)
+            item, end, i = _decode_one(buf, i)
+            yield buf.byte_offset(i), item
             n += 1
-            # drop the consumed text so the buffer stays small
-            base += len(buf[:end].encode("utf-8"))
-            buf = buf[end:]
-            i = skip_ws(0)
-            if i < len(buf) and buf[i] == ",":
-                i = skip_ws(i + 1)
-            elif i < len(buf) and buf[i] == "]":
+            i = buf.skip_ws(end)
+            if i < len(buf.text) and buf.text[i] == ",":
+                i = buf.skip_ws(i + 1)
+            elif i < len(buf.text) and buf.text[i] == "]":
+                if start is None:
+                    _check_nothing_follows(buf, i + 1)
                 return
             elif count is not None and n >= count:
                 return
             else:
-                raise bad("expected ',' or ']' after an array element", i)
+                raise buf.error("expected ',' or ']' after an array element", i)
+
+
+def _decode_one(buf: _Buffer, i: int) -> tuple[object, int, int]:
+    """Decode the element starting at ``buf.text[i]``, reading more while it may be incomplete.
+
+    Returns (element, index after it, index of its start): both indices move when the buffer is refilled.
+    """
+    while True:
+        try:
+            item, end = _DECODER.raw_decode(buf.text, i)
+            if end < len(buf.text) or buf.eof:  # a number at the very end may go on in the next chunk
+                return item, end, i
+        except json.JSONDecodeError as e:
+            if buf.eof:
+                raise buf.error(f"invalid JSON ({e.msg})", e.pos) from None
+        except RecursionError:
+            raise buf.error("JSON nested too deeply to parse", i) from None
+        except ValueError as e:  # e.g. an integer over Python's 4300-digit conversion limit
+            raise buf.error(f"invalid JSON value ({e})", i) from None
+        i = buf.fill(i, min_chars=len(buf.text) - i)  # at least double what is held: amortised linear
+
+
+def _check_nothing_follows(buf: _Buffer, i: int) -> None:
+    i = buf.skip_ws(i)
+    if i < len(buf.text):
+        raise buf.error("content after the end of the top-level JSON array", i)
 
 
 def json_array_shards(path: str | os.PathLike, max_shards: int = MAX_SHARDS) -> list[dict]:
@@ -152,7 +185,7 @@ def load_json(path: str | os.PathLike):
             return json.load(f)
     except FileNotFoundError:
         raise AnnotationError(f"annotation file {os.fspath(path)!r} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError, or an integer over the digit limit
         raise AnnotationError(f"annotation file {os.fspath(path)!r} is not valid JSON: {e}") from None
     except RecursionError:
         raise AnnotationError(f"annotation file {os.fspath(path)!r} is JSON nested too deeply to parse") from None

@@ -20,6 +20,7 @@ import os
 import tarfile
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from PIL import Image
 
@@ -65,41 +66,126 @@ def input_files(spec: SourceSpec, data_dir: str) -> list[str]:
         return []  # no data yet: the build itself reports it
 
 
-def shards(spec: SourceSpec, data_dir: str, options) -> dict[str, list[str]]:
-    """Every tar is a shard."""
+@dataclass(frozen=True)
+class Options:
+    """``max_member_bytes``: a tar member the records read (``.jpg``, ``.pickle``) may be at most this large.
+
+    Its size comes from the member header, so a tiny compressed tar claiming a 3 GiB pickle is
+    refused before anything is read.
+    """
+
+    max_member_bytes: int = 256 << 20
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_member_bytes, bool) or not isinstance(self.max_member_bytes, int):
+            raise AnnotationError(f"max_member_bytes must be an int, got {self.max_member_bytes!r}")
+
+
+def shards(spec: SourceSpec, data_dir: str, options: Options) -> dict[str, list[str]]:
+    """Every tar is a shard. All tars are checked first, from their headers (nothing is read):
+    intact archives, only regular members, sizes within ``max_member_bytes``, each sample's
+    members together and once, no sample key in two tars, no empty tar."""
     tars = _tars(data_dir)
     if not tars:
         raise AnnotationError(f"no <Subset>/images/*.tar files under {root(data_dir)!r}")
+    first_seen: dict[str, str] = {}
+    for tar_path in tars:
+        subset = _subset(tar_path)
+        keys = [key for key, _ in _samples(tar_path, options.max_member_bytes, read=False)]
+        if not keys:
+            raise AnnotationError(f"the tar holds no sample{where(tar_path)}")
+        for key in keys:
+            other = first_seen.setdefault(f"{subset}/{key}", tar_path)
+            if other != tar_path:
+                raise AnnotationError(
+                    f"sample {key!r} is in two tars: {other!r} and {tar_path!r}{where(tar_path, f'{subset}/{key}')}"
+                )
     return {"train": tars}
 
 
-def _samples(tar_path: str) -> Iterator[tuple[str, dict[str, bytes]]]:
+def _subset(tar_path: str) -> str:
+    return os.path.basename(os.path.dirname(os.path.dirname(tar_path)))
+
+
+def _members(tar_path: str, max_bytes: int, read: bool) -> Iterator[tuple[str, str, bytes | None]]:
+    """``(key, extension, data)`` of every regular member, in archive order; ``data`` only for the
+    used extensions and only when ``read``. The whole archive is checked: a corrupt or cut header,
+    a link member, an absolute or climbing name, an oversized member are errors, never an early
+    end (``tarfile`` itself stops silently at a bad header)."""
+    try:
+        with tarfile.open(tar_path, mode="r:*") as tf:
+            for member in tf:
+                name = member.name
+                if member.isdir():
+                    continue
+                if not member.isfile():  # a symlink, hard link, device ...: never followed
+                    raise AnnotationError(f"tar member {name!r} is not a regular file; refused{where(tar_path)}")
+                if "\x00" in name or name.startswith("/") or ".." in name.split("/"):
+                    raise AnnotationError(f"tar member name {name!r} is absolute or climbs out{where(tar_path)}")
+                dirname, base = os.path.split(name)
+                stem, _, ext = base.partition(".")
+                key = f"{dirname}/{stem}" if dirname else stem
+                data = None
+                if ext in USED:
+                    if member.size > max_bytes:
+                        raise AnnotationError(
+                            f"tar member {name!r} claims {member.size} bytes, over max_member_bytes={max_bytes}"
+                            f"{where(tar_path)}"
+                        )
+                    if read:
+                        data = tf.extractfile(member).read()
+                yield key, ext, data
+            _check_archive_end(tf, tar_path)
+    except (tarfile.TarError, EOFError) as e:  # EOFError: a compressed tar cut short
+        raise AnnotationError(f"corrupt tar: {e}{where(tar_path)}") from None
+
+
+def _check_archive_end(tf: tarfile.TarFile, tar_path: str) -> None:
+    """After the last member comes the end-of-archive marker (zero blocks) and nothing else."""
+    f = tf.fileobj
+    f.seek(tf.offset)
+    zeros = 0
+    while chunk := f.read(1 << 16):
+        if chunk.count(0) != len(chunk):
+            raise AnnotationError(
+                f"corrupt tar: no valid member header at byte {tf.offset}, yet the archive goes on "
+                f"(tarfile would silently end the archive at a damaged header){where(tar_path)}"
+            )
+        zeros += len(chunk)
+    if zeros < tarfile.BLOCKSIZE:
+        raise AnnotationError(
+            f"corrupt tar: it ends at byte {tf.offset} without its end-of-archive marker (cut short?){where(tar_path)}"
+        )
+
+
+def _samples(tar_path: str, max_bytes: int, read: bool = True) -> Iterator[tuple[str, dict[str, bytes | None]]]:
     """WebDataset grouping: consecutive members sharing a key (name up to the first dot)."""
     key, files = None, {}
-    try:
-        with tarfile.open(tar_path, mode="r|*") as tf:
-            for member in tf:
-                if not member.isfile():
-                    continue
-                dirname, base = os.path.split(member.name)
-                stem, _, ext = base.partition(".")
-                k = f"{dirname}/{stem}" if dirname else stem
-                if k != key:
-                    if key is not None:
-                        yield key, files
-                    key, files = k, {}
-                # only the members a record uses are read into memory
-                files[ext] = tf.extractfile(member).read() if ext in USED else None
-    except tarfile.TarError as e:
-        raise AnnotationError(f"corrupt tar: {e}{where(tar_path)}") from None
+    done: set[str] = set()
+    for k, ext, data in _members(tar_path, max_bytes, read):
+        if k != key:
+            if key is not None:
+                yield key, files
+                done.add(key)
+            if k in done:
+                raise AnnotationError(
+                    f"sample {k!r} appears twice in the tar, apart (WebDataset keeps a sample's members "
+                    f"together){where(tar_path, k)}"
+                )
+            key, files = k, {}
+        if ext in files:
+            raise AnnotationError(f"sample {k!r} has two .{ext} members{where(tar_path, k)}")
+        files[ext] = data
     if key is not None:
         yield key, files
 
 
-def generate(spec: SourceSpec, data_dir: str, options, split: str, tar_paths: list[str]) -> Iterator[tuple[str, dict]]:
+def generate(
+    spec: SourceSpec, data_dir: str, options: Options, split: str, tar_paths: list[str]
+) -> Iterator[tuple[str, dict]]:
     for tar_path in tar_paths:
-        subset = os.path.basename(os.path.dirname(os.path.dirname(tar_path)))
-        for key, files in _samples(tar_path):
+        subset = _subset(tar_path)
+        for key, files in _samples(tar_path, options.max_member_bytes):  # checked whole by shards()
             yield from _records(spec.name, subset, key, files, tar_path)
 
 
@@ -155,5 +241,6 @@ SOURCES = (
         "describe_anything",
         "describe_anything",
         description="Describe Anything DLC-SFT region captions (nvidia/describe-anything-dataset, all subsets).",
+        options=Options,
     ),
 )

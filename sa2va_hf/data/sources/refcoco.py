@@ -119,11 +119,10 @@ def generate(
     images = {}
     for img in get(instances, "images", list, file=inst, record=None):
         img_id = get(img, "id", int, file=inst, record="images[]")
-        if img_id in wanted:
-            images[img_id] = img
-    categories = {}
-    for cat in get(instances, "categories", list, file=inst, record=None, optional=True) or []:
-        categories[get(cat, "id", int, file=inst, record="categories[]")] = cat.get("name")
+        if img_id in images:
+            raise AnnotationError(f"image id {img_id} appears twice in 'images'{where(inst, str(img_id))}")
+        images[img_id] = img if img_id in wanted else None
+    categories = _categories(instances, inst)
 
     # per image: ann ids (first mention order) and (sentence, ann_id) pairs, refs of this split only
     per_image: dict[int, tuple[list[int], list[tuple[str, int]]]] = {}
@@ -141,8 +140,9 @@ def generate(
     anns = {}
     for ann in get(instances, "annotations", list, file=inst, record=None):
         ann_id = get(ann, "id", int, file=inst, record="annotations[]")
-        if ann_id in needed_anns:
-            anns[ann_id] = ann
+        if ann_id in anns:
+            raise AnnotationError(f"annotation id {ann_id} appears twice in 'annotations'{where(inst)}")
+        anns[ann_id] = ann if ann_id in needed_anns else None
     del instances
 
     for shard in image_id_shards:
@@ -150,10 +150,21 @@ def generate(
             yield str(image_id), _record(spec.name, p, image_id, per_image[image_id], images, anns, categories)
 
 
+def _categories(instances: dict, inst: str) -> dict[int, str]:
+    """Category id -> name; ids must be unique and names strings (a label is never silently wrong)."""
+    out: dict[int, str] = {}
+    for k, cat in enumerate(get(instances, "categories", list, file=inst, record=None, optional=True) or []):
+        cat_id = get(cat, "id", int, file=inst, record=f"categories[{k}]")
+        if cat_id in out:
+            raise AnnotationError(f"category id {cat_id} appears twice in 'categories'{where(inst)}")
+        out[cat_id] = get(cat, "name", str, file=inst, record=f"category {cat_id}")
+    return out
+
+
 def _record(source, p, image_id, refs_of_image, images, anns, categories) -> dict:
     inst = p["instances"]
     rec_id = str(image_id)
-    if image_id not in images:
+    if images.get(image_id) is None:
         raise AnnotationError(
             f"image_id {image_id} referred to by {p['refs']!r} is not in instances.json{where(inst, rec_id)}"
         )
@@ -167,7 +178,7 @@ def _record(source, p, image_id, refs_of_image, images, anns, categories) -> dic
     regions = []
     index = {}
     for ann_id in ann_ids:
-        if ann_id not in anns:
+        if anns.get(ann_id) is None:
             raise AnnotationError(
                 f"ann_id {ann_id} referred to by {p['refs']!r} is not in instances.json{where(inst, rec_id)}"
             )
@@ -179,7 +190,10 @@ def _record(source, p, image_id, refs_of_image, images, anns, categories) -> dic
             )
         seg = get(ann, "segmentation", (list, dict), file=inst, record=ctx)
         rle = masks.to_rle(seg, h, w, file=inst, record=ctx)
-        label = categories.get(get(ann, "category_id", int, file=inst, record=ctx, optional=True))
+        category_id = get(ann, "category_id", int, file=inst, record=ctx, optional=True)
+        if category_id is not None and category_id not in categories:
+            raise AnnotationError(f"category_id {category_id} is not in 'categories'{where(inst, ctx)}")
+        label = categories.get(category_id)
         index[ann_id] = len(regions)
         regions.append(make_region(ann_id, [rle], bbox_or_none(ann.get("bbox"), file=inst, record=ctx), label))
     texts = [make_text(raw, [index[ann_id]]) for raw, ann_id in sents]
