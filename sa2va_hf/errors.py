@@ -24,6 +24,10 @@ class ImageLoadError(Sa2VAError):
     """An image file is missing, corrupt, or too large to decode safely."""
 
 
+class VideoLoadError(Sa2VAError):
+    """A video file is missing, cannot be decoded, or has fewer frames than its annotation needs."""
+
+
 class EmptyRegionError(Sa2VAError):
     """A visual-prompt region covers fewer cells of the token grid than allowed."""
 

@@ -1,8 +1,8 @@
 """Who may import what (the README's "Where things live"), checked on the source with ``ast``.
 
 * top level = the processor closure, which travels as remote code: sibling modules only, plus
-  numpy / PIL / pycocotools / transformers / the standard library; torch only lazily (inside a
-  function or a ``try``), so a folder loads where torch is missing;
+  numpy / PIL / pycocotools / transformers / the standard library; torch and PyAV only lazily
+  (inside a function or a ``try``), so a folder loads where they are missing;
 * ``data/``: the codecs of the top level (errors, masks, image_io, video_io) and ``datasets``,
   never the processor (records do not depend on a model); ``data/sources/`` and the catalog and
   schema do not import ``datasets`` either (plain generators);
@@ -23,6 +23,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "sa2va_hf"
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 CLOSURE_THIRD_PARTY = {"numpy", "PIL", "pycocotools", "transformers"}
+LAZY_THIRD_PARTY = {"torch", "av"}  # optional at load time: imported where they are used
 CODECS = {"errors", "masks", "image_io", "video_io"}
 PLUMBING = {"sa2va_hf", "sa2va_hf._moved"}
 EXPORT_THIRD_PARTY = {"huggingface_hub"}  # the package __init__ and the moved-paths table
@@ -103,9 +104,9 @@ def _violations(module: str) -> list[str]:
         if area == "closure":
             if ours and not _is_closure_module(imp.module):
                 bad.append(f"{where}: the closure imports only its flat siblings (remote code)")
-            elif not ours and top == "torch" and not imp.lazy:
-                bad.append(f"{where}: torch only lazily in the closure")
-            elif not ours and top not in STDLIB | CLOSURE_THIRD_PARTY | {"torch"}:
+            elif not ours and top in LAZY_THIRD_PARTY and not imp.lazy:
+                bad.append(f"{where}: {top} only lazily in the closure")
+            elif not ours and top not in STDLIB | CLOSURE_THIRD_PARTY | LAZY_THIRD_PARTY:
                 bad.append(f"{where}: the closure may use numpy, PIL, pycocotools, transformers")
         elif area == "data":
             pure = _is_sub(module, "sa2va_hf.data.sources", "sa2va_hf.data.catalog", "sa2va_hf.data.schema")

@@ -6,6 +6,9 @@ column          type
 id              string: stable, unique within the source
 source          string: the source name (``refcoco``, ``osprey_conversation`` ...)
 frames          List(Image()): the image (one entry) or a video's frames, in order
+video           {bytes, path} or null: a video file (mp4 ...) whose frames are decoded lazily
+frame_indices   List(int32): with ``video``, the video frames (0-based) the record's per-frame
+                entries refer to, in order; empty otherwise
 height, width   int32: of every frame
 regions         List({id, masks: List(RLE or null), bbox: List(float32) or null,
                 label: string or null}); ``masks`` has one entry per frame
@@ -16,10 +19,18 @@ conversations   List({from, value}), exactly as the source has it
 =============== ======================================================================
 
 RLE = ``{"size": [h, w] (int32), "counts": str}`` (COCO compressed RLE, ASCII counts).
+
+A record's *frames* are ``frames`` (images stored or referenced one by one) or, when ``video`` is
+set, the frames ``frame_indices`` of that video (``frames`` is then empty); :func:`record_frames`
+reads either. Per-frame entries (each region's ``masks``) follow that order.
+
+Features are written with Python lists (``[feature]``), which ``datasets`` 3.x and >= 4 both read
+as lists (``datasets.List`` exists only in >= 4).
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -36,32 +47,47 @@ __all__ = [
     "make_region",
     "make_text",
     "validate_record",
+    "record_frames",
     "region_mask",
 ]
 
-COLUMNS = ("id", "source", "frames", "height", "width", "regions", "texts", "caption", "conversations")
+COLUMNS = (
+    "id",
+    "source",
+    "frames",
+    "video",
+    "frame_indices",
+    "height",
+    "width",
+    "regions",
+    "texts",
+    "caption",
+    "conversations",
+)
 
 
 @lru_cache(maxsize=1)
 def features():
     """The canonical record as ``datasets.Features`` (``datasets`` is imported here, not by the parsers)."""
-    from datasets import Features, Image, List, Value
+    from datasets import Features, Image, Value
 
-    rle = {"size": List(Value("int32")), "counts": Value("string")}
-    region = {"id": Value("string"), "masks": List(rle), "bbox": List(Value("float32")), "label": Value("string")}
-    text = {"text": Value("string"), "region_ids": List(Value("int32")), "start": Value("int32"), "end": Value("int32")}
+    rle = {"size": [Value("int32")], "counts": Value("string")}
+    region = {"id": Value("string"), "masks": [rle], "bbox": [Value("float32")], "label": Value("string")}
+    text = {"text": Value("string"), "region_ids": [Value("int32")], "start": Value("int32"), "end": Value("int32")}
     turn = {"from": Value("string"), "value": Value("string")}
     out = Features(
         {
             "id": Value("string"),
             "source": Value("string"),
-            "frames": List(Image()),
+            "frames": [Image()],
+            "video": {"bytes": Value("binary"), "path": Value("string")},
+            "frame_indices": [Value("int32")],
             "height": Value("int32"),
             "width": Value("int32"),
-            "regions": List(region),
-            "texts": List(text),
+            "regions": [region],
+            "texts": [text],
             "caption": Value("string"),
-            "conversations": List(turn),
+            "conversations": [turn],
         }
     )
     assert tuple(out) == COLUMNS
@@ -101,7 +127,9 @@ def make_record(
     *,
     id: object,
     source: str,
-    frames: Sequence[Any],
+    frames: Sequence[Any] = (),
+    video: str | dict | None = None,
+    frame_indices: Sequence[int] = (),
     height: int,
     width: int,
     regions: Sequence[dict] = (),
@@ -109,11 +137,13 @@ def make_record(
     caption: str | None = None,
     conversations: Sequence[dict] = (),
 ) -> dict:
-    """A canonical record; ``frames`` entries are paths (str) or ``{"bytes": ..., "path": ...}``."""
+    """A canonical record; ``frames`` entries and ``video`` are paths (str) or ``{"bytes": ..., "path": ...}``."""
     return {
         "id": str(id),
         "source": source,
         "frames": [{"path": f, "bytes": None} if isinstance(f, str) else f for f in frames],
+        "video": {"bytes": None, "path": video} if isinstance(video, str) else video,
+        "frame_indices": [int(i) for i in frame_indices],
         "height": int(height),
         "width": int(width),
         "regions": list(regions),
@@ -146,9 +176,7 @@ def validate_record(record: dict, *, file: object = None) -> dict:
     for key, value in (("height", h), ("width", w)):
         if not _is_int(value) or not 1 <= value <= INT32_MAX:
             raise ShapeMismatchError(f"{key} must be a positive int32, got {value!r:.40}{ctx}")
-    n_frames = len(record["frames"])
-    if n_frames == 0:
-        raise AnnotationError(f"a record needs at least one frame{ctx}")
+    n_frames = _check_frames(record, ctx)
     n_regions = len(record["regions"])
     for k, region in enumerate(record["regions"]):
         _check_text(region["id"], f"region {k} id", ctx)
@@ -187,6 +215,29 @@ def validate_record(record: dict, *, file: object = None) -> dict:
     return record
 
 
+def _check_frames(record: dict, ctx: str) -> int:
+    """The number of frames the per-frame entries refer to: ``frames``, or ``video`` at ``frame_indices``."""
+    video, indices = record["video"], record["frame_indices"]
+    if video is None:
+        if indices:
+            raise AnnotationError(f"frame_indices are given without a video{ctx}")
+        n_frames = len(record["frames"])
+    else:
+        if record["frames"]:
+            raise AnnotationError(f"a record has frames or a video, not both{ctx}")
+        if not isinstance(video, dict) or (video.get("path") is None and video.get("bytes") is None):
+            raise AnnotationError(f"video must be {{'path', 'bytes'}} with at least one set, got {video!r:.80}{ctx}")
+        _check_text(video.get("path"), "video path", ctx, optional=True)
+        if not all(_is_int(i) and 0 <= i <= INT32_MAX for i in indices):
+            raise AnnotationError(f"frame_indices must be non-negative int32, got {indices!r:.80}{ctx}")
+        if any(b <= a for a, b in zip(indices, indices[1:])):
+            raise AnnotationError(f"frame_indices must increase (frames in order), got {indices!r:.80}{ctx}")
+        n_frames = len(indices)
+    if n_frames == 0:
+        raise AnnotationError(f"a record needs at least one frame{ctx}")
+    return n_frames
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
@@ -202,6 +253,29 @@ def _check_text(value: object, what: str, ctx: str, optional: bool = False) -> N
         raise AnnotationError(
             f"{what} is not valid Unicode ({e.reason} at character {e.start}: {value[e.start : e.end]!r}){ctx}"
         ) from None
+
+
+def record_frames(record: dict, which: Sequence[int] | None = None) -> list:
+    """The record's frames ``which`` (positions in its per-frame order; all by default) as RGB PIL images.
+
+    Stored frames come from ``frames`` (decoded by ``datasets`` or opened from their path); a
+    ``video`` is decoded here, only at the frames asked for.
+    """
+    from PIL import Image as PILImage
+
+    from .. import image_io, video_io
+
+    if record["video"] is None:
+        chosen = record["frames"] if which is None else [record["frames"][i] for i in which]
+        out = []
+        for frame in chosen:
+            if isinstance(frame, dict):
+                frame = frame["path"] if frame.get("bytes") is None else PILImage.open(io.BytesIO(frame["bytes"]))
+            out.append(image_io.to_rgb_image(frame))
+        return out
+    indices = record["frame_indices"]
+    wanted = indices if which is None else [indices[i] for i in which]
+    return video_io.read_frames(record["video"], wanted, record=record["id"])
 
 
 def region_mask(record: dict, region: int, frame: int = 0) -> np.ndarray | None:

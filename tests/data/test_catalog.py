@@ -98,10 +98,11 @@ def test_cache_is_reused_and_invalidated_when_the_annotation_changes(tmp_path, m
 def test_parser_version_keys_the_cache(tmp_path, monkeypatch):
     fake_osprey.write(str(tmp_path / "data"), "osprey_conversation")
     b = get_builder("osprey_conversation", tmp_path / "data", cache_dir=str(tmp_path / "cache"))
-    assert b.dataset_name == "osprey" and f"{os.sep}1.0.0{os.sep}1.0.0-" in b.cache_dir
-    monkeypatch.setattr(catalog_mod.family_module("osprey"), "VERSION", "1.0.1")
+    version = catalog_mod.family_module("osprey").VERSION
+    assert b.dataset_name == "osprey" and f"{os.sep}{version}{os.sep}{version}-" in b.cache_dir
+    monkeypatch.setattr(catalog_mod.family_module("osprey"), "VERSION", "9.9.9")
     bumped = get_builder("osprey_conversation", tmp_path / "data", cache_dir=str(tmp_path / "cache"))
-    assert bumped.cache_dir != b.cache_dir and "1.0.1-" in bumped.cache_dir
+    assert bumped.cache_dir != b.cache_dir and "9.9.9-" in bumped.cache_dir
 
 
 # ------------------------------------------------------------------ old import paths, loading scripts, wheel

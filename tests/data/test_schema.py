@@ -8,8 +8,22 @@ from sa2va_hf.errors import AnnotationError, ShapeMismatchError
 
 
 def test_features_are_the_spec_columns_and_types():
-    assert COLUMNS == ("id", "source", "frames", "height", "width", "regions", "texts", "caption", "conversations")
+    assert COLUMNS == (
+        "id",
+        "source",
+        "frames",
+        "video",
+        "frame_indices",
+        "height",
+        "width",
+        "regions",
+        "texts",
+        "caption",
+        "conversations",
+    )
     assert FEATURES["frames"] == List(Image())
+    assert FEATURES["video"] == {"bytes": Value("binary"), "path": Value("string")}
+    assert FEATURES["frame_indices"] == List(Value("int32"))
     assert FEATURES["height"] == Value("int32") and FEATURES["width"] == Value("int32")
     region = FEATURES["regions"].feature
     assert region["masks"].feature == {"size": List(Value("int32")), "counts": Value("string")}
@@ -70,3 +84,24 @@ def test_validate_rejects_span_outside_caption_and_mask_count():
     rec, _ = _rec(frames=["/a.jpg", "/b.jpg"])
     with pytest.raises(AnnotationError, match="2 frames"):
         validate_record(rec)
+
+
+def test_a_video_record_counts_its_frame_indices():
+    m = np.zeros((4, 5), np.uint8)
+    m[0, 0] = 1
+    rle = masks.encode(m)
+    region = make_region("o", [rle, None, rle])
+    rec = make_record(id="v", source="s", video="/v.mp4", frame_indices=[0, 4, 8], height=4, width=5, regions=[region])
+    assert validate_record(rec)["video"] == {"bytes": None, "path": "/v.mp4"}
+    enc = FEATURES.encode_example(rec)
+    assert enc["frames"] == [] and enc["frame_indices"] == [0, 4, 8]
+    with pytest.raises(AnnotationError, match="region 0 has 3 mask entries for 2 frames"):
+        validate_record({**rec, "frame_indices": [0, 4]})
+    with pytest.raises(AnnotationError, match="frame_indices must increase"):
+        validate_record({**rec, "frame_indices": [0, 8, 4]})
+    with pytest.raises(AnnotationError, match="frames or a video, not both"):
+        validate_record({**rec, "frames": [{"path": "/x.jpg", "bytes": None}]})
+    with pytest.raises(AnnotationError, match="frame_indices are given without a video"):
+        validate_record({**rec, "video": None, "frames": [{"path": "/x.jpg", "bytes": None}] * 3})
+    with pytest.raises(AnnotationError, match="at least one frame"):
+        validate_record({**rec, "frame_indices": [], "regions": []})

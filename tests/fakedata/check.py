@@ -21,6 +21,7 @@ def check_against(ds, expected: list[dict], source: str) -> None:
     for rec, fr, exp in zip(ds, frames, expected):
         assert rec["id"] == exp["id"]
         assert rec["source"] == source
+        assert rec["video"] is None and rec["frame_indices"] == []
         assert (rec["height"], rec["width"]) == (exp["height"], exp["width"])
         assert len(fr) == 1
         if isinstance(exp["frame"], bytes):

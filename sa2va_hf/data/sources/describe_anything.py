@@ -33,7 +33,7 @@ from ._fields import get
 
 logger = logging.getLogger(__name__)
 
-VERSION = "1.0.0"  # bump whenever the records change
+VERSION = "1.1.0"  # bump whenever the records change (1.1: video, frame_indices columns)
 ROOTS = ("describe-anything-dataset", "describe_anything")
 USED = ("jpg", "pickle")
 

@@ -28,7 +28,7 @@ from ._fields import bbox_or_none, get, optional_size
 from ._images import check_image, find_image
 from ._json import iter_shard, json_array_shards, require_file
 
-VERSION = "1.0.0"  # bump whenever the records change
+VERSION = "1.1.0"  # bump whenever the records change (1.1: video, frame_indices columns)
 IMAGE_FOLDERS = ("coco/train2014", "coco/val2014", "coco/train2017", "coco/val2017", "")
 
 
