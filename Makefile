@@ -7,7 +7,12 @@ STAMP  := $(VENV)/.installed
 # torch is pinned to the CPU wheel: an unpinned torch pulls a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
 
-.PHONY: test demo bench lint clean
+# datasets 3.x is the last line that runs loading scripts; CI keeps them working there.
+DS3_VENV  := .venv-datasets3
+DS3_STAMP := $(DS3_VENV)/.installed
+DATASETS3 ?= datasets==3.6.0
+
+.PHONY: test test-datasets3 demo bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +24,17 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q
 
+$(DS3_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(DS3_VENV)
+	$(DS3_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DS3_VENV)/bin/python -m pip install --quiet "$(TORCH)"
+	$(DS3_VENV)/bin/python -m pip install --quiet -e ".[test]" "$(DATASETS3)"
+	touch $(DS3_STAMP)
+
+# the data side (builders, loading scripts, schema) on datasets 3.x
+test-datasets3: $(DS3_STAMP)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(DS3_VENV)/bin/python -m pytest -q tests/data
+
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/sa2va-hf demo --output demo.png
 
@@ -29,4 +45,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check sa2va_hf tests loading_scripts
 
 clean:
-	rm -rf $(VENV) demo.png .pytest_cache
+	rm -rf $(VENV) $(DS3_VENV) demo.png .pytest_cache

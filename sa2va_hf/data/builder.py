@@ -62,6 +62,16 @@ class Sa2VABuilder(datasets.GeneratorBasedBuilder):
 
     _report: dict | None = None
 
+    def __init__(self, *args, config_name: str | None = None, data_dir: str | None = None, hash=None, **kwargs):
+        # The cache key always holds the parser version and the input files' size/mtime, whoever
+        # builds: get_builder, or datasets.load_dataset(<loading script>) on datasets 3.x, whose
+        # own hash only covers the script.
+        if data_dir and config_name in catalog():
+            data_dir = os.path.abspath(os.path.expanduser(os.fspath(data_dir)))
+            key = cache_hash(catalog()[config_name], data_dir)
+            hash = key if hash is None else f"{hash}-{key}"
+        super().__init__(*args, config_name=config_name, data_dir=data_dir, hash=hash, **kwargs)
+
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(description=self.config.description, features=features())
 

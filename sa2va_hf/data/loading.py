@@ -17,16 +17,13 @@ def get_builder(name: str, data_dir: str | os.PathLike, *, cache_dir: str | None
     """The ``datasets`` builder of source ``name`` (not yet prepared); ``options`` are the source's own.
 
     Its cache key holds the parser version and the size and mtime of the source's annotation
-    files (:func:`~sa2va_hf.data.builder.cache_hash`).
+    files (:func:`~sa2va_hf.data.builder.cache_hash`, set by the builder itself).
     """
-    from .builder import cache_hash, family_builder  # imports datasets: only when building
+    from .builder import family_builder  # imports datasets: only when building
 
     spec = get_spec(name)
     spec.make_options(**options)  # an unknown or ill-typed option fails here, naming the source
-    data_dir = os.path.abspath(os.path.expanduser(os.fspath(data_dir)))
-    return family_builder(spec.family)(
-        config_name=name, data_dir=data_dir, cache_dir=cache_dir, hash=cache_hash(spec, data_dir), **options
-    )
+    return family_builder(spec.family)(config_name=name, data_dir=os.fspath(data_dir), cache_dir=cache_dir, **options)
 
 
 _REMOTE_ERROR = re.compile(r"sa2va_hf\.errors\.(\w+): (.*)")
@@ -44,6 +41,22 @@ def _reraise_ours(exc: BaseException) -> None:
         cls = getattr(errors, cls_name, None)
         if isinstance(cls, type) and issubclass(cls, Sa2VAError):
             raise cls(message) from exc
+
+
+_REMOTE_DUPLICATE = re.compile(r"The examples at index ([\d, ]+)(?:\.\.\. \(\d+ more\))? have the key (.*)")
+
+
+def _reraise_duplicate_key(exc: BaseException, builder) -> None:
+    """datasets 3.x checks keys itself (``DuplicatedKeysError``), before our check of the built ids:
+    say it the same way, naming the source and its files."""
+    for e in _chain(exc):
+        found = _REMOTE_DUPLICATE.search(str(e))
+        if type(e).__name__ == "DuplicatedKeysError" or found:
+            key, positions = (e.key, e.duplicate_key_indices) if hasattr(e, "key") else (found[2], found[1].split(", "))
+            raise errors.AnnotationError(
+                f"{builder.spec.name}: id {str(key)!r} is given to {len(positions)} records (positions "
+                f"{[int(p) for p in positions][:5]}); ids must be unique. Its files: {builder._input_files(builder._data_dir())}"
+            ) from None
 
 
 def _chain(exc: BaseException):
@@ -81,5 +94,6 @@ def load_source(
         builder.download_and_prepare(num_proc=num_proc, download_mode=download_mode)
     except DatasetGenerationError as e:
         _reraise_ours(e)
+        _reraise_duplicate_key(e, builder)
         raise
     return builder.as_dataset(split=split)

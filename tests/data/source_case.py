@@ -68,7 +68,7 @@ class SourceTestCase:
 
     def test_records_satisfy_the_schema(self, fake):
         for split, ds in fake.built.items():
-            records = ds.cast_column("frames", datasets.List(datasets.Image(decode=False))).to_list()
+            records = ds.cast_column("frames", [datasets.Image(decode=False)]).to_list()
             assert len({r["id"] for r in records}) == len(records), f"{split}: ids are not unique"
             for rec in records:
                 assert tuple(rec) == COLUMNS and rec["source"] == self.SOURCE

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from datasets import Image, List, Value
+from datasets import Features, Image, Value
 
 from sa2va_hf import masks
 from sa2va_hf.data.schema import COLUMNS, FEATURES, make_record, make_region, make_text, region_mask, validate_record
@@ -21,22 +21,35 @@ def test_features_are_the_spec_columns_and_types():
         "caption",
         "conversations",
     )
-    assert FEATURES["frames"] == List(Image())
-    assert FEATURES["video"] == {"bytes": Value("binary"), "path": Value("string")}
-    assert FEATURES["frame_indices"] == List(Value("int32"))
-    assert FEATURES["height"] == Value("int32") and FEATURES["width"] == Value("int32")
-    region = FEATURES["regions"].feature
-    assert region["masks"].feature == {"size": List(Value("int32")), "counts": Value("string")}
-    assert region["bbox"] == List(Value("float32")) and region["label"] == Value("string")
-    text = FEATURES["texts"].feature
-    assert text == {
-        "text": Value("string"),
-        "region_ids": List(Value("int32")),
-        "start": Value("int32"),
-        "end": Value("int32"),
-    }
-    assert FEATURES["caption"] == Value("string")
-    assert FEATURES["conversations"].feature == {"from": Value("string"), "value": Value("string")}
+    # written with [feature] lists, which datasets 3.x and >= 4 both read as lists of that feature
+    rle = {"size": [Value("int32")], "counts": Value("string")}
+    expected = Features(
+        {
+            "id": Value("string"),
+            "source": Value("string"),
+            "frames": [Image()],
+            "video": {"bytes": Value("binary"), "path": Value("string")},
+            "frame_indices": [Value("int32")],
+            "height": Value("int32"),
+            "width": Value("int32"),
+            "regions": [{"id": Value("string"), "masks": [rle], "bbox": [Value("float32")], "label": Value("string")}],
+            "texts": [
+                {
+                    "text": Value("string"),
+                    "region_ids": [Value("int32")],
+                    "start": Value("int32"),
+                    "end": Value("int32"),
+                }
+            ],
+            "caption": Value("string"),
+            "conversations": [{"from": Value("string"), "value": Value("string")}],
+        }
+    )
+    assert FEATURES == expected
+    assert str(FEATURES.arrow_schema.field("regions").type) == (
+        "list<item: struct<id: string, masks: list<item: struct<size: list<item: int32>, counts: string>>, "
+        "bbox: list<item: float>, label: string>>"
+    )
 
 
 def _rec(**kw):

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import numpy as np
 from datasets import Image as ImageFeature
-from datasets import List
 
 from sa2va_hf import masks
 from sa2va_hf.data.schema import features
@@ -10,7 +9,7 @@ from sa2va_hf.data.schema import features
 
 def raw_frames(ds):
     """The frames column without decoding (paths / bytes as stored)."""
-    return ds.cast_column("frames", List(ImageFeature(decode=False)))["frames"]
+    return ds.cast_column("frames", [ImageFeature(decode=False)])["frames"]  # [f]: a list on datasets 3.x and >= 4
 
 
 def check_against(ds, expected: list[dict], source: str) -> None:
