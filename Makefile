@@ -31,9 +31,9 @@ $(DS3_STAMP): pyproject.toml
 	$(DS3_VENV)/bin/python -m pip install --quiet -e ".[test]" "$(DATASETS3)"
 	touch $(DS3_STAMP)
 
-# the data side (builders, loading scripts, schema) on datasets 3.x
+# the data side (builders, loading scripts, schema) and the Parquet export on datasets 3.x
 test-datasets3: $(DS3_STAMP)
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(DS3_VENV)/bin/python -m pytest -q tests/data
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(DS3_VENV)/bin/python -m pytest -q tests/data tests/export
 
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(VENV)/bin/sa2va-hf demo --output demo.png

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, build, demo, show
+from . import bench, build, demo, export, push, show
 
-COMMANDS = {"demo": demo, "show": show, "build": build, "bench": bench}
+COMMANDS = {"demo": demo, "show": show, "build": build, "export": export, "push": push, "bench": bench}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -46,6 +46,8 @@ class SourceSpec:
         params: facts about the native files the family parser reads (file and folder names).
         options: a frozen dataclass of the options a user may set (``load_source(..., **options)``);
             its fields become the builder config's fields.
+        homepage, license, citation: where the data comes from, its licence as the publisher states
+            it, and the paper to cite -- copied into exported dataset cards.
     """
 
     name: str
@@ -54,6 +56,9 @@ class SourceSpec:
     description: str = ""
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     options: type = NoOptions
+    homepage: str = ""
+    license: str = ""
+    citation: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "splits", tuple(self.splits))

@@ -1,5 +1,6 @@
-"""Leaving the package: processors from Sa2VA checkpoints (and, to come, Parquet / Hub export)."""
+"""Leaving the package: Parquet + dataset-card exports, the Hub, processors from Sa2VA checkpoints."""
 
 from .checkpoint import processor_from_checkpoint
+from .parquet import export_sources
 
-__all__ = ["processor_from_checkpoint"]
+__all__ = ["export_sources", "processor_from_checkpoint"]

@@ -50,6 +50,7 @@ def test_the_catalog_is_every_family_table():
     assert {spec.family for spec in specs.values()} == {f for f in families if not f.startswith("_")}
     for name, spec in specs.items():
         assert spec.name == name and spec.splits and spec.description
+        assert spec.homepage.startswith("https://") and spec.license and spec.citation  # for dataset cards
         family = catalog_mod.family_module(spec.family)
         for fn in ("input_files", "shards", "generate"):
             assert callable(getattr(family, fn)), (spec.family, fn)

@@ -242,5 +242,8 @@ SOURCES = (
         "describe_anything",
         description="Describe Anything DLC-SFT region captions (nvidia/describe-anything-dataset, all subsets).",
         options=Options,
+        homepage="https://huggingface.co/datasets/nvidia/describe-anything-dataset",
+        license="NVIDIA Noncommercial License (see homepage); images: their sources' terms",
+        citation="Lian et al., Describe Anything: Detailed Localized Image and Video Captioning, arXiv:2504.16072",
     ),
 )

@@ -331,24 +331,33 @@ def _generate_flickr(p, spec, shard_list, upstream_filters, stats) -> Iterator[t
             yield rec, validate_record(record, file=file)
 
 
+_GLAMM = {
+    "homepage": "https://huggingface.co/datasets/MBZUAI/GranD-f",
+    "license": "apache-2.0 (annotations); images: their sources' terms (COCO, SA-1B, Flickr30k)",
+    "citation": "Rasheed et al., GLaMM: Pixel Grounding Large Multimodal Model, CVPR 2024, arXiv:2311.03356",
+}
+
 SOURCES = (
     SourceSpec(
         "gcg_refcocog",
         "gcg",
         description="GLaMM RefCOCOg-GCG grounded captions (RefCOCOg_GCG_train.json).",
         params={"file": "RefCOCOg_GCG_train.json", "image_folders": ("coco2014/train2014",), "kind": "refcocog"},
+        **_GLAMM,
     ),
     SourceSpec(
         "gcg_grandf",
         "gcg",
         description="GLaMM GranD-f grounded captions on SA-1B images (GranDf_HA_GCG_train.json).",
         params={"file": "GranDf_HA_GCG_train.json", "image_folders": ("grandf/train",), "kind": "grandf"},
+        **_GLAMM,
     ),
     SourceSpec(
         "gcg_openpsg",
         "gcg",
         description="GLaMM OpenPSG-GCG grounded captions on COCO 2017 (OpenPsgGCG_train.json).",
         params={"file": "OpenPsgGCG_train.json", "image_folders": ("coco2017", "coco2017/train2017"), "kind": "grandf"},
+        **_GLAMM,
     ),
     SourceSpec(
         "gcg_flickr",
@@ -356,5 +365,6 @@ SOURCES = (
         description="GLaMM Flickr30k-GCG grounded captions (flickr_mergedGT_GCG_train.json).",
         params={"file": "flickr_mergedGT_GCG_train.json", "image_folders": ("flickr30k/Flickr30K",), "kind": "flickr"},
         options=FlickrOptions,
+        **_GLAMM,
     ),
 )

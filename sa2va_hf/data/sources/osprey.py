@@ -105,7 +105,15 @@ def parse_entry(entry: object, index: int, spec: SourceSpec, root: str, file: st
 
 
 def _spec(name: str, description: str, **params) -> SourceSpec:
-    return SourceSpec(name, "osprey", description=description, params={"file": f"{name}.json", **params})
+    return SourceSpec(
+        name,
+        "osprey",
+        description=description,
+        params={"file": f"{name}.json", **params},
+        homepage="https://huggingface.co/datasets/AntGroup-MI/Osprey-724K",
+        license="cc-by-nc-4.0 (annotations); COCO images: COCO terms of use",
+        citation="Yuan et al., Osprey: Pixel Understanding with Visual Instruction Tuning, CVPR 2024, arXiv:2312.10032",
+    )
 
 
 SOURCES = (

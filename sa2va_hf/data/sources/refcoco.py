@@ -201,6 +201,11 @@ def _record(source, p, image_id, refs_of_image, images, anns, categories) -> dic
     return validate_record(record, file=inst)
 
 
+_REFER = {
+    "homepage": "https://github.com/lichengunc/refer",
+    "license": "see homepage; COCO images: COCO terms of use",
+}
+
 SOURCES = (
     SourceSpec(
         "refcoco",
@@ -208,6 +213,8 @@ SOURCES = (
         splits=("train", "val", "testA", "testB"),
         description="RefCOCO (UNC splits) referring expressions on COCO train2014.",
         params={"folder": "refcoco", "refs": "refs(unc).p"},
+        **_REFER,
+        citation="Yu et al., Modeling Context in Referring Expressions, ECCV 2016, arXiv:1608.00272",
     ),
     SourceSpec(
         "refcoco_plus",
@@ -215,6 +222,8 @@ SOURCES = (
         splits=("train", "val", "testA", "testB"),
         description="RefCOCO+ (UNC splits) referring expressions, no location words.",
         params={"folder": "refcoco+", "refs": "refs(unc).p"},
+        **_REFER,
+        citation="Yu et al., Modeling Context in Referring Expressions, ECCV 2016, arXiv:1608.00272",
     ),
     SourceSpec(
         "refcocog",
@@ -222,5 +231,8 @@ SOURCES = (
         splits=("train", "val", "test"),
         description="RefCOCOg (UMD splits) longer referring expressions.",
         params={"folder": "refcocog", "refs": "refs(umd).p"},
+        **_REFER,
+        citation="Nagaraja et al., Modeling Context Between Objects for Referring Expression Understanding, "
+        "ECCV 2016, arXiv:1608.00525",
     ),
 )

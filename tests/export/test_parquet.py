@@ -1,0 +1,237 @@
+"""Export -> delete the raw folder -> load_dataset(OUT, NAME) with no project code gives the same records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import datasets
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from sa2va_hf import load_source
+from sa2va_hf.cli import main
+from sa2va_hf.data.schema import features, make_record, make_region
+from sa2va_hf.export.hub import push_folder
+from sa2va_hf.export.parquet import MANIFEST, export_sources, write_split
+
+from ..fakedata import describe_anything as fake_dam
+from ..fakedata import gcg as fake_gcg
+from ..fakedata import osprey as fake_osprey
+from ..fakedata import refcoco as fake_refcoco
+from ..fakedata._common import compressed_rle, frame_signature_image, write_mp4
+
+datasets.disable_progress_bars()
+
+SOURCES = {
+    "osprey_conversation": fake_osprey.write,
+    "refcoco": fake_refcoco.write,
+    "gcg_flickr": fake_gcg.write,
+    "describe_anything": fake_dam.write,
+}
+
+# Runs in a fresh interpreter where importing sa2va_hf fails: only datasets reads the export.
+READER = r"""
+import hashlib, importlib.abc, json, sys
+class NoProject(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] == "sa2va_hf":
+            raise ImportError("no project code in this process")
+sys.meta_path.insert(0, NoProject())
+import datasets
+datasets.disable_progress_bars()
+out, name, streaming = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+dd = datasets.load_dataset(out, name, streaming=streaming)
+result = {}
+for split in dd:
+    ds = dd[split].cast_column("frames", [datasets.Image(decode=False)])
+    rows = []
+    for rec in ds:
+        frames = [hashlib.sha256(f["bytes"]).hexdigest() for f in rec.pop("frames")]
+        rows.append({**rec, "frames": frames})
+    result[split] = rows
+print(json.dumps(result))
+"""
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _expected(dd) -> dict:
+    """Every column of load_source's records, with each frame as the sha256 of its file's bytes."""
+    out = {}
+    for split, ds in dd.items():
+        rows = []
+        for rec in ds.cast_column("frames", [datasets.Image(decode=False)]):
+            frames = [
+                _sha(f["bytes"] if f["bytes"] is not None else open(f["path"], "rb").read()) for f in rec.pop("frames")
+            ]
+            rows.append({**rec, "frames": frames})
+        out[split] = rows
+    return out
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    for source, writer in SOURCES.items():
+        writer(str(root / "data"), source)
+    expected = {s: _expected(load_source(s, root / "data", cache_dir=str(root / "cache"))) for s in SOURCES}
+    export_sources(list(SOURCES), root / "data", root / "out", cache_dir=str(root / "cache"), progress=False)
+    shutil.rmtree(root / "data")
+    shutil.rmtree(root / "cache")
+    return root / "out", expected
+
+
+def _read_without_project(out, name, streaming=False) -> dict:
+    r = subprocess.run(
+        [sys.executable, "-c", READER, str(out), name, "1" if streaming else "0"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"},
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("source", sorted(SOURCES))
+def test_the_export_loads_without_the_project_and_equals_load_source(exported, source):
+    out, expected = exported
+    assert _read_without_project(out, source) == json.loads(json.dumps(expected[source]))
+
+
+def test_streaming_the_export_gives_the_same_records(exported):
+    out, expected = exported
+    assert _read_without_project(out, "refcoco", streaming=True) == json.loads(json.dumps(expected["refcoco"]))
+
+
+def test_the_card_names_every_config_split_count_and_licence(exported):
+    out, expected = exported
+    text = (out / "README.md").read_text()
+    header = yaml.safe_load(text.split("---\n")[1])
+    configs = {c["config_name"]: [f["split"] for f in c["data_files"]] for c in header["configs"]}
+    assert configs == {s: list(expected[s]) for s in SOURCES}
+    counts = {i["config_name"]: {sp["name"]: sp["num_examples"] for sp in i["splits"]} for i in header["dataset_info"]}
+    assert counts == {s: {split: len(rows) for split, rows in expected[s].items()} for s in SOURCES}
+    assert datasets.Features._from_yaml_list(header["dataset_info"][0]["features"]) == features()
+    assert "cc-by-nc-4.0" in header["license"] and "apache-2.0" in header["license"]
+    for needle in ("arXiv:2312.10032", "arXiv:2311.03356", "https://huggingface.co/datasets/AntGroup-MI/Osprey-724K"):
+        assert needle in text
+
+
+def test_features_metadata_is_readable_by_datasets_3_and_4(exported):
+    out, _ = exported
+    (path,) = (out / "refcoco").glob("val-*.parquet")
+    meta = json.loads(pq.read_schema(path).metadata[b"huggingface"])["info"]["features"]
+    assert meta["frames"] == [{"_type": "Image"}]  # a JSON list, not {"_type": "List"}: datasets 3.x has no List
+    assert "List" not in json.dumps(meta)
+    assert datasets.Features.from_dict(meta) == features()
+
+
+def test_a_second_export_adds_to_the_folder_and_a_repeat_replaces(tmp_path):
+    fake_osprey.write(str(tmp_path / "data"), "osprey_short_form")
+    fake_refcoco.write(str(tmp_path / "data"), "refcocog")
+    kw = dict(cache_dir=str(tmp_path / "cache"), progress=False)
+    export_sources(["osprey_short_form"], tmp_path / "data", tmp_path / "out", **kw)
+    export_sources(["refcocog"], tmp_path / "data", tmp_path / "out", max_shard_bytes=1, rows_per_group=1, **kw)
+    manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
+    assert list(manifest) == ["osprey_short_form", "refcocog"]
+    files = manifest["refcocog"]["train"]["files"]
+    assert len(files) == 3 and files[0] == "refcocog/train-00000-of-00003.parquet"  # a shard closes at max_shard_bytes
+    export_sources(["refcocog"], tmp_path / "data", tmp_path / "out", **kw)
+    assert sorted(os.listdir(tmp_path / "out" / "refcocog")) == [
+        "test-00000-of-00001.parquet",
+        "train-00000-of-00001.parquet",
+        "val-00000-of-00001.parquet",
+    ]
+    dd = datasets.load_dataset(str(tmp_path / "out"), "refcocog")
+    assert {s: len(d) for s, d in dd.items()} == {"train": 3, "val": 1, "test": 2}
+
+
+def test_video_files_are_embedded_with_their_bytes(tmp_path):
+    mp4 = write_mp4(str(tmp_path / "clips" / "v1.mp4"), [frame_signature_image(i, 32, 48) for i in range(8)])
+    mask = frame_signature_image(0, 32, 48)[..., 0] > 0
+    rle = compressed_rle(mask)
+    rec = make_record(
+        id="v1",
+        source="ref_sav",
+        video=mp4,
+        frame_indices=[0, 4],
+        height=32,
+        width=48,
+        regions=[make_region("0", [rle, None])],
+    )
+    ds = datasets.Dataset.from_list([rec], features=features())
+    files, _ = write_split(ds, str(tmp_path / "out"), "train")
+    table = pq.read_table(tmp_path / "out" / files[0])
+    video = table.column("video").to_pylist()[0]
+    assert video == {"bytes": open(mp4, "rb").read(), "path": "v1.mp4"}
+    assert table.column("frame_indices").to_pylist() == [[0, 4]]
+
+
+def test_a_missing_image_names_file_and_record(tmp_path):
+    info = fake_osprey.write(str(tmp_path / "data"), "osprey_part_level")
+    ds = load_source("osprey_part_level", tmp_path / "data", split="train", cache_dir=str(tmp_path / "cache"))
+    os.remove(info["expected"]["train"][2]["frame"])
+    with pytest.raises(ValueError, match=r"cannot embed the image file .* of record '2'"):
+        write_split(ds, str(tmp_path / "out"), "train")
+
+
+# ------------------------------------------------------------------ the command line, up to the upload
+
+
+class FakeApi:
+    def __init__(self):
+        self.calls = []
+
+    def create_repo(self, repo_id, **kw):
+        self.calls.append(("create_repo", repo_id, kw))
+
+    def upload_folder(self, **kw):
+        self.calls.append(("upload_folder", kw["repo_id"], sorted(os.listdir(kw["folder_path"]))))
+        return "commit-url"
+
+
+def test_cli_export_then_push_stops_at_the_upload(tmp_path, monkeypatch, capsys):
+    fake_gcg.write(str(tmp_path / "data"), "gcg_flickr")
+    args = ["--data-dir", str(tmp_path / "data"), "--cache-dir", str(tmp_path / "cache")]
+    assert main(["export", "gcg_flickr", *args, "--output", str(tmp_path / "out"),
+                 "--option", "gcg_flickr.upstream_filters=false"]) == 0  # fmt: skip
+    assert "gcg_flickr/train: 5 records" in capsys.readouterr().out
+    api = FakeApi()
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", lambda token=None: api)
+    assert main(["push", "gcg_flickr", *args, "--repo", "me/sa2va-data", "--private"]) == 0
+    (create, upload) = api.calls
+    assert create == ("create_repo", "me/sa2va-data", {"repo_type": "dataset", "private": True, "exist_ok": True})
+    assert upload == ("upload_folder", "me/sa2va-data", ["README.md", "gcg_flickr", MANIFEST])
+    assert "pushed 1 split(s) to https://huggingface.co/datasets/me/sa2va-data" in capsys.readouterr().out
+
+
+def test_push_folder_large_uses_upload_large_folder(tmp_path):
+    seen = {}
+
+    class Api:
+        def upload_large_folder(self, **kw):
+            seen.update(kw)
+
+    push_folder(tmp_path, "me/x", large=True, api=Api())
+    assert seen == {
+        "repo_id": "me/x",
+        "folder_path": str(tmp_path),
+        "repo_type": "dataset",
+        "revision": None,
+        "private": None,
+    }
+
+
+def test_bad_option_syntax_is_a_clear_error(tmp_path, capsys):
+    assert main(["export", "gcg_flickr", "--output", str(tmp_path), "--option", "upstream_filters=false"]) == 2
+    assert "--option must look like SOURCE.NAME=VALUE" in capsys.readouterr().err
