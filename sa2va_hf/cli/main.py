@@ -5,9 +5,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, build, demo, export, push, show
+from . import bench, build, convert, demo, export, push, show
 
-COMMANDS = {"demo": demo, "show": show, "build": build, "export": export, "push": push, "bench": bench}
+COMMANDS = {
+    "demo": demo,
+    "show": show,
+    "build": build,
+    "export": export,
+    "convert": convert,
+    "push": push,
+    "bench": bench,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from typing import Any
@@ -13,7 +14,7 @@ from .catalog import get_spec
 __all__ = ["get_builder", "load_source"]
 
 
-def get_builder(name: str, data_dir: str | os.PathLike, *, cache_dir: str | None = None, **options: Any):
+def get_builder(name: str, /, data_dir: str | os.PathLike, *, cache_dir: str | None = None, **options: Any):
     """The ``datasets`` builder of source ``name`` (not yet prepared); ``options`` are the source's own.
 
     Its cache key holds the parser version and the size and mtime of the source's annotation
@@ -22,8 +23,22 @@ def get_builder(name: str, data_dir: str | os.PathLike, *, cache_dir: str | None
     from .builder import family_builder  # imports datasets: only when building
 
     spec = get_spec(name)
+    options = _own_data_name(spec, options)
     spec.make_options(**options)  # an unknown or ill-typed option fails here, naming the source
     return family_builder(spec.family)(config_name=name, data_dir=os.fspath(data_dir), cache_dir=cache_dir, **options)
+
+
+def _own_data_name(spec, options: dict) -> dict:
+    """``name=`` (own-data sources: the ``source`` column) is the config field ``source_name``:
+    ``name`` is a builder config's own field."""
+    fields = {f.name for f in dataclasses.fields(spec.options)}
+    if "name" not in options or "source_name" not in fields:
+        return options
+    if "source_name" in options:
+        raise Sa2VAError("give name or source_name, not both (they are the same option)")
+    options = dict(options)
+    options["source_name"] = options.pop("name")
+    return options
 
 
 _REMOTE_ERROR = re.compile(r"sa2va_hf\.errors\.(\w+): (.*)")
@@ -70,6 +85,7 @@ def _chain(exc: BaseException):
 
 def load_source(
     name: str,
+    /,
     data_dir: str | os.PathLike,
     split: str | None = None,
     *,
@@ -84,8 +100,9 @@ def load_source(
     when ``split`` is None. Bad input raises a ``ValueError`` subclass from
     :mod:`sa2va_hf.errors` naming the file and record. ``num_proc`` parallelises the build
     (same dataset, same order); ``download_mode="force_redownload"`` rebuilds the cache.
-    ``options`` are the source's own (``upstream_filters=False`` for ``gcg_flickr``; see
-    :func:`sa2va_hf.list_sources` and each parser's ``SOURCES`` table).
+    ``options`` are the source's own (``upstream_filters=False`` for ``gcg_flickr``, ``name=`` for
+    your own data; see each parser's ``SOURCES`` table). ``name`` is positional-only, so a source
+    option may be called ``name`` too.
     """
     builder = get_builder(name, data_dir, cache_dir=cache_dir, **options)
     from datasets.exceptions import DatasetGenerationError

@@ -173,10 +173,14 @@ def validate_record(record: dict, *, file: object = None) -> dict:
         _check_text(record[key], key, ctx)
     _check_text(record["caption"], "caption", ctx, optional=True)
     h, w = record["height"], record["width"]
-    for key, value in (("height", h), ("width", w)):
-        if not _is_int(value) or not 1 <= value <= INT32_MAX:
-            raise ShapeMismatchError(f"{key} must be a positive int32, got {value!r:.40}{ctx}")
     n_frames = _check_frames(record, ctx)
+    # a text-only record (LLaVA's pure-text conversations) has no frame, hence size 0 x 0
+    smallest = 1 if n_frames else 0
+    for key, value in (("height", h), ("width", w)):
+        if not _is_int(value) or not smallest <= value <= INT32_MAX or (not n_frames and value):
+            raise ShapeMismatchError(
+                f"{key} must be a positive int32 (0 for a record without frames), got {value!r:.40}{ctx}"
+            )
     n_regions = len(record["regions"])
     for k, region in enumerate(record["regions"]):
         _check_text(region["id"], f"region {k} id", ctx)
@@ -233,8 +237,8 @@ def _check_frames(record: dict, ctx: str) -> int:
         if any(b <= a for a, b in zip(indices, indices[1:])):
             raise AnnotationError(f"frame_indices must increase (frames in order), got {indices!r:.80}{ctx}")
         n_frames = len(indices)
-    if n_frames == 0:
-        raise AnnotationError(f"a record needs at least one frame{ctx}")
+    if n_frames == 0 and (record["regions"] or video is not None):
+        raise AnnotationError(f"a record with regions or a video needs at least one frame{ctx}")
     return n_frames
 
 

@@ -48,9 +48,14 @@ def _yaml_header(manifest: Mapping[str, Mapping[str, Mapping]]) -> str:
                 ],
             }
         )
-    licenses = sorted({_license_tag(get_spec(s).license) for s in manifest})
+    licenses = sorted({_license_tag(_spec(splits).license) for splits in manifest.values()})
     header = {"configs": configs, "dataset_info": infos, "license": licenses or ["other"], "tags": ["sa2va-hf"]}
     return yaml.dump(header, Dumper=_no_aliases_dumper(), sort_keys=False, allow_unicode=True)
+
+
+def _spec(splits: Mapping[str, Mapping]):
+    """The catalog source a config of the export was built from."""
+    return get_spec(next(iter(splits.values()))["source"])
 
 
 def _license_tag(text: str) -> str:
@@ -65,10 +70,10 @@ def card_text(manifest: Mapping[str, Mapping[str, Mapping]], command: str | None
 
     rows = []
     for source, splits in manifest.items():
-        spec = get_spec(source)
+        spec = _spec(splits)
         counts = ", ".join(f"{split} {entry['num_records']:,}" for split, entry in splits.items())
         rows.append(f"| `{source}` | {counts} | {spec.description} | {spec.license} | {spec.homepage} |")
-    citations = sorted({get_spec(s).citation for s in manifest if get_spec(s).citation})
+    citations = sorted({_spec(splits).citation for splits in manifest.values() if _spec(splits).citation})
     first = next(iter(manifest), "SOURCE")
     built = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
     body = f"""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -33,7 +33,8 @@ VIDEO_ROWS_PER_GROUP = 8  # a row holds a whole mp4
 
 @dataclass
 class ExportedSplit:
-    source: str
+    config: str  # the config name in OUT: the source name, or your own data's ``name``
+    source: str  # the catalog source it was built from
     split: str
     num_records: int
     num_bytes: int
@@ -183,12 +184,15 @@ def export_sources(
     manifest = _load_manifest(output)
     exported: list[ExportedSplit] = []
     for spec in specs:
-        built = load_source(spec.name, data_dir, cache_dir=cache_dir, num_proc=num_proc, **options.get(spec.name, {}))
-        out_dir = os.path.join(output, spec.name)
-        _remove_old_files(output, manifest.get(spec.name, {}))
-        manifest[spec.name] = {}
+        source_options = dict(options.get(spec.name, {}))
+        # own data exported under its own name, so several of them share one OUT
+        config = source_options.get("name") or source_options.get("source_name") or spec.name
+        built = load_source(spec.name, data_dir, cache_dir=cache_dir, num_proc=num_proc, **source_options)
+        out_dir = os.path.join(output, config)
+        _remove_old_files(output, manifest.get(config, {}))
+        manifest[config] = {}
         for split, ds in built.items():
-            bar = _progress(f"{spec.name}/{split}", len(ds), progress)
+            bar = _progress(f"{config}/{split}", len(ds), progress)
             try:
                 files, nbytes = write_split(
                     ds, out_dir, split, max_shard_bytes=max_shard_bytes, rows_per_group=rows_per_group, progress=bar
@@ -196,8 +200,8 @@ def export_sources(
             finally:
                 if bar is not None:
                     bar.close()
-            done = ExportedSplit(spec.name, split, len(ds), nbytes, [f"{spec.name}/{f}" for f in files])
-            manifest[spec.name][split] = asdict(done)
+            done = ExportedSplit(config, spec.name, split, len(ds), nbytes, [f"{config}/{f}" for f in files])
+            manifest[config][split] = asdict(done)
             exported.append(done)
     with open(os.path.join(output, MANIFEST), "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=1)
@@ -219,9 +223,3 @@ def _progress(what: str, total: int, enabled: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=f"exporting {what}", unit="records")
-
-
-def iter_exported(manifest: Mapping[str, Mapping[str, Mapping]]) -> Iterable[ExportedSplit]:
-    for splits in manifest.values():
-        for entry in splits.values():
-            yield ExportedSplit(**entry)

@@ -124,7 +124,10 @@ def test_moved_import_paths_still_work_with_a_deprecation_warning():
     assert old_region_mask is region_mask and old_get_builder is get_builder
 
 
-@pytest.mark.parametrize("family", ["osprey", "refcoco", "gcg", "describe_anything"])
+FAMILIES = sorted({spec.family for spec in catalog_mod.catalog().values()})
+
+
+@pytest.mark.parametrize("family", FAMILIES)
 def test_loading_scripts_expose_their_family_builder(family):
     spec = importlib.util.spec_from_file_location(f"ls_{family}", os.path.join(REPO, "loading_scripts", f"{family}.py"))
     mod = importlib.util.module_from_spec(spec)

@@ -99,6 +99,18 @@ def test_validate_rejects_span_outside_caption_and_mask_count():
         validate_record(rec)
 
 
+def test_a_text_only_record_has_no_frame_and_size_zero():
+    rec = make_record(id="t", source="s", height=0, width=0, conversations=[{"from": "human", "value": "hi"}])
+    assert validate_record(rec)["frames"] == []
+    with pytest.raises(ShapeMismatchError, match="height must be a positive int32 \\(0 for a record without frames\\)"):
+        validate_record({**rec, "height": 4, "width": 5})
+    region = make_region("o", [])
+    with pytest.raises(AnnotationError, match="a record with regions or a video needs at least one frame"):
+        validate_record({**rec, "regions": [region]})
+    with pytest.raises(ShapeMismatchError, match="width must be a positive int32"):
+        validate_record(_rec(width=0)[0])
+
+
 def test_a_video_record_counts_its_frame_indices():
     m = np.zeros((4, 5), np.uint8)
     m[0, 0] = 1

@@ -235,3 +235,17 @@ def test_push_folder_large_uses_upload_large_folder(tmp_path):
 def test_bad_option_syntax_is_a_clear_error(tmp_path, capsys):
     assert main(["export", "gcg_flickr", "--output", str(tmp_path), "--option", "upstream_filters=false"]) == 2
     assert "--option must look like SOURCE.NAME=VALUE" in capsys.readouterr().err
+
+
+def test_cli_convert_own_folder_under_its_name(tmp_path, capsys):
+    from ..fakedata import folder as fake_folder
+
+    fake_folder.write(str(tmp_path / "mine"))
+    out = tmp_path / "out"
+    assert main(["convert", "folder", str(tmp_path / "mine"), "--output", str(out), "--name", "my_kitchen",
+                 "--cache-dir", str(tmp_path / "cache")]) == 0  # fmt: skip
+    assert "my_kitchen/train: 2 records" in capsys.readouterr().out
+    ds = datasets.load_dataset(str(out), "my_kitchen", split="train")
+    assert ds["id"] == ["kitchen.png", "street.jpg"] and set(ds["source"]) == {"my_kitchen"}
+    header = yaml.safe_load((out / "README.md").read_text().split("---\n")[1])
+    assert header["configs"][0]["config_name"] == "my_kitchen" and header["license"] == ["other"]

@@ -1,0 +1,128 @@
+"""LLaVA-v1.5 mix665k (image conversations, part of Sa2VA's training mix) -> canonical records.
+
+Files (upstream configs): ``data_dir/llava_data/LLaVA-Instruct-150K/llava_v1_5_mix665k.json``
+(a JSON list, streamed) and the images under ``data_dir/llava_data/llava_images/`` at each
+entry's ``image`` path (``coco/train2017/...``, ``gqa/images/...``, ``ocr_vqa/images/...``,
+``textvqa/train_images/...``, ``vg/VG_100K/...``).
+
+One record per entry: ``id`` = its position in the file (the file's own ``id`` values are not
+unique across its sub-datasets), ``frames`` = the image, or nothing for a text-only entry
+(kept, as upstream does for InternVL: it feeds a zero image), ``conversations`` exactly as in
+the file; no regions.
+
+Upstream skips an entry whose image cannot be read (it draws another). Here a missing image is
+an error by default; ``missing_images="skip"`` leaves such entries out, counted in the build log
+and in the builder's ``filter_report``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ...errors import ImageLoadError, Sa2VAError
+from ..catalog import SourceSpec
+from ..safety import safe_join
+from ..schema import make_record, validate_record
+from ._fields import get
+from ._images import check_image
+from ._json import iter_json_array, iter_shard, json_array_shards, require_file
+
+logger = logging.getLogger(__name__)
+
+VERSION = "1.0.0"  # bump whenever the records change
+POLICIES = ("error", "skip")
+
+
+@dataclass(frozen=True)
+class LLaVAOptions:
+    """``missing_images``: ``"error"`` (default) or ``"skip"`` (counted in ``filter_report``)."""
+
+    missing_images: str = "error"
+
+    def __post_init__(self) -> None:
+        if self.missing_images not in POLICIES:
+            raise Sa2VAError(f"missing_images must be one of {POLICIES}, got {self.missing_images!r}")
+
+
+def paths(data_dir: str, spec: SourceSpec) -> dict:
+    root = os.path.join(os.fspath(data_dir), "llava_data")
+    return {"json": os.path.join(root, *spec.params["file"].split("/")), "images": os.path.join(root, "llava_images")}
+
+
+def input_files(spec: SourceSpec, data_dir: str) -> list[str]:
+    return [paths(data_dir, spec)["json"]]
+
+
+def shards(spec: SourceSpec, data_dir: str, options: LLaVAOptions) -> dict[str, list[dict]]:
+    return {"train": json_array_shards(require_file(paths(data_dir, spec)["json"], f"{spec.name} annotation file"))}
+
+
+def report(spec: SourceSpec, data_dir: str, options: LLaVAOptions) -> dict:
+    """Entries, text-only entries, and (with ``missing_images="skip"``) entries left out."""
+    p = paths(data_dir, spec)
+    counts: Counter = Counter()
+    for index, (_, entry) in enumerate(iter_json_array(require_file(p["json"], f"{spec.name} annotation file"))):
+        counts["entries in file"] += 1
+        image = get(entry, "image", str, file=p["json"], record=str(index), optional=True)
+        if image is None:
+            counts["text-only entries (kept)"] += 1
+        elif options.missing_images == "skip" and not os.path.isfile(
+            safe_join(p["images"], image, file=p["json"], record=str(index))
+        ):
+            counts["entries dropped: image missing"] += 1
+    return dict(counts)
+
+
+def generate(
+    spec: SourceSpec, data_dir: str, options: LLaVAOptions, split: str, shard_list: list[dict]
+) -> Iterator[tuple[str, dict]]:
+    p = paths(data_dir, spec)
+    skipped = 0
+    for shard in shard_list:
+        for index, entry in iter_shard(shard):
+            try:
+                record = _record(entry, index, spec.name, p, shard["path"])
+            except ImageLoadError:
+                if options.missing_images != "skip":
+                    raise
+                skipped += 1
+                continue
+            yield str(index), record
+    if skipped:
+        logger.warning("%s: %d entries left out, their image is missing (missing_images='skip')", spec.name, skipped)
+
+
+def _record(entry: object, index: int, source: str, p: dict, file: str) -> dict:
+    rec = str(index)
+    image = get(entry, "image", str, file=file, record=rec, optional=True)
+    turns = get(entry, "conversations", list, file=file, record=rec)
+    conversations = [
+        {"from": get(t, "from", str, file=file, record=rec), "value": get(t, "value", str, file=file, record=rec)}
+        for t in turns
+    ]
+    frames, h, w = [], 0, 0
+    if image is not None:
+        path = safe_join(p["images"], image, file=file, record=rec)
+        h, w = check_image(path, None, None, file=file, record=rec)
+        frames = [path]
+    record = make_record(id=rec, source=source, frames=frames, height=h, width=w, conversations=conversations)
+    return validate_record(record, file=file)
+
+
+SOURCES = (
+    SourceSpec(
+        "llava_665k",
+        "llava",
+        description="LLaVA-v1.5 mix665k instruction conversations (text-only entries kept).",
+        params={"file": "LLaVA-Instruct-150K/llava_v1_5_mix665k.json"},
+        options=LLaVAOptions,
+        homepage="https://huggingface.co/datasets/liuhaotian/LLaVA-Instruct-150K",
+        license="cc-by-4.0 (annotations, see homepage); images: their sources' terms (COCO, GQA, OCR-VQA, "
+        "TextVQA, Visual Genome)",
+        citation="Liu et al., Improved Baselines with Visual Instruction Tuning, CVPR 2024, arXiv:2310.03744",
+    ),
+)
