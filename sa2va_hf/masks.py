@@ -299,9 +299,12 @@ def decode_many(
     ctx = where(file, record)
     h, w = _mask_shape(height, width, ctx)
     rles = [_to_coco_rle(s, h, w, ctx) for s in segmentations]
-    if not rles:
-        return np.zeros((0, h, w), dtype=np.uint8)
-    return np.ascontiguousarray(np.moveaxis(mask_utils.decode(rles), -1, 0))
+    # numpy allocates the stack (MemoryError if it cannot); pycocotools decodes one checked mask at a time
+    # (its own allocation is unchecked).
+    out = np.empty((len(rles), h, w), dtype=np.uint8)
+    for k, rle in enumerate(rles):
+        out[k] = mask_utils.decode(rle)
+    return out
 
 
 def encode(mask: np.ndarray, *, file: object = None, record: object = None) -> dict:

@@ -112,6 +112,15 @@ def test_input_that_crashed_pycocotools_is_refused(statement, message):
     assert "file 'anno.json', record 7" in result.stdout
 
 
+def test_a_stack_of_masks_larger_than_memory_is_a_memory_error_not_a_crash():
+    # pycocotools decoded the whole stack into one unchecked malloc (70 x 16.7 MB here): SIGSEGV.
+    result = run_isolated(
+        "empty = {'size': [4096, 4095], 'counts': 'PPlo?'}\n"
+        "try:\n    masks.decode_many([empty] * 70, 4096, 4095)\nexcept MemoryError:\n    print('MemoryError')\n"
+    )
+    assert result.returncode == 0 and "MemoryError" in result.stdout, result.stderr[-2000:]
+
+
 def test_a_70000_square_polygon_is_refused_not_wrapped_to_32_bits():
     # Before: an RLE whose runs covered 4294920000 (4.9e9 mod 2**32) of 4.9e9 pixels.
     with pytest.raises(MaskFormatError, match=r"70000 x 70000 .*over the limit.*record 3"):
