@@ -7,6 +7,8 @@ The property tests (hypothesis) pin the codec to pycocotools and to an independe
 
 from __future__ import annotations
 
+import io
+import struct
 import subprocess
 import sys
 import textwrap
@@ -16,10 +18,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from PIL import Image
 from pycocotools import mask as mask_utils
 
 import sa2va_hf
-from sa2va_hf import MaskFormatError, Sa2VAError, masks
+from sa2va_hf import ImageLoadError, MaskFormatError, Sa2VAError, masks
+from sa2va_hf.image_io import open_image
 
 CHILD_MEMORY = 1 << 30  # bytes of address space for a child: far below what the crashing inputs ask for
 # Fixed examples, no example database in the checkout, and no per-example deadline (no timing asserts).
@@ -265,6 +269,63 @@ def test_every_refusal_is_a_value_error_naming_file_and_record(segmentation, cal
     with pytest.raises(Sa2VAError, match=r"file 'anno\.json', record 'img_9'") as info:
         run()
     assert isinstance(info.value, ValueError)
+
+
+# --------------------------------------------------------------------------- image files
+
+
+def dds_with_unknown_pixel_format(path):
+    buffer = io.BytesIO()
+    Image.new("RGBA", (4, 4)).save(buffer, "DDS")
+    data = bytearray(buffer.getvalue())
+    struct.pack_into("<I", data, 80, 0)  # pixel format flags: none known (Pillow: NotImplementedError)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_mutated_dds_is_an_image_load_error(tmp_path):
+    path = dds_with_unknown_pixel_format(tmp_path / "texture.dds")
+    with pytest.raises(ImageLoadError, match=r"texture\.dds.*cannot be decoded.*pixel format"):
+        open_image(path)
+
+
+def test_mutated_dds_header_is_an_image_load_error_naming_the_record(tmp_path):
+    from sa2va_hf.sources._common import image_size  # moves with the sources restructure
+
+    path = dds_with_unknown_pixel_format(tmp_path / "texture.dds")
+    with pytest.raises(ImageLoadError, match=r"texture\.dds.*cannot be read.*record 4"):
+        image_size(str(path), file="anno.json", record=4)
+
+
+def test_jpeg2000_claiming_gigabytes_is_an_image_load_error(tmp_path):
+    pytest.importorskip("PIL.Jpeg2KImagePlugin")
+    from PIL import features
+
+    if not features.check("jpg_2000"):
+        pytest.skip("Pillow built without OpenJPEG")
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(buffer, "JPEG2000", no_jp2=True)
+    data = bytearray(buffer.getvalue())
+    siz = data.index(b"\xff\x51")
+    struct.pack_into(">II", data, siz + 6, 65535, 65535)  # image size
+    struct.pack_into(">II", data, siz + 22, 65535, 65535)  # tile size
+    path = tmp_path / "huge.j2k"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ImageLoadError, match=r"huge\.j2k.*too large"):
+        open_image(path)  # PIL's pixel limit refuses it
+    # With PIL's limit switched off (people do), decoding asks for 17 GB: Pillow raises MemoryError.
+    result = run_isolated(
+        f"""
+        from PIL import Image
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            open_image({str(path)!r})
+        except ImageLoadError as e:
+            print("refused:", e)
+        """
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "refused:" in result.stdout and "huge.j2k" in result.stdout and "too large" in result.stdout
 
 
 # --------------------------------------------------------------------------- properties
