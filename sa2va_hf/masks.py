@@ -56,7 +56,7 @@ Segmentation = Any  # list[list[float]] | {"size": [h, w], "counts": list[int] |
 
 # pycocotools' string encoder writes each run in up to 6 characters into a buffer of exactly 6
 # per run, so its terminating NUL lands outside once every run needs 6 (runs of 2**24 or more;
-# a 4-run mask of 2**26 pixels aborts glibc). Below 2**24 pixels no run needs 6.
+# a 4-run mask of 2**26 + 1 pixels aborts glibc). Below 2**24 pixels no run needs 6.
 _PYCOCOTOOLS_MAX_PIXELS = (1 << 24) - 1
 
 MAX_MASK_PIXELS = _PYCOCOTOOLS_MAX_PIXELS
@@ -257,6 +257,8 @@ def _to_coco_rle(segmentation: Segmentation, height: object, width: object, ctx:
             raise MaskFormatError(f"a polygon needs the image height and width to be rasterised{ctx}")
         h, w = _mask_shape(height, width, ctx)
         polygons = _validated_polygons(segmentation, ctx)
+        if h * w == 0:  # pycocotools' rasteriser computes w - 1 unsigned: garbage runs for w = 0
+            return _encode_runs(np.zeros(1, dtype=np.int64), h, w)
         return mask_utils.merge(mask_utils.frPyObjects(polygons, h, w))
     raise MaskFormatError(f"segmentation must be a polygon list or an RLE dict, got {type(segmentation).__name__}{ctx}")
 
@@ -323,5 +325,8 @@ def rle_area(rle: dict, *, file: object = None, record: object = None) -> int:
 
 
 def rle_bbox(rle: dict, *, file: object = None, record: object = None) -> list[float]:
-    """[x, y, w, h] box of an RLE (checked first), without decoding it."""
-    return [float(v) for v in mask_utils.toBbox(_validated_rle(rle, None, None, where(file, record)))]
+    """[x, y, w, h] box of an RLE (checked first), without decoding it; zeros when it is empty."""
+    coco = _validated_rle(rle, None, None, where(file, record))
+    if mask_utils.area(coco) == 0:  # pycocotools' box wraps around for an empty mask with a zero run ([4, 0])
+        return [0.0, 0.0, 0.0, 0.0]
+    return [float(v) for v in mask_utils.toBbox(coco)]

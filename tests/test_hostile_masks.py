@@ -241,6 +241,19 @@ def test_polygons_partly_or_wholly_outside_rasterise_exactly_as_pycocotools(poly
     assert masks.to_rle([polygon], 80, 100)["counts"] == expected["counts"].decode("ascii")
 
 
+def test_polygon_on_an_image_without_pixels_is_the_empty_mask():
+    # pycocotools rasterised it into runs that cover pixels the 5x0 image does not have.
+    for h, w in [(5, 0), (0, 5), (0, 0)]:
+        assert masks.to_rle([[0, 0, 5, 0, 5, 5]], h, w) == masks.encode(np.zeros((h, w), np.uint8))
+    assert masks.decode_many([[[0, 0, 5, 0, 5, 5]], {"size": [5, 0], "counts": ""}], 5, 0).shape == (2, 5, 0)
+
+
+def test_box_of_an_empty_mask_with_a_zero_run_is_zeros():
+    assert masks.rle_bbox({"size": [2, 2], "counts": [4]}) == [0.0, 0.0, 0.0, 0.0]
+    assert masks.rle_bbox({"size": [2, 2], "counts": [4, 0]}) == [0.0, 0.0, 0.0, 0.0]  # pycocotools: 4294967295
+    assert masks.rle_bbox({"size": [2, 3], "counts": [1, 2, 0, 3]}) == [0.0, 0.0, 3.0, 2.0]
+
+
 # --------------------------------------------------------------------------- every error names file and record
 
 # Only inputs whose regression would be harmless here: the crashing ones run in a child above.
