@@ -17,6 +17,18 @@ from PIL import Image
 
 from .errors import ImageLoadError, ShapeMismatchError
 
+# What Pillow raises on a corrupt or hostile file: the exceptions its own fuzz tests accept
+# (a mutated DDS raises NotImplementedError; a JPEG 2000 claiming gigabytes, MemoryError).
+IMAGE_FILE_ERRORS = (
+    OSError,  # UnidentifiedImageError is one
+    SyntaxError,
+    ValueError,
+    NotImplementedError,
+    MemoryError,
+    OverflowError,
+    Image.DecompressionBombError,
+)
+
 
 def open_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image.Image:
     """Decode an image file to RGB; ``max_pixels`` defaults to PIL's ``MAX_IMAGE_PIXELS``."""
@@ -40,7 +52,9 @@ def open_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image.
         raise ImageLoadError(f"image file {os.fspath(path)!r} does not exist") from None
     except Image.DecompressionBombError as e:
         raise ImageLoadError(f"image file {os.fspath(path)!r} is too large to decode safely: {e}") from None
-    except (OSError, SyntaxError, ValueError) as e:  # UnidentifiedImageError is an OSError
+    except MemoryError:
+        raise ImageLoadError(f"image file {os.fspath(path)!r} is too large to decode in the memory available") from None
+    except IMAGE_FILE_ERRORS as e:
         raise ImageLoadError(f"image file {os.fspath(path)!r} cannot be decoded: {e}") from None
 
 

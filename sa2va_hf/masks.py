@@ -4,22 +4,33 @@ Annotations arrive in three shapes (pycocotools conventions, ``size`` is [h, w])
 
 * polygons: a list of flat ``[x1, y1, x2, y2, ...]`` lists, one per part; the parts
   are merged (union) into one binary mask;
-* uncompressed RLE: ``{"size": [h, w], "counts": [int, ...]}``;
+* uncompressed RLE: ``{"size": [h, w], "counts": [int, ...]}``: run lengths over the
+  pixels in column-major order, background first (so the first run may be 0);
 * compressed RLE: ``{"size": [h, w], "counts": "<ascii>"}`` (``bytes`` counts come
-  from pickles written with ``pycocotools.mask.encode``).
+  from pickles written with ``pycocotools.mask.encode``): the same runs, each number
+  written as 5-bit groups in the characters '0'..'o', and from the fourth run on as the
+  difference to the run two places before. It is *canonical* when every number uses
+  the fewest characters, as pycocotools writes it.
 
-Everything leaves as a binary ``uint8`` mask or as compressed RLE whose ``counts`` is an
-ASCII ``str`` (``bytes`` in a string column silently becomes ``"b'...'"``).
+Everything leaves as a binary ``uint8`` mask or as canonical compressed RLE whose
+``counts`` is an ASCII ``str`` (``bytes`` in a string column silently becomes ``"b'...'"``).
 
-pycocotools' C decoder does not bound-check run lengths, so a corrupt RLE could write
-past its buffer; every RLE is therefore validated (runs non-negative, summing to h*w)
-before it reaches pycocotools.
+pycocotools' C code checks no bounds, so nothing reaches it unchecked:
+
+* a mask has at most ``MAX_MASK_PIXELS`` pixels (its allocations are unchecked, and its
+  string encoder overruns its buffer once runs reach 2**24);
+* RLE runs are integers (never bools, strings or floats), non-negative, summing to h*w;
+* a non-canonical compressed RLE is re-encoded from its runs (pycocotools misreads a
+  number of 7 or more characters);
+* polygon coordinates stay within ±1e8 (pycocotools scales them by 5 into 32-bit ints),
+  and tracing all parts takes at most ``2**24`` steps (it allocates 16 bytes a step).
+
+Within these bounds every result is exactly pycocotools' own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -28,6 +39,7 @@ from pycocotools import mask as mask_utils
 from .errors import MaskFormatError, ShapeMismatchError, where
 
 __all__ = [
+    "MAX_MASK_PIXELS",
     "Segmentation",
     "decode",
     "decode_many",
@@ -41,29 +53,78 @@ __all__ = [
 
 Segmentation = Any  # list[list[float]] | {"size": [h, w], "counts": list[int] | str | bytes}
 
+# pycocotools' string encoder writes each run in up to 6 characters into a buffer of exactly 6
+# per run, so its terminating NUL lands outside once every run needs 6 (runs of 2**24 or more;
+# a 4-run mask of 2**26 + 1 pixels aborts glibc). Below 2**24 pixels no run needs 6.
+_PYCOCOTOOLS_MAX_PIXELS = (1 << 24) - 1
+
+MAX_MASK_PIXELS = _PYCOCOTOOLS_MAX_PIXELS
+"""Largest mask (h*w) accepted: 16,777,215 pixels, about 4096×4096. Set it lower to bound
+memory; a higher value has no effect (see ``_PYCOCOTOOLS_MAX_PIXELS``)."""
+
+# Exact types, so that bool (an int subclass) is not one; numpy scalars come from pickles and arrays.
+_INTEGER_TYPES = frozenset({int, *(np.dtype(c).type for c in np.typecodes["AllInteger"])})
+_REAL_TYPES = _INTEGER_TYPES | {float, *(np.dtype(c).type for c in np.typecodes["Float"])}
+
 _MIN_POLYGON_NUMBERS = 6  # frPyObjects reads 4 numbers as a bbox and fails below 4
+_MAX_POLYGON_COORDINATE = 1e8  # pycocotools computes int(5 * v + 0.5), and differences of those, in 32 bits
+_POLYGON_SCALE = 5  # pycocotools traces polygon outlines on a grid 5 times finer than the pixels
+_MAX_POLYGON_STEPS = 1 << 24  # 16 bytes a step: 256 MiB, ~3 million pixels of outline
+
+# A compressed-RLE number is not canonical when its last character only repeats the sign of the
+# one before: a continued character with the sign bit clear ('P'..'_') then '0', or set ('`'..'o')
+# then 'O'. Mapping characters to those classes, then searching, is 5x faster than a regex.
+_SIGN_CLASSES = bytes(
+    ord("+") if 0x50 <= b <= 0x5F else ord("-") if 0x60 <= b <= 0x6F else b if b in b"0O" else ord(" ")
+    for b in range(256)
+)
 
 
 def is_rle(segmentation: Segmentation) -> bool:
     return isinstance(segmentation, dict) and "counts" in segmentation
 
 
-def _rle_size(rle: dict, ctx: str) -> tuple[int, int]:
-    size = rle.get("size")
-    if (
-        not isinstance(size, (list, tuple))
-        or len(size) != 2
-        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0 for v in size)
-    ):
-        raise MaskFormatError(f"RLE 'size' must be [height, width] of non-negative ints, got {size!r}{ctx}")
-    return int(size[0]), int(size[1])
+def _show(value: object, width: int = 60) -> str:
+    """``repr`` cut to ``width``; never raises (a 5000-digit int has no repr)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        text = f"<{type(value).__name__} too large to print>"
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _check_size(got: tuple[int, int], height: int | None, width: int | None, ctx: str) -> None:
-    if height is not None and width is not None and got != (int(height), int(width)):
-        raise ShapeMismatchError(
-            f"RLE size {list(got)} (h, w) differs from the image's {[int(height), int(width)]}{ctx}"
+def _mask_shape(h: object, w: object, ctx: str) -> tuple[int, int]:
+    """(h, w) as ints once they are non-negative integers within ``MAX_MASK_PIXELS``."""
+    if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0 for v in (h, w)):
+        raise MaskFormatError(f"a mask size must be [height, width] of non-negative ints, got {_show([h, w])}{ctx}")
+    h, w = int(h), int(w)
+    limit = min(MAX_MASK_PIXELS, _PYCOCOTOOLS_MAX_PIXELS)
+    if h * w > limit:
+        raise MaskFormatError(
+            f"a mask of {_show(h)} x {_show(w)} pixels is over the limit of {limit} pixels "
+            f"(sa2va_hf.masks.MAX_MASK_PIXELS){ctx}"
         )
+    return h, w
+
+
+def _check_size(got: tuple[int, int], height: object, width: object, ctx: str) -> None:
+    if height is not None and width is not None:
+        expected = _mask_shape(height, width, ctx)
+        if got != expected:
+            raise ShapeMismatchError(f"RLE size {list(got)} (h, w) differs from the image's {list(expected)}{ctx}")
+
+
+def _numbers(values: object, types: frozenset[type], dtype: type) -> np.ndarray | None:
+    """``values`` as a flat ``dtype`` array if the type of each one is in ``types``, else None.
+
+    numpy alone would coerce: ``["1", "4"]``, ``[True, 4]`` and ``[1.9, 4.9]`` all become ``[1, 4]``.
+    Raises OverflowError for an int that ``dtype`` cannot hold.
+    """
+    if isinstance(values, np.ndarray):
+        values = values.tolist()  # Python scalars: a uint64 array then cannot wrap into int64
+    if not isinstance(values, (list, tuple)) or not set(map(type, values)) <= types:
+        return None
+    return np.asarray(values, dtype=dtype)
 
 
 def rle_counts(counts: str | bytes) -> np.ndarray:
@@ -101,73 +162,115 @@ def rle_counts(counts: str | bytes) -> np.ndarray:
     return runs
 
 
-def _validated_rle(rle: dict, height: int | None, width: int | None, ctx: str) -> dict:
-    """Return a pycocotools-ready compressed RLE (``bytes`` counts) after checking it."""
-    h, w = _rle_size(rle, ctx)
-    _check_size((h, w), height, width, ctx)
-    counts = rle["counts"]
-    if isinstance(counts, (list, tuple, np.ndarray)):
-        try:
-            runs = np.asarray(counts, dtype=np.int64)
-        except (TypeError, ValueError, OverflowError) as e:
-            raise MaskFormatError(f"uncompressed RLE counts must be integers{ctx}: {e}") from None
-        if runs.ndim != 1:
-            raise MaskFormatError(f"uncompressed RLE counts must be a flat list{ctx}")
-        _check_runs(runs, h, w, ctx)
-        return mask_utils.frPyObjects({"size": [h, w], "counts": [int(v) for v in runs]}, h, w)
-    if isinstance(counts, (str, bytes, bytearray)):
-        try:
-            runs = rle_counts(counts)
-        except (MaskFormatError, UnicodeEncodeError) as e:
-            raise MaskFormatError(f"corrupt compressed RLE{ctx}: {e}") from None
-        _check_runs(runs, h, w, ctx)
-        return {"size": [h, w], "counts": counts.encode("ascii") if isinstance(counts, str) else bytes(counts)}
-    raise MaskFormatError(f"RLE 'counts' must be a str, bytes or a list of ints, got {type(counts).__name__}{ctx}")
+def _is_padded(counts: bytes) -> bool:
+    classes = counts.translate(_SIGN_CLASSES)
+    return b"+0" in classes or b"-O" in classes
 
 
 def _check_runs(runs: np.ndarray, h: int, w: int, ctx: str) -> None:
     if runs.size and runs.min() < 0:
         raise MaskFormatError(f"corrupt RLE: negative run length{ctx}")
-    total = int(runs.sum())
+    # Each run <= h*w < 2**24 keeps the int64 sum exact; beyond that sum as Python ints, which never wrap.
+    total = int(runs.sum()) if not runs.size or runs.max() <= h * w else sum(runs.tolist())
     if total != h * w:
         raise MaskFormatError(f"corrupt RLE: runs cover {total} pixels, size {[h, w]} needs {h * w}{ctx}")
+
+
+def _encode_runs(runs: np.ndarray, h: int, w: int) -> dict:
+    """pycocotools' canonical compressed RLE of checked runs."""
+    return mask_utils.frPyObjects({"size": [h, w], "counts": runs.tolist()}, h, w)
+
+
+def _validated_rle(rle: dict, height: object, width: object, ctx: str) -> dict:
+    """Return a pycocotools-ready canonical compressed RLE (``bytes`` counts) after checking it."""
+    size = rle.get("size")
+    if not isinstance(size, (list, tuple)) or len(size) != 2:
+        raise MaskFormatError(f"RLE 'size' must be [height, width], got {_show(size)}{ctx}")
+    h, w = _mask_shape(size[0], size[1], ctx)
+    _check_size((h, w), height, width, ctx)
+    counts = rle["counts"]
+    if isinstance(counts, (str, bytes, bytearray)):
+        try:
+            data = counts.encode("ascii") if isinstance(counts, str) else bytes(counts)
+            runs = rle_counts(data)
+        except (MaskFormatError, UnicodeEncodeError) as e:
+            raise MaskFormatError(f"corrupt compressed RLE{ctx}: {e}") from None
+        _check_runs(runs, h, w, ctx)
+        return _encode_runs(runs, h, w) if _is_padded(data) else {"size": [h, w], "counts": data}
+    if isinstance(counts, (list, tuple, np.ndarray)):
+        try:
+            runs = _numbers(counts, _INTEGER_TYPES, np.int64)
+        except OverflowError:
+            raise MaskFormatError(f"corrupt RLE: a run length beyond 64 bits{ctx}") from None
+        if runs is None:
+            raise MaskFormatError(f"uncompressed RLE counts must be a flat list of integers{ctx}")
+        _check_runs(runs, h, w, ctx)
+        return _encode_runs(runs, h, w)
+    raise MaskFormatError(f"RLE 'counts' must be a str, bytes or a list of ints, got {type(counts).__name__}{ctx}")
+
+
+def _trace_steps(xy: np.ndarray) -> int:
+    """How many points pycocotools' ``rleFrPoly`` walks along the closed outline ``xy``."""
+    points = np.trunc(_POLYGON_SCALE * xy + 0.5).reshape(-1, 2)  # C's (int) cast truncates
+    edges = np.abs(np.diff(points, axis=0, append=points[:1]))
+    return int(edges.max(axis=1).sum()) + len(points)
+
+
+def _far_outside(part: int, ctx: str) -> MaskFormatError:
+    return MaskFormatError(
+        f"polygon part {part} has a coordinate beyond ±{_MAX_POLYGON_COORDINATE:.0e}, far outside any image{ctx}"
+    )
 
 
 def _validated_polygons(polygons: Sequence, ctx: str) -> list[list[float]]:
     if len(polygons) == 0:
         raise MaskFormatError(f"empty polygon list{ctx}")
     out = []
+    steps = 0
     for k, poly in enumerate(polygons):
-        if isinstance(poly, Real) or not isinstance(poly, (list, tuple, np.ndarray)):
+        if not isinstance(poly, (list, tuple, np.ndarray)):
             raise MaskFormatError(
-                f"polygon segmentation must be a list of [x1, y1, x2, y2, ...] lists; part {k} is {poly!r:.60}{ctx}"
+                f"polygon segmentation must be a list of [x1, y1, x2, y2, ...] lists; part {k} is {_show(poly)}{ctx}"
             )
         try:
-            numbers = [float(v) for v in poly]
-        except (TypeError, ValueError):
-            raise MaskFormatError(f"polygon part {k} holds a non-number{ctx}") from None
-        if len(numbers) < _MIN_POLYGON_NUMBERS or len(numbers) % 2:
+            xy = _numbers(poly, _REAL_TYPES, np.float64)
+        except OverflowError:  # an int too large even for a float
+            raise _far_outside(k, ctx) from None
+        if xy is None:
+            raise MaskFormatError(f"polygon part {k} holds a non-number{ctx}")
+        if xy.size < _MIN_POLYGON_NUMBERS or xy.size % 2:
             raise MaskFormatError(
-                f"polygon part {k} has {len(numbers)} numbers; a polygon needs an even count of at least "
+                f"polygon part {k} has {xy.size} numbers; a polygon needs an even count of at least "
                 f"{_MIN_POLYGON_NUMBERS} (3 points){ctx}"
             )
-        if not np.all(np.isfinite(numbers)):
+        if not np.all(np.isfinite(xy)):
             raise MaskFormatError(f"polygon part {k} has a non-finite coordinate{ctx}")
-        out.append(numbers)
+        if np.abs(xy).max() > _MAX_POLYGON_COORDINATE:
+            raise _far_outside(k, ctx)
+        steps += _trace_steps(xy)
+        out.append(xy.tolist())
+    if steps > _MAX_POLYGON_STEPS:
+        raise MaskFormatError(
+            f"polygon outline too long to rasterise: {steps} steps of 1/{_POLYGON_SCALE} pixel, "
+            f"over the limit of {_MAX_POLYGON_STEPS} (points far outside the image?){ctx}"
+        )
     return out
 
 
-def _to_coco_rle(segmentation: Segmentation, height: int | None, width: int | None, ctx: str) -> dict:
+def _to_coco_rle(segmentation: Segmentation, height: object, width: object, ctx: str) -> dict:
     """Any segmentation -> one pycocotools compressed RLE (``bytes`` counts)."""
     if isinstance(segmentation, dict):
         if "counts" not in segmentation or "size" not in segmentation:
-            raise MaskFormatError(f"RLE dict needs 'size' and 'counts', got keys {sorted(segmentation)}{ctx}")
+            raise MaskFormatError(f"RLE dict needs 'size' and 'counts', got keys {_show(list(segmentation))}{ctx}")
         return _validated_rle(segmentation, height, width, ctx)
     if isinstance(segmentation, (list, tuple)):
         if height is None or width is None:
             raise MaskFormatError(f"a polygon needs the image height and width to be rasterised{ctx}")
+        h, w = _mask_shape(height, width, ctx)
         polygons = _validated_polygons(segmentation, ctx)
-        return mask_utils.merge(mask_utils.frPyObjects(polygons, int(height), int(width)))
+        if h * w == 0:  # pycocotools' rasteriser computes w - 1 unsigned: garbage runs for w = 0
+            return _encode_runs(np.zeros(1, dtype=np.int64), h, w)
+        return mask_utils.merge(mask_utils.frPyObjects(polygons, h, w))
     raise MaskFormatError(f"segmentation must be a polygon list or an RLE dict, got {type(segmentation).__name__}{ctx}")
 
 
@@ -207,26 +310,34 @@ def decode_many(
 ) -> np.ndarray:
     """Stack of binary masks, (n, H, W) uint8; ``n`` may be 0."""
     ctx = where(file, record)
-    rles = [_to_coco_rle(s, height, width, ctx) for s in segmentations]
-    if not rles:
-        return np.zeros((0, int(height), int(width)), dtype=np.uint8)
-    return np.ascontiguousarray(np.moveaxis(mask_utils.decode(rles), -1, 0))
+    h, w = _mask_shape(height, width, ctx)
+    rles = [_to_coco_rle(s, h, w, ctx) for s in segmentations]
+    # numpy allocates the stack (MemoryError if it cannot); pycocotools decodes one checked mask at a time
+    # (its own allocation is unchecked).
+    out = np.empty((len(rles), h, w), dtype=np.uint8)
+    for k, rle in enumerate(rles):
+        out[k] = mask_utils.decode(rle)
+    return out
 
 
-def encode(mask: np.ndarray) -> dict:
+def encode(mask: np.ndarray, *, file: object = None, record: object = None) -> dict:
     """Compressed RLE with ASCII ``str`` counts of a 2-D mask (nonzero = foreground)."""
     mask = np.asarray(mask)
     if mask.ndim != 2:
-        raise ShapeMismatchError(f"encode expects one (H, W) mask, got shape {mask.shape}")
+        raise ShapeMismatchError(f"encode expects one (H, W) mask, got shape {mask.shape}{where(file, record)}")
+    _mask_shape(*mask.shape, where(file, record))
     rle = mask_utils.encode(np.asfortranarray(mask != 0, dtype=np.uint8))
     return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
 
 
-def rle_area(rle: dict) -> int:
-    """Foreground pixel count of a (validated) RLE, without decoding it."""
-    return int(mask_utils.area(_validated_rle(rle, None, None, "")))
+def rle_area(rle: dict, *, file: object = None, record: object = None) -> int:
+    """Foreground pixel count of an RLE (checked first), without decoding it."""
+    return int(mask_utils.area(_validated_rle(rle, None, None, where(file, record))))
 
 
-def rle_bbox(rle: dict) -> list[float]:
-    """[x, y, w, h] box of a (validated) RLE, without decoding it."""
-    return [float(v) for v in mask_utils.toBbox(_validated_rle(rle, None, None, ""))]
+def rle_bbox(rle: dict, *, file: object = None, record: object = None) -> list[float]:
+    """[x, y, w, h] box of an RLE (checked first), without decoding it; zeros when it is empty."""
+    coco = _validated_rle(rle, None, None, where(file, record))
+    if mask_utils.area(coco) == 0:  # pycocotools' box wraps around for an empty mask with a zero run ([4, 0])
+        return [0.0, 0.0, 0.0, 0.0]
+    return [float(v) for v in mask_utils.toBbox(coco)]

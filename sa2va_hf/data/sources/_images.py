@@ -10,6 +10,7 @@ from functools import lru_cache
 from PIL import Image
 
 from ...errors import ImageLoadError, ShapeMismatchError, where
+from ...image_io import IMAGE_FILE_ERRORS
 from ..safety import safe_join
 
 
@@ -30,7 +31,7 @@ def image_size(path: str, *, file: object = None, record: object = None) -> tupl
         raise ImageLoadError(f"image {path!r} does not exist{where(file, record)}") from None
     except Image.DecompressionBombError as e:
         raise ImageLoadError(f"image {path!r} is too large to decode safely: {e}{where(file, record)}") from None
-    except (OSError, SyntaxError, ValueError) as e:
+    except IMAGE_FILE_ERRORS as e:
         raise ImageLoadError(f"image {path!r} cannot be read: {e}{where(file, record)}") from None
     return h, w
 

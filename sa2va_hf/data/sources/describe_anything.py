@@ -26,6 +26,7 @@ from PIL import Image
 
 from ... import masks
 from ...errors import AnnotationError, ImageLoadError, where
+from ...image_io import IMAGE_FILE_ERRORS
 from ..catalog import SourceSpec
 from ..safety import loads_pickle
 from ..schema import make_record, make_region, make_text, validate_record
@@ -203,7 +204,7 @@ def _records(source: str, subset: str, key: str, files: dict[str, bytes], tar_pa
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(jpg)) as im:
                 w, h = im.size
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    except (*IMAGE_FILE_ERRORS, Image.DecompressionBombError) as e:
         raise ImageLoadError(f"image {key}.jpg cannot be read: {e}{where(tar_path, rec)}") from None
     regions = loads_pickle(files["pickle"], source=f"{tar_path}:{key}.pickle")
     if not isinstance(regions, list):
