@@ -145,7 +145,7 @@ def test_empty_object(tmp_path):
 
 @pytest.mark.parametrize(
     "text",
-    ["[1]", '{"a": 1', '{"a" 1}', '{"a": 1,}', '{"a": 1 "b": 2}', '{1: 2}', '{"a": 1} {"b": 2}', '{"a": tru}'],
+    ["[1]", '{"a": 1', '{"a" 1}', '{"a": 1,}', '{"a": 1 "b": 2}', "{1: 2}", '{"a": 1} {"b": 2}', '{"a": tru}'],
 )
 def test_malformed_objects_name_the_file(tmp_path, text):
     p = tmp_path / "bad.json"
