@@ -123,7 +123,7 @@ def test_moved_import_paths_still_work_with_a_deprecation_warning():
     assert old_region_mask is region_mask and old_get_builder is get_builder
 
 
-@pytest.mark.parametrize("family", ["osprey", "refcoco", "gcg", "describe_anything"])
+@pytest.mark.parametrize("family", ["osprey", "refcoco", "gcg", "describe_anything", "refvos", "ref_sav"])
 def test_loading_scripts_expose_their_family_builder(family):
     spec = importlib.util.spec_from_file_location(f"ls_{family}", os.path.join(REPO, "loading_scripts", f"{family}.py"))
     mod = importlib.util.module_from_spec(spec)
