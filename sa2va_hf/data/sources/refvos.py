@@ -60,6 +60,7 @@ from ._video import check_frames, frame_masks, frame_paths
 logger = logging.getLogger(__name__)
 
 VERSION = "1.0.0"  # bump whenever the records change
+WRITER_BATCH_SIZE = 16  # a record holds a mask per frame: buffer few before writing (datasets: 1000)
 
 
 def split_paths(data_dir: str, spec: SourceSpec, split: str) -> dict:
