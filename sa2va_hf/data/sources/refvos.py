@@ -35,8 +35,9 @@ One record per video (``id`` = the video key; ReVOS keys hold slashes). Upstream
   list per expression; VISA's builder, whose pkl Sa2VA uses, repeats an object's masks for
   each expression naming it). The pickle is read with the
   restricted unpickler; its ``bytes`` RLE counts are stored as ASCII ``str``.
-* per frame one RLE or null, the list as long as ``frames`` (upstream indexes it by frame
-  position and would silently accept a longer list: here a length mismatch is an error).
+* per frame one RLE or null: entry ``k`` of a mask list belongs to the ``k``-th frame in sorted
+  order, as upstream indexes it; the list must be as long as ``frames`` (upstream would silently
+  accept a longer one: here a length mismatch is an error).
 
 Large files: ``mask_dict.json`` (hundreds of MB for MeViS / ReVOS) is never loaded whole. One
 streaming pass records each key's byte span; every shard then reads only its videos' masks by
