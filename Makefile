@@ -42,7 +42,7 @@ bench: $(STAMP)
 	$(VENV)/bin/sa2va-hf bench
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check sa2va_hf tests loading_scripts
+	$(VENV)/bin/ruff check sa2va_hf tests loading_scripts bench
 
 clean:
 	rm -rf $(VENV) $(DS3_VENV) demo.png .pytest_cache

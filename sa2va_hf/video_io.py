@@ -23,7 +23,7 @@ from PIL import Image
 
 from .errors import VideoLoadError, where
 
-__all__ = ["frame_count", "read_frames", "video_source"]
+__all__ = ["frame_count", "header_info", "read_frames", "video_source"]
 
 
 def video_source(video: Any) -> tuple[Any, str]:
@@ -103,14 +103,33 @@ def read_frames(
     return [got[i] for i in wanted]
 
 
-def frame_count(video: Any, *, file: object = None, record: object = None) -> int:
-    """Number of decodable frames (decodes the stream: container headers are often wrong or absent)."""
+def frame_count(video: Any, *, file: object = None, record: object = None, stop_at: int | None = None) -> int:
+    """Number of decodable frames (decodes the stream: container headers are often wrong or absent).
+
+    ``stop_at``: stop decoding once that many frames are counted (to learn only whether a video
+    has at least so many).
+    """
     av, container, name = _open(video, file, record)
     n = 0
     try:
         with container:
             for _ in container.decode(video=0):
                 n += 1
+                if stop_at is not None and n >= stop_at:
+                    break
     except av.FFmpegError as e:
         raise VideoLoadError(f"video {name!r} cannot be decoded: {e}{where(file, record)}") from None
     return n
+
+
+def header_info(video: Any, *, file: object = None, record: object = None) -> tuple[int | None, int, int]:
+    """(frame count the container states, or None when it states none; height; width), without decoding.
+
+    Cheap (the file's header only), for checks at dataset build time; :func:`frame_count` is the
+    authority when the header is missing or in doubt.
+    """
+    _, container, _ = _open(video, file, record)
+    with container:
+        stream = container.streams.video[0]
+        n = int(stream.frames or 0)
+        return (n or None), int(stream.codec_context.height), int(stream.codec_context.width)

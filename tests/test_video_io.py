@@ -59,3 +59,25 @@ def test_record_frames_decodes_only_the_record_frames(mp4):
     rec = make_record(id="v", source="s", video=mp4, frame_indices=[1, 4, 9], height=48, width=64)
     assert [frame_signature(f) for f in record_frames(rec)] == [1, 4, 9]
     assert [frame_signature(f) for f in record_frames(rec, [2, 0])] == [9, 1]
+
+
+def test_header_info_reads_count_and_size_without_decoding(mp4, monkeypatch):
+    import av
+
+    def no_decode(*a, **k):
+        raise AssertionError("header_info decoded a frame")
+
+    monkeypatch.setattr(av.container.InputContainer, "decode", no_decode)
+    assert video_io.header_info(mp4) == (10, 48, 64)
+
+
+def test_frame_count_can_stop_early(mp4):
+    assert video_io.frame_count(mp4, stop_at=4) == 4
+    assert video_io.frame_count(mp4, stop_at=50) == 10
+
+
+def test_header_info_of_a_broken_file_is_a_named_error(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video" * 20)
+    with pytest.raises(VideoLoadError, match=r"bad\.mp4' cannot be opened.*record 'v'"):
+        video_io.header_info(str(bad), record="v")

@@ -152,6 +152,8 @@ def family_builder(family: str) -> type[Sa2VABuilder]:
         {
             "BUILDER_CONFIGS": configs,
             "VERSION": datasets.Version(module.VERSION),
+            # records of video families are large (a mask per frame): write them in small batches
+            "DEFAULT_WRITER_BATCH_SIZE": getattr(module, "WRITER_BATCH_SIZE", None),
             "__doc__": module.__doc__.strip().splitlines()[0],
             "__module__": module.__name__,  # datasets names the builder (and its cache folder) after this
         },

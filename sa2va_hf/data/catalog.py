@@ -8,6 +8,7 @@ Each family parser in :mod:`sa2va_hf.data.sources` ends with a table ``SOURCES``
     def shards(spec, data_dir, options) -> dict[str, list]   # native split -> shard descriptors
     def generate(spec, data_dir, options, split, shards) -> Iterator[(key, record)]
     def report(spec, data_dir, options) -> dict          # optional: what upstream filters removed
+    WRITER_BATCH_SIZE = 16                               # optional: records per Arrow write (large records)
 
 The catalog is discovered from that package (every module not starting with ``_``), so adding a
 source means adding its parser (and its fake writer and test class), nothing else. Nothing here

@@ -72,6 +72,14 @@ def test_one_builder_holds_every_config_and_a_family_builder_its_own():
     assert not hasattr(next(c for c in gcg.BUILDER_CONFIGS if c.name == "gcg_grandf"), "upstream_filters")
 
 
+def test_video_families_write_small_arrow_batches():
+    """A video record holds a mask per frame: datasets' default 1000-record write buffer would hold hundreds of MB."""
+    assert (
+        family_builder("refvos").DEFAULT_WRITER_BATCH_SIZE == family_builder("ref_sav").DEFAULT_WRITER_BATCH_SIZE == 16
+    )
+    assert family_builder("osprey").DEFAULT_WRITER_BATCH_SIZE is None  # datasets' default
+
+
 # ------------------------------------------------------------------ caching
 
 

@@ -4,7 +4,16 @@ import json
 
 import pytest
 
-from sa2va_hf.data.sources._json import iter_json_array, iter_shard, json_array_shards
+from sa2va_hf.data.sources._json import (
+    iter_json_array,
+    iter_json_object,
+    iter_object_shard,
+    iter_shard,
+    json_array_shards,
+    json_object_shards,
+    json_object_spans,
+    read_json_span,
+)
 from sa2va_hf.errors import AnnotationError
 
 ITEMS = [{"i": i, "t": "é€😀" * (i % 4), "nested": [{"a": [1, 2, {"b": "]["}]}] * (i % 3)} for i in range(57)]
@@ -88,3 +97,89 @@ def test_json_nested_too_deep_or_not_utf8_names_the_file(tmp_path, data):
         list(iter_json_array(p, chunk_size=5))
     with pytest.raises(AnnotationError, match="deep.json"):
         load_json(p)
+
+
+# ------------------------------------------------------------------ top-level objects
+
+MEMBERS = {f"k{i}/é": {"i": i, "t": "€😀" * (i % 4), "l": [None, {"a": "}{"}] * (i % 3)} for i in range(41)}
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 64, 1 << 20])
+@pytest.mark.parametrize("indent", [None, 2])
+def test_iter_json_object_matches_json_load(tmp_path, chunk_size, indent):
+    path = tmp_path / "o.json"
+    path.write_text(json.dumps(MEMBERS, indent=indent, ensure_ascii=False), encoding="utf-8")
+    members = list(iter_json_object(path, chunk_size=chunk_size))
+    assert [(m.key, m.value) for m in members] == list(MEMBERS.items())
+    raw = path.read_bytes()
+    for m in members:  # each span holds exactly the value; each offset starts its member
+        assert json.loads(raw[m.start : m.end]) == m.value
+        assert raw[m.offset : m.offset + 1] == b'"'
+    for m in members[::6]:
+        assert next(iter_json_object(path, start=m.offset, count=1, chunk_size=chunk_size)).value == m.value
+
+
+def test_spans_read_back_by_seeking(tmp_path):
+    path = tmp_path / "o.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(MEMBERS, ensure_ascii=False).encode())
+    spans = json_object_spans(path)
+    assert list(spans) == list(MEMBERS)
+    with open(path, "rb") as f:
+        for key in reversed(list(MEMBERS)):  # any order: each read seeks
+            assert read_json_span(f, spans[key]) == MEMBERS[key]
+
+
+@pytest.mark.parametrize("max_shards", [1, 3, 64])
+def test_object_shards_reassemble_the_object_in_order(tmp_path, max_shards):
+    path = tmp_path / "o.json"
+    path.write_text(json.dumps(MEMBERS, ensure_ascii=False), encoding="utf-8")
+    got = [(k, v) for s in json_object_shards(path, max_shards=max_shards) for _, k, v in iter_object_shard(s)]
+    assert got == list(MEMBERS.items())
+
+
+def test_empty_object(tmp_path):
+    p = tmp_path / "e.json"
+    p.write_text(" { } ")
+    assert list(iter_json_object(p)) == [] and json_object_spans(p) == {} and json_object_shards(p) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[1]", '{"a": 1', '{"a" 1}', '{"a": 1,}', '{"a": 1 "b": 2}', "{1: 2}", '{"a": 1} {"b": 2}', '{"a": tru}'],
+)
+def test_malformed_objects_name_the_file(tmp_path, text):
+    p = tmp_path / "bad.json"
+    p.write_text(text)
+    with pytest.raises(AnnotationError, match="bad.json"):
+        list(iter_json_object(p, chunk_size=3))
+
+
+def test_a_repeated_key_is_an_error_not_a_lost_value(tmp_path):
+    p = tmp_path / "dup.json"
+    p.write_text('{"7": [1], "8": [2], "7": [3]}')
+    assert [m.key for m in iter_json_object(p)] == ["7", "8", "7"]
+    for index in (json_object_spans, json_object_shards):
+        with pytest.raises(AnnotationError, match=r"key '7' appears twice.*dup\.json"):
+            index(p)
+
+
+def test_object_stream_holds_one_value_at_a_time(tmp_path):
+    import sa2va_hf.data.sources._json as common
+
+    p = tmp_path / "big.json"
+    p.write_text(json.dumps({str(i): ["x" * 1000] for i in range(2000)}))  # ~2 MB
+    seen_max = 0
+    orig = common._DECODER.raw_decode
+
+    class Spy:
+        def raw_decode(self, s, idx=0):
+            nonlocal seen_max
+            seen_max = max(seen_max, len(s))
+            return orig(s, idx)
+
+    common._DECODER, saved = Spy(), common._DECODER
+    try:
+        assert sum(1 for _ in iter_json_object(p, chunk_size=4096)) == 2000
+    finally:
+        common._DECODER = saved
+    assert seen_max < 3 * 4096 + 2100

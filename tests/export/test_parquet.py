@@ -23,7 +23,9 @@ from sa2va_hf.export.parquet import MANIFEST, export_sources, write_split
 from ..fakedata import describe_anything as fake_dam
 from ..fakedata import gcg as fake_gcg
 from ..fakedata import osprey as fake_osprey
+from ..fakedata import ref_sav as fake_ref_sav
 from ..fakedata import refcoco as fake_refcoco
+from ..fakedata import refvos as fake_refvos
 from ..fakedata._common import compressed_rle, frame_signature_image, write_mp4
 
 datasets.disable_progress_bars()
@@ -33,6 +35,8 @@ SOURCES = {
     "refcoco": fake_refcoco.write,
     "gcg_flickr": fake_gcg.write,
     "describe_anything": fake_dam.write,
+    "mevis": fake_refvos.write,  # a video of JPEG frames
+    "ref_sav": fake_ref_sav.write,  # an mp4, embedded
 }
 
 # Runs in a fresh interpreter where importing sa2va_hf fails: only datasets reads the export.
@@ -53,7 +57,9 @@ for split in dd:
     rows = []
     for rec in ds:
         frames = [hashlib.sha256(f["bytes"]).hexdigest() for f in rec.pop("frames")]
-        rows.append({**rec, "frames": frames})
+        video = rec.pop("video")
+        video = None if video is None else hashlib.sha256(video["bytes"]).hexdigest()
+        rows.append({**rec, "frames": frames, "video": video})
     result[split] = rows
 print(json.dumps(result))
 """
@@ -64,7 +70,7 @@ def _sha(data: bytes) -> str:
 
 
 def _expected(dd) -> dict:
-    """Every column of load_source's records, with each frame as the sha256 of its file's bytes."""
+    """Every column of load_source's records, each frame and video as the sha256 of its file's bytes."""
     out = {}
     for split, ds in dd.items():
         rows = []
@@ -72,7 +78,9 @@ def _expected(dd) -> dict:
             frames = [
                 _sha(f["bytes"] if f["bytes"] is not None else open(f["path"], "rb").read()) for f in rec.pop("frames")
             ]
-            rows.append({**rec, "frames": frames})
+            video = rec.pop("video")
+            video = None if video is None else _sha(open(video["path"], "rb").read())
+            rows.append({**rec, "frames": frames, "video": video})
         out[split] = rows
     return out
 
@@ -106,9 +114,10 @@ def test_the_export_loads_without_the_project_and_equals_load_source(exported, s
     assert _read_without_project(out, source) == json.loads(json.dumps(expected[source]))
 
 
-def test_streaming_the_export_gives_the_same_records(exported):
+@pytest.mark.parametrize("source", ["refcoco", "ref_sav"])
+def test_streaming_the_export_gives_the_same_records(exported, source):
     out, expected = exported
-    assert _read_without_project(out, "refcoco", streaming=True) == json.loads(json.dumps(expected["refcoco"]))
+    assert _read_without_project(out, source, streaming=True) == json.loads(json.dumps(expected[source]))
 
 
 def test_the_card_names_every_config_split_count_and_licence(exported):

@@ -1,7 +1,9 @@
-"""Reading annotation files: streaming top-level JSON arrays, whole JSON files, and sharding.
+"""Reading annotation files: streaming top-level JSON arrays and objects, whole JSON files, and sharding.
 
-``iter_json_array`` holds one element (plus a read buffer) at a time and yields each element's
-byte offset, so a large array can be cut into shards that worker processes read independently.
+``iter_json_array`` / ``iter_json_object`` hold one element or member value (plus a read buffer)
+at a time and yield byte offsets, so a large file can be cut into shards that worker processes
+read independently, or indexed once (``json_object_spans``: each key's byte span) and read back
+one value at a time by seeking (``read_json_span``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import os
 import re
 from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 from ...errors import AnnotationError, where
 
@@ -84,15 +87,7 @@ def iter_json_array(
     """
     path = os.fspath(path)
     with open(path, "rb") as f:
-        if start is None:
-            bom = f.read(3)
-            base = 3 if bom == b"\xef\xbb\xbf" else 0
-            f.seek(base)
-        else:
-            f.seek(start)
-            base = start
-        buf = _Buffer(f, path, chunk_size, base)
-        i = buf.skip_ws(buf.fill(0))
+        buf, i = _start_reading(f, path, start, chunk_size)
         if start is None:
             if i >= len(buf.text) or buf.text[i] != "[":
                 raise buf.error("expected a JSON array ('[') at the top level", i)
@@ -120,6 +115,17 @@ def iter_json_array(
                 raise buf.error("expected ',' or ']' after an array element", i)
 
 
+def _start_reading(f, path: str, start: int | None, chunk_size: int) -> tuple[_Buffer, int]:
+    """A buffer over ``f`` from the file's start (after a UTF-8 BOM) or from byte ``start``; index of the first token."""
+    if start is None:
+        base = 3 if f.read(3) == b"\xef\xbb\xbf" else 0
+    else:
+        base = start
+    f.seek(base)
+    buf = _Buffer(f, path, chunk_size, base)
+    return buf, buf.skip_ws(buf.fill(0))
+
+
 def _decode_one(buf: _Buffer, i: int) -> tuple[object, int, int]:
     """Decode the element starting at ``buf.text[i]``, reading more while it may be incomplete.
 
@@ -144,6 +150,120 @@ def _check_nothing_follows(buf: _Buffer, i: int) -> None:
     i = buf.skip_ws(i)
     if i < len(buf.text):
         raise buf.error("content after the end of the top-level JSON array", i)
+
+
+# --------------------------------------------------------------------------- JSON objects
+
+
+class Member(NamedTuple):
+    """One ``"key": value`` member of a top-level JSON object, with byte offsets into the file."""
+
+    offset: int  # where the member (its key) starts: a ``start`` for :func:`iter_json_object`
+    key: str
+    value: object
+    start: int  # the value's bytes are file[start:end]
+    end: int
+
+
+def iter_json_object(
+    path: str | os.PathLike, start: int | None = None, count: int | None = None, chunk_size: int = 1 << 20
+) -> Iterator[Member]:
+    """Yield the members of the top-level JSON object in ``path``, in file order.
+
+    The object counterpart of :func:`iter_json_array`, on the same buffer: one value (plus a read
+    buffer) in memory at a time, linear time, ``start`` (a member offset) and ``count`` for slices,
+    and on a full pass nothing but whitespace may follow the closing ``}``. Repeated keys are
+    yielded as they come (the caller decides; ``json.load`` would keep the last silently).
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as f:
+        buf, i = _start_reading(f, path, start, chunk_size)
+        if start is None:
+            if i >= len(buf.text) or buf.text[i] != "{":
+                raise buf.error("expected a JSON object ('{') at the top level", i)
+            i = buf.skip_ws(i + 1)
+            if i < len(buf.text) and buf.text[i] == "}":
+                _check_nothing_follows(buf, i + 1)
+                return
+        n = 0
+        while count is None or n < count:
+            if i >= len(buf.text):
+                raise buf.error("unexpected end of file inside the JSON object", i)
+            if buf.text[i] != '"':
+                raise buf.error("expected a string key in the JSON object", i)
+            key, end, i = _decode_one(buf, i)
+            offset = buf.byte_offset(i)
+            i = buf.skip_ws(end)
+            if i >= len(buf.text) or buf.text[i] != ":":
+                raise buf.error(f"expected ':' after the key {key!r:.60}", i)
+            i = buf.skip_ws(i + 1)
+            if i >= len(buf.text):
+                raise buf.error(f"unexpected end of file: no value for the key {key!r:.60}", i)
+            value, end, i = _decode_one(buf, i)
+            yield Member(offset, key, value, buf.byte_offset(i), buf.byte_offset(end))
+            n += 1
+            i = buf.skip_ws(end)
+            if i < len(buf.text) and buf.text[i] == ",":
+                i = buf.skip_ws(i + 1)
+            elif i < len(buf.text) and buf.text[i] == "}":
+                if start is None:
+                    _check_nothing_follows(buf, i + 1)
+                return
+            elif count is not None and n >= count:
+                return
+            else:
+                raise buf.error("expected ',' or '}' after an object member", i)
+
+
+def json_object_spans(path: str | os.PathLike) -> dict[str, tuple[int, int]]:
+    """Key -> byte span of its value, for every member of the top-level object, in one streaming pass.
+
+    Values are parsed (so the file is checked) and dropped at once; read one back with
+    :func:`read_json_span`. A key given twice is an error: one of its values would be lost.
+    """
+    spans: dict[str, tuple[int, int]] = {}
+    for m in iter_json_object(path):
+        if m.key in spans:
+            raise AnnotationError(f"key {m.key!r:.60} appears twice in the JSON object{where(os.fspath(path))}")
+        spans[m.key] = (m.start, m.end)
+    return spans
+
+
+def read_json_span(f, span: tuple[int, int], *, file: object = None, record: object = None):
+    """The JSON value at bytes ``span`` of the open binary file ``f`` (a span from :func:`json_object_spans`)."""
+    start, end = span
+    f.seek(start)
+    data = f.read(end - start)
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:  # the file changed since it was indexed
+        raise AnnotationError(
+            f"bytes {start}..{end} are not the JSON value indexed there ({e}){where(file, record)}"
+        ) from None
+
+
+def json_object_shards(path: str | os.PathLike, max_shards: int = MAX_SHARDS) -> list[dict]:
+    """Cut a top-level JSON object into up to ``max_shards`` contiguous slices of members.
+
+    Shards are those of :func:`json_array_shards` (``start`` = a member's offset); read one with
+    :func:`iter_object_shard`. A repeated key is an error (as in :func:`json_object_spans`).
+    """
+    offsets, seen = [], set()
+    for m in iter_json_object(path):
+        if m.key in seen:
+            raise AnnotationError(f"key {m.key!r:.60} appears twice in the JSON object{where(os.fspath(path))}")
+        seen.add(m.key)
+        offsets.append(m.offset)
+    return slice_shards(os.fspath(path), offsets, max_shards)
+
+
+def iter_object_shard(shard: dict) -> Iterator[tuple[int, str, object]]:
+    """``(position in the object, key, value)`` for one shard of :func:`json_object_shards`."""
+    for k, m in enumerate(iter_json_object(shard["path"], shard["start"], shard["count"])):
+        yield shard["index"] + k, m.key, m.value
+
+
+# --------------------------------------------------------------------------- shards
 
 
 def json_array_shards(path: str | os.PathLike, max_shards: int = MAX_SHARDS) -> list[dict]:
