@@ -28,28 +28,27 @@ import numpy as np
 from transformers.image_processing_utils import BatchFeature
 from transformers.processing_utils import ProcessorMixin
 
+from .chat_templates import ChatTemplate, get_template, template_to_config
 from .errors import Sa2VAError, ShapeMismatchError
 from .image_io import to_rgb_image
 from .image_processing_sa2va import Sa2VAImageProcessor, as_mask_stack, convert_tensors
 from .templates import (
     CONVERSATION_STYLES,
     IGNORE_INDEX,
-    IMAGE_SPECIAL_TOKENS,
-    IMG_CONTEXT_TOKEN,
     REFCOCO_INSTRUCTION,
-    SA2VA_SPECIAL_TOKENS,
-    ChatTemplate,
     check_max_length,
-    count_placeholders,
     encode_turns,
-    expand_placeholders,
-    get_template,
-    image_string,
     insert_region_strings,
     messages_to_turns,
     osprey_messages,
+)
+from .tokens import (
+    IMG_CONTEXT_TOKEN,
+    add_special_tokens,
+    count_placeholders,
+    expand_placeholders,
+    image_string,
     region_string,
-    template_to_config,
     video_string,
 )
 
@@ -394,26 +393,6 @@ class Sa2VAProcessor(ProcessorMixin):
                 raise Sa2VAError(
                     f"sample {i}: {got} <IMG_CONTEXT> tokens, but its images and regions need {want}{hint}"
                 )
-
-
-# --------------------------------------------------------------------------- tokenizer
-
-
-def add_special_tokens(tokenizer: Any) -> list[str]:
-    """Add the Sa2VA special tokens the tokenizer does not already encode as one token each.
-
-    ``[SEG] <p> </p> <vp> </vp>`` come first, in upstream's order (so a plain InternVL
-    tokenizer gets the same ids as in upstream training), then any missing image token.
-    Returns what was added.
-    """
-    missing = []
-    for token in SA2VA_SPECIAL_TOKENS + IMAGE_SPECIAL_TOKENS:
-        ids = tokenizer.encode(token, add_special_tokens=False)
-        if len(ids) != 1 or tokenizer.convert_ids_to_tokens(ids[0]) != token:
-            missing.append(token)
-    if missing:
-        tokenizer.add_tokens(missing, special_tokens=True)
-    return missing
 
 
 # --------------------------------------------------------------------------- helpers

@@ -1,44 +1,20 @@
-"""The text side of Sa2VA: special tokens, prompt strings, chat templates and training encoding.
+"""Training conversations: messages -> turns -> ``input_ids`` + ``labels``, as upstream builds them.
 
-Everything here is plain Python over strings and a tokenizer, and reproduces what the
-upstream training code (xtuner's ``template_map_fn`` + Sa2VA's ``video_lisa_encode_fn``,
-and the RefCOCO dataset's own ``get_inputid_labels``) produces:
-
-* the image string ``<img>`` + ``<IMG_CONTEXT>`` x (256 per tile) + ``</img>``; a video is one
-  such string per frame (one tile each), joined with ``\\n``;
-* the region string for visual prompts,
-  ``There are {n} part regions in the picture: region1<vp>...</vp>, region2<vp>...</vp>.\\n``;
-* the chat templates phi3 / qwen / internlm2 (system prompt empty);
-* conversation turns ``{"input", "output"}`` -> ``input_ids`` + ``labels``.
-
-This module only imports the standard library: it travels with ``processing_sa2va.py`` as
-remote code (``trust_remote_code=True``) and must stay self-contained.
+Reproduces what the upstream training code (xtuner's ``template_map_fn`` + Sa2VA's
+``video_lisa_encode_fn``, and the RefCOCO dataset's own ``get_inputid_labels``) produces from a
+conversation, with the chat template strings of :mod:`chat_templates`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .chat_templates import BOT_NAME, ChatTemplate, get_template
 from .errors import Sa2VAError
+from .tokens import IMAGE_PLACEHOLDER, region_string
 
 IGNORE_INDEX = -100
-
-IMAGE_PLACEHOLDER = "<image>"
-IMG_START_TOKEN = "<img>"
-IMG_END_TOKEN = "</img>"
-IMG_CONTEXT_TOKEN = "<IMG_CONTEXT>"
-VP_START_TOKEN = "<vp>"
-VP_END_TOKEN = "</vp>"
-SEG_TOKEN = "[SEG]"
-PHRASE_START_TOKEN = "<p>"
-PHRASE_END_TOKEN = "</p>"
-
-#: Added (as special tokens, in this order) by every upstream Sa2VA training config.
-SA2VA_SPECIAL_TOKENS = (SEG_TOKEN, PHRASE_START_TOKEN, PHRASE_END_TOKEN, VP_START_TOKEN, VP_END_TOKEN)
-#: Already in the InternVL tokenizers Sa2VA starts from; added only where missing.
-IMAGE_SPECIAL_TOKENS = (IMG_START_TOKEN, IMG_END_TOKEN, IMG_CONTEXT_TOKEN)
 
 #: Upstream v1 ``ReferSegmDataset`` (arch ``intern_vl``) overrides the template's INSTRUCTION
 #: with this one, whatever the configured template (note: no ``\\n`` after ``<|end|>``).
@@ -46,182 +22,10 @@ REFCOCO_INSTRUCTION = "<|user|>\n{input}<|end|><|assistant|>\n"
 
 CONVERSATION_STYLES = ("llava", "plain", "osprey", "refcoco")
 
-#: What upstream's ``predict_forward`` / xtuner's chat pass as ``{bot_name}`` to a template.
-BOT_NAME = "BOT"
-
-
-# --------------------------------------------------------------------------- templates
-
-
-@dataclass(frozen=True)
-class ChatTemplate:
-    """An xtuner-style prompt template.
-
-    ``instruction`` wraps each user turn (``{input}``, optionally ``{round}``); ``suffix`` is
-    appended to each answer; ``sep`` follows each turn, unlabelled; ``system`` wraps a system
-    prompt (unused by Sa2VA: its system prompt is empty). ``suffix_as_eos`` means the suffix
-    replaces the tokenizer's EOS (no EOS is added, and no BOS on later turns).
-    """
-
-    name: str
-    instruction: str
-    suffix: str = ""
-    sep: str = ""
-    system: str = ""
-    suffix_as_eos: bool = False
-    stop_words: tuple[str, ...] = field(default_factory=tuple)
-
-    def __post_init__(self) -> None:
-        # a custom template fails here, with its field named, not later as a bare KeyError /
-        # IndexError / TypeError in the middle of encoding
-        for name in ("name", "instruction", "suffix", "sep", "system"):
-            value = getattr(self, name)
-            if value is None and name != "instruction":
-                object.__setattr__(self, name, "")  # xtuner templates simply omit SUFFIX / SEP / SYSTEM
-            elif not isinstance(value, str):
-                raise Sa2VAError(f"chat template field {name!r} must be a string, got {type(value).__name__}")
-        if "{input}" not in self.instruction:
-            raise Sa2VAError("a chat template needs an 'instruction' containing '{input}'")
-        if isinstance(self.stop_words, str) or not all(isinstance(w, str) for w in self.stop_words):
-            raise Sa2VAError(f"chat template 'stop_words' must be a list of strings, got {self.stop_words!r}")
-        object.__setattr__(self, "suffix_as_eos", bool(self.suffix_as_eos))
-        for name, probe in (("instruction", self.instruction), ("system", self.system)):
-            try:
-                probe.format(input="", round=1, system="", bot_name=BOT_NAME)
-            except (KeyError, IndexError, ValueError) as e:
-                raise Sa2VAError(
-                    f"chat template {name} {probe!r} is not a valid format string "
-                    f"(fields allowed: {{input}}, {{round}}, {{bot_name}}, {{system}}): {type(e).__name__}: {e}"
-                ) from None
-
-    def format_input(self, text: str, round: int = 1, system: str = "") -> str:
-        """The user part of one turn: (system prompt +) ``instruction`` around ``text``
-        (``{round}`` and ``{bot_name}`` are filled as upstream's ``predict_forward`` does)."""
-        out = self.instruction.format(input=text, round=round, bot_name=BOT_NAME)
-        if system:
-            out = self.system.format(system=system, bot_name=BOT_NAME) + out
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["stop_words"] = list(self.stop_words)
-        return d
-
-
-CHAT_TEMPLATES: dict[str, ChatTemplate] = {
-    "phi3": ChatTemplate(
-        name="phi3",
-        system="<|system|>\n{system}<|end|>\n",
-        instruction="<|user|>\n{input}<|end|>\n<|assistant|>\n",
-        suffix="<|end|>",
-        suffix_as_eos=True,
-        sep="\n",
-        stop_words=("<|end|>",),
-    ),
-    "qwen": ChatTemplate(
-        name="qwen",
-        system="<|im_start|>system\n{system}<|im_end|>\n",
-        instruction="<|im_start|>user\n{input}<|im_end|>\n<|im_start|>assistant\n",
-        suffix="<|im_end|>",
-        suffix_as_eos=True,
-        sep="\n",
-        stop_words=("<|im_end|>", "<|endoftext|>"),
-    ),
-    "internlm2": ChatTemplate(
-        name="internlm2",
-        system="<|im_start|>system\n{system}<|im_end|>\n",
-        instruction="<|im_start|>user\n{input}<|im_end|>\n<|im_start|>assistant\n",
-        suffix="<|im_end|>",
-        suffix_as_eos=True,
-        sep="\n",
-        stop_words=("<|im_end|>",),
-    ),
-}
-
-_XTUNER_KEYS = {
-    "INSTRUCTION": "instruction",
-    "SUFFIX": "suffix",
-    "SEP": "sep",
-    "SYSTEM": "system",
-    "SUFFIX_AS_EOS": "suffix_as_eos",
-    "STOP_WORDS": "stop_words",
-}
-
-
-def template_name(name: str) -> str:
-    """Canonical template name: ``phi3_chat`` / ``Phi3-Chat`` -> ``phi3``."""
-    key = name.strip().lower().replace("-", "_")
-    return key[: -len("_chat")] if key.endswith("_chat") else key
-
-
-def get_template(template: str | ChatTemplate | Mapping[str, Any]) -> ChatTemplate:
-    """Resolve a template: a name (``phi3``, ``qwen``, ``internlm2``, or upstream's ``*_chat``
-    names), a :class:`ChatTemplate`, or a dict (our field names or xtuner's upper-case keys)."""
-    if isinstance(template, ChatTemplate):
-        return template
-    if isinstance(template, str):
-        key = template_name(template)
-        if key not in CHAT_TEMPLATES:
-            raise Sa2VAError(
-                f"unknown chat template {template!r}; known: {sorted(CHAT_TEMPLATES)} "
-                "(upstream names such as 'phi3_chat' are accepted too), or pass a dict / ChatTemplate"
-            )
-        return CHAT_TEMPLATES[key]
-    if isinstance(template, Mapping):
-        fields = {_XTUNER_KEYS.get(k, k): v for k, v in template.items()}
-        unknown = set(fields) - set(ChatTemplate.__dataclass_fields__)
-        if unknown:
-            raise Sa2VAError(f"unknown chat template field(s) {sorted(unknown)}")
-        if "instruction" not in fields or "{input}" not in str(fields["instruction"]):
-            raise Sa2VAError("a custom chat template needs an 'instruction' containing '{input}'")
-        fields.setdefault("name", "custom")
-        stop_words = fields.get("stop_words") or ()
-        fields["stop_words"] = (stop_words,) if isinstance(stop_words, str) else tuple(stop_words)
-        return ChatTemplate(**fields)
-    raise Sa2VAError(f"template must be a name, a dict or a ChatTemplate, got {type(template).__name__}")
-
-
-def template_to_config(template: ChatTemplate) -> str | dict[str, Any]:
-    """What ``save_pretrained`` stores: the name of a built-in template, else its fields."""
-    if CHAT_TEMPLATES.get(template.name) == template:
-        return template.name
-    return template.to_dict()
-
-
-# --------------------------------------------------------------------------- prompt strings
-
-
-def image_string(num_tiles: int, tokens_per_tile: int = 256) -> str:
-    """``<img>`` + ``<IMG_CONTEXT>`` x (tokens_per_tile * num_tiles) + ``</img>``."""
-    return IMG_START_TOKEN + IMG_CONTEXT_TOKEN * (tokens_per_tile * int(num_tiles)) + IMG_END_TOKEN
-
-
-def video_string(num_frames: int, tokens_per_frame: int = 256) -> str:
-    """One single-tile image string per frame, joined with ``\\n``."""
-    return "\n".join([image_string(1, tokens_per_frame)] * int(num_frames))
-
-
-def region_string(region_pixels: Sequence[int]) -> str:
-    """``There are {n} part regions in the picture: region1<vp>ctx*k1</vp>, ... .\\n``.
-
-    ``region_pixels[i]`` is the number of grid cells of region i (its ``<IMG_CONTEXT>`` count).
-    Empty when there is no region.
-    """
-    if len(region_pixels) == 0:
-        return ""
-    parts = [
-        f"region{i + 1}{VP_START_TOKEN}{IMG_CONTEXT_TOKEN * int(k)}{VP_END_TOKEN}" for i, k in enumerate(region_pixels)
-    ]
-    return f"There are {len(parts)} part regions in the picture: " + ", ".join(parts) + ".\n"
-
 
 def strip_angle_brackets(text: str) -> str:
     """Upstream Osprey removes every ``<`` and ``>`` from its texts (``<region1>`` -> ``region1``)."""
     return text.replace("<", "").replace(">", "")
-
-
-def count_placeholders(text: str) -> int:
-    return text.count(IMAGE_PLACEHOLDER)
 
 
 def insert_region_strings(text: str, region_strings: Sequence[str]) -> str:
@@ -245,21 +49,6 @@ def insert_region_strings(text: str, region_strings: Sequence[str]) -> str:
             out.append("\n" + region)
             if rest.startswith("\n"):
                 rest = rest[1:]
-        out.append(rest)
-    return "".join(out)
-
-
-def expand_placeholders(text: str, media_strings: Sequence[str]) -> str:
-    """Replace the k-th ``<image>`` with ``media_strings[k]``; the counts must agree."""
-    pieces = text.split(IMAGE_PLACEHOLDER)
-    if len(pieces) - 1 != len(media_strings):
-        raise Sa2VAError(
-            f"{len(pieces) - 1} {IMAGE_PLACEHOLDER} placeholder(s) in the text but {len(media_strings)} "
-            "image(s)/video(s) for it: put one <image> per image (or per video) where its tokens belong"
-        )
-    out = [pieces[0]]
-    for media, rest in zip(media_strings, pieces[1:]):
-        out.append(media)
         out.append(rest)
     return "".join(out)
 

@@ -137,7 +137,7 @@ def test_remote_code_loads_without_sa2va_hf_installed(tmp_path, monkeypatch):
     assert Sa2VAImageProcessor._auto_class == "AutoImageProcessor"
     saved = tmp_path / "remote"
     proc.save_pretrained(saved)
-    for name in ("processing_sa2va.py", "image_processing_sa2va.py", "templates.py", "masks.py", "errors.py"):
+    for name in ("processing_sa2va.py", "image_processing_sa2va.py", "tokens.py", "chat_templates.py", "masks.py"):
         assert (saved / name).is_file(), name
     cfg = json.loads((saved / "processor_config.json").read_text())
     assert cfg["auto_map"]["AutoProcessor"] == "processing_sa2va.Sa2VAProcessor"
@@ -249,8 +249,11 @@ def test_remote_code_files_need_no_torch_or_sa2va_hf():
     files = [mod.__file__, *get_relative_import_files(mod.__file__)]
     names = sorted(os.path.basename(f) for f in files)
     assert names == sorted(
-        ["processing_sa2va.py", "templates.py", "errors.py", "image_processing_sa2va.py", "image_io.py", "masks.py"]
-    )
-    for name in ("processing_sa2va.py", "templates.py"):
+        [
+            "processing_sa2va.py", "templates.py", "chat_templates.py", "tokens.py", "errors.py",
+            "image_processing_sa2va.py", "image_io.py", "masks.py",
+        ]
+    )  # fmt: skip
+    for name in ("processing_sa2va.py", "templates.py", "chat_templates.py", "tokens.py"):
         needed = set(get_imports(os.path.join(os.path.dirname(mod.__file__), name)))
         assert "sa2va_hf" not in needed and "torch" not in needed, (name, needed)

@@ -8,18 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from sa2va_hf.chat_templates import ChatTemplate, get_template
 from sa2va_hf.errors import Sa2VAError
-from sa2va_hf.templates import (
-    ChatTemplate,
-    encode_turns,
-    get_template,
-    image_string,
-    insert_region_strings,
-    messages_to_turns,
-    osprey_messages,
-    region_string,
-    video_string,
-)
+from sa2va_hf.templates import encode_turns, insert_region_strings, messages_to_turns, osprey_messages
+from sa2va_hf.tokens import image_string, region_string, video_string
 
 try:
     from .tokenizer_utils import make_tokenizer
