@@ -8,7 +8,6 @@ and :class:`Sa2VAProcessor` with ``AutoProcessor``, so a saved folder loads back
 from . import masks
 from .chat_templates import CHAT_TEMPLATES, ChatTemplate, get_template
 from .checkpoint import processor_from_checkpoint
-from .collator import Sa2VACollator
 from .errors import (
     EmptyRegionError,
     ImageLoadError,
@@ -19,6 +18,7 @@ from .errors import (
 from .image_processing_sa2va import Sa2VAImageProcessor
 from .loading import list_sources, load_source
 from .processing_sa2va import Sa2VAProcessor
+from .training.collator import Sa2VACollator
 
 __version__ = "0.2.0.dev0"
 

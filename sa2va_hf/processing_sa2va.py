@@ -7,9 +7,9 @@ The image side is :class:`Sa2VAImageProcessor`; this class adds the text side:
 * with visual prompts, the region string
   ``There are {n} part regions in the picture: region1<vp>...</vp>, ....\\n`` follows the image,
   with one ``<IMG_CONTEXT>`` per grid cell of each region;
-* inference (``text=``): the chat template's user turn around the text, tokenized whole, as
-  upstream ``predict_forward`` does; training (``conversations=``): ``input_ids`` + ``labels``
-  as upstream's xtuner pipeline builds them (see :mod:`templates`).
+* the chat template's user turn around the text, tokenized whole, as upstream
+  ``predict_forward`` does. Training samples (``input_ids`` + ``labels``) are built by
+  :func:`sa2va_hf.training.encode_conversation` from the same pieces (:meth:`process_media`).
 
 The model fills the ``<IMG_CONTEXT>`` embeddings in order (all tiles, then the regions object
 by object), so the processor checks that every sample holds exactly
@@ -21,7 +21,7 @@ self-contained modules, plus numpy / PIL / transformers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -32,27 +32,21 @@ from .chat_templates import ChatTemplate, get_template, template_to_config
 from .errors import Sa2VAError, ShapeMismatchError
 from .image_io import to_rgb_image
 from .image_processing_sa2va import Sa2VAImageProcessor, as_mask_stack, convert_tensors
-from .templates import (
-    CONVERSATION_STYLES,
-    IGNORE_INDEX,
-    REFCOCO_INSTRUCTION,
-    check_max_length,
-    encode_turns,
-    insert_region_strings,
-    messages_to_turns,
-    osprey_messages,
-)
 from .tokens import (
     IMG_CONTEXT_TOKEN,
+    MediaTokens,
     add_special_tokens,
-    count_placeholders,
+    assign_media,
+    check_context_tokens,
     expand_placeholders,
     image_string,
     region_string,
     video_string,
 )
 
-_PROCESSOR_OPTIONS = ("apply_template", "system", "conversation_style", "question_suffix", "refcoco_instruction")
+_PROCESSOR_OPTIONS = ("apply_template", "system")
+#: Options of the training path, which left the processor in 0.2.
+_TRAINING_OPTIONS = ("conversations", "conversation_style", "question_suffix", "refcoco_instruction")
 
 
 class Sa2VAProcessor(ProcessorMixin):
@@ -68,7 +62,6 @@ class Sa2VAProcessor(ProcessorMixin):
         template: ``"phi3"``, ``"qwen"`` or ``"internlm2"`` (upstream's ``*_chat`` names work
             too), or a dict / :class:`ChatTemplate`. Saved by ``save_pretrained``.
         system: system prompt (Sa2VA uses none).
-        max_length: training sequences (``conversations=``) are truncated to this (upstream 8192).
         add_sa2va_tokens: add the special tokens above to the tokenizer.
         chat_template: a Jinja chat template, kept for ``ProcessorMixin`` (unused here).
     """
@@ -79,7 +72,6 @@ class Sa2VAProcessor(ProcessorMixin):
         tokenizer=None,
         template: str | dict | ChatTemplate = "phi3",
         system: str = "",
-        max_length: int | None = 8192,
         add_sa2va_tokens: bool = True,
         chat_template: str | None = None,
     ):
@@ -90,7 +82,6 @@ class Sa2VAProcessor(ProcessorMixin):
         if not isinstance(system, str):
             raise Sa2VAError(f"system must be a string, got {type(system).__name__}")
         self.system = system
-        self.max_length = check_max_length(max_length)
         self.add_sa2va_tokens = add_sa2va_tokens
         if add_sa2va_tokens:
             self.added_tokens = add_special_tokens(tokenizer)
@@ -128,7 +119,6 @@ class Sa2VAProcessor(ProcessorMixin):
         videos=None,
         visual_prompts=None,
         masks=None,
-        conversations=None,
         return_tensors: str | None = None,
         **kwargs: Any,
     ) -> BatchFeature:
@@ -137,7 +127,7 @@ class Sa2VAProcessor(ProcessorMixin):
         Args:
             images: one image (PIL image, HxWx3 uint8 array, or file path) or a list of them.
                 Images are matched to ``<image>`` placeholders in order, across the batch.
-            text: a prompt or a list of prompts (inference). Each ``<image>`` is expanded; the
+            text: a prompt or a list of prompts. Each ``<image>`` is expanded; the
                 result goes into the template's user turn (``apply_template=False`` to skip
                 that) and is tokenized whole, with the tokenizer's own special tokens.
             videos: one video (a list of frames, or an (F, H, W, 3) array) or a list of videos.
@@ -148,56 +138,71 @@ class Sa2VAProcessor(ProcessorMixin):
                 video, an (n_obj, F, H, W) array or a list over objects of per-frame masks
                 (``None`` for "no mask in this frame"), returned as (n_obj * F, H, W),
                 object-major, as upstream.
-            conversations: training messages (``[{"from": "human"|"gpt", "value": ...}]``, or
-                ``role``/``content``), or a list of such lists; gives ``input_ids`` and ``labels``.
             return_tensors: ``None`` (lists / numpy), ``"np"`` or ``"pt"``.
-            **kwargs: processor options ``apply_template`` (True), ``system``,
-                ``conversation_style`` (``llava`` for images, ``plain`` for videos and text-only;
-                ``osprey``, ``refcoco``), ``question_suffix`` (osprey), ``refcoco_instruction``,
-                ``max_length``; image processor options (``max_tiles``, ``prompt_mask_mode``,
-                ``empty_region``, ...); everything else goes to the tokenizer (``padding``,
-                ``truncation``, ...).
+            **kwargs: processor options ``apply_template`` (True), ``system``; image processor
+                options (``max_tiles``, ``prompt_mask_mode``, ``empty_region``, ...); everything
+                else goes to the tokenizer (``padding``, ``truncation``, ...).
+
+        Training samples (``input_ids`` + ``labels``) come from
+        :func:`sa2va_hf.training.encode_conversation`.
         """
-        if images is not None and videos is not None:
-            raise Sa2VAError("give images or videos, not both, in one call")
-        if text is not None and conversations is not None:
-            raise Sa2VAError("give text (inference) or conversations (training), not both")
-        if videos is not None and visual_prompts is not None:
-            raise Sa2VAError("visual prompts are only supported on images")
-        if return_tensors not in (None, "np", "pt"):
-            raise Sa2VAError(f"return_tensors must be None, 'np' or 'pt', got {return_tensors!r}")
+        moved = sorted(set(kwargs) & set(_TRAINING_OPTIONS))
+        if moved:
+            raise Sa2VAError(
+                f"{moved}: training conversations left the processor in sa2va-hf 0.2; build input_ids + labels "
+                "with sa2va_hf.training.encode_conversation(processor, images=..., conversations=..., style=...)"
+            )
         if text is not None and not (
             isinstance(text, str) or (isinstance(text, (list, tuple)) and all(isinstance(t, str) for t in text))
         ):
             raise Sa2VAError(f"text must be a string or a list of strings, got {type(text).__name__}")
+        if return_tensors not in (None, "np", "pt"):
+            raise Sa2VAError(f"return_tensors must be None, 'np' or 'pt', got {return_tensors!r}")
         image_opts, proc_opts, tok_opts = self._split_kwargs(kwargs)
+        data, media = self.process_media(
+            images=images, videos=videos, visual_prompts=visual_prompts, masks=masks, **image_opts
+        )
+        if text is not None:
+            data.update(self._encode_prompts(text, media, proc_opts, tok_opts, return_tensors))
+        elif tok_opts:
+            raise Sa2VAError(f"unknown option(s) {sorted(tok_opts)} (no text to tokenize)")
+        return BatchFeature(data=_convert(data, return_tensors))
 
+    def process_media(
+        self, images=None, videos=None, visual_prompts=None, masks=None, **image_options: Any
+    ) -> tuple[dict[str, Any], list[MediaTokens]]:
+        """The pixel features of ``images`` (or ``videos``) and what each one puts in the text.
+
+        Shared by :meth:`__call__` and the training encoder, which lay the same
+        :class:`MediaTokens` out differently in the text.
+        """
+        if images is not None and videos is not None:
+            raise Sa2VAError("give images or videos, not both, in one call")
+        if videos is not None and visual_prompts is not None:
+            raise Sa2VAError("visual prompts are only supported on images")
         data: dict[str, Any] = {}
-        media: list[_Media] = []
-        tpt = self._tokens_per_tile(image_opts)
+        media: list[MediaTokens] = []
+        tpt = self._tokens_per_tile(image_options)
         if images is not None:
-            feats = self.image_processor(images, visual_prompts=visual_prompts, masks=masks, **image_opts)
+            feats = self.image_processor(images, visual_prompts=visual_prompts, masks=masks, **image_options)
             data.update(feats)
             region_pixels = feats.get("region_pixels")
             dropped = feats.get("dropped_regions")
             for i, tiles in enumerate(np.asarray(feats["num_patches"]).tolist()):
                 regions = [int(k) for k in region_pixels[i]] if region_pixels is not None else None
-                item = _Media(image_string(tiles, tpt), regions, tpt * tiles + sum(regions or []))
-                item.dropped = list(dropped[i]) if dropped is not None else []
-                media.append(item)
+                media.append(
+                    MediaTokens(
+                        image_string(tiles, tpt),
+                        tpt * tiles + sum(regions or []),
+                        regions,
+                        list(dropped[i]) if dropped is not None else [],
+                    )
+                )
         elif videos is not None:
-            data.update(self._process_videos(videos, masks, image_opts))
+            data.update(self._process_videos(videos, masks, image_options))
             for frames in data["num_frames"].tolist():
-                media.append(_Media(video_string(frames, tpt), None, tpt * frames))
-
-        if text is not None:
-            data.update(self._encode_prompts(text, media, proc_opts, tok_opts, return_tensors))
-        elif conversations is not None:
-            style = proc_opts.get("conversation_style") or ("llava" if images is not None else "plain")
-            data.update(self._encode_conversations(conversations, media, style, proc_opts, tok_opts))
-        elif tok_opts:
-            raise Sa2VAError(f"unknown option(s) {sorted(tok_opts)} (no text to tokenize)")
-        return BatchFeature(data=_convert(data, return_tensors))
+                media.append(MediaTokens(video_string(frames, tpt), tpt * frames))
+        return data, media
 
     # ------------------------------------------------------------------ pieces
 
@@ -247,31 +252,8 @@ class Sa2VAProcessor(ProcessorMixin):
             data["masks"] = video_masks
         return data
 
-    def _take_media(self, texts: Sequence[str], media: list[_Media]) -> list[list[_Media]]:
-        counts = [count_placeholders(t) for t in texts]
-        if sum(counts) != len(media):
-            detail = ", ".join(str(c) for c in counts)
-            raise Sa2VAError(
-                f"the text holds {sum(counts)} <image> placeholder(s) ({detail} per sample) but "
-                f"{len(media)} image(s)/video(s) were given: put one <image> per image (or per video) "
-                "where its tokens belong"
-            )
-        out, start = [], 0
-        for c in counts:
-            out.append(media[start : start + c])
-            start += c
-        return out
-
     @staticmethod
-    def _expand(text: str, items: list[_Media], with_regions: bool = True) -> str:
-        """Training turns: ``<image>`` -> media string, then ``\n`` + the region string where the
-        image has regions, absorbing one ``\n`` after the placeholder (Osprey's training layout)."""
-        if with_regions:
-            text = insert_region_strings(text, [region_string(m.regions or []) for m in items])
-        return expand_placeholders(text, [m.string for m in items])
-
-    @staticmethod
-    def _expand_prompt(text: str, items: list[_Media]) -> str:
+    def _expand_prompt(text: str, items: list[MediaTokens]) -> str:
         """Inference, exactly upstream ``predict_forward``: ``<image>`` -> media string + ``\n`` +
         region string (nothing after the placeholder is absorbed, so ``<image>\nQ`` gets a blank
         line before ``Q``, as upstream's own region-caption evaluation feeds the model)."""
@@ -281,7 +263,7 @@ class Sa2VAProcessor(ProcessorMixin):
 
     def _encode_prompts(self, text, media, proc_opts, tok_opts, return_tensors) -> dict[str, Any]:
         texts = [text] if isinstance(text, str) else list(text)
-        per_sample = self._take_media(texts, media)
+        per_sample = assign_media(texts, media)
         system = proc_opts.get("system", self.system)
         prompts = []
         for t, items in zip(texts, per_sample):
@@ -295,7 +277,11 @@ class Sa2VAProcessor(ProcessorMixin):
             enc = self._pad_without_pad_token(prompts, tok_opts, return_tensors)
         else:
             enc = self.tokenizer(prompts, return_tensors=return_tensors, **tok_opts)
-        self._check_context_counts(enc["input_ids"], [sum(m.count for m in items) for items in per_sample])
+        check_context_tokens(
+            enc["input_ids"],
+            [sum(m.context_tokens for m in items) for items in per_sample],
+            self.image_context_token_id,
+        )
         return dict(enc)
 
     def _pad_without_pad_token(self, prompts, tok_opts, return_tensors) -> dict[str, Any]:
@@ -321,91 +307,8 @@ class Sa2VAProcessor(ProcessorMixin):
             out[key] = np.asarray(padded, dtype=np.int64) if return_tensors else padded
         return out
 
-    def _encode_conversations(self, conversations, media, style, proc_opts, tok_opts) -> dict[str, Any]:
-        if style not in CONVERSATION_STYLES:
-            raise Sa2VAError(f"conversation_style must be one of {CONVERSATION_STYLES}, got {style!r}")
-        max_length = tok_opts.pop("max_length", self.max_length)
-        if tok_opts:
-            raise Sa2VAError(f"unknown option(s) for conversations: {sorted(tok_opts)}")
-        batch = _as_conversation_batch(conversations)
-        system = proc_opts.get("system", self.system)
-        refcoco_instruction = proc_opts.get("refcoco_instruction", REFCOCO_INSTRUCTION)
-
-        if style == "osprey":
-            if len(media) != len(batch):
-                raise Sa2VAError(
-                    f"osprey style takes one image per conversation: {len(batch)} conversations, {len(media)} images"
-                )
-            for i, m in enumerate(media):
-                if m.dropped:
-                    # the conversation names its regions region1, region2, ...: dropping one would
-                    # renumber the rest under the text (upstream v2 drops such a sample instead)
-                    raise Sa2VAError(
-                        f"conversation {i}: region(s) {m.dropped} cover too few grid cells and were dropped, "
-                        "which would renumber the regions the conversation refers to; skip this sample, or "
-                        "use empty_region='keep' (upstream v1) or 'error'"
-                    )
-                if not m.regions:
-                    raise Sa2VAError(
-                        f"conversation {i}: osprey style needs the image's regions as visual_prompts "
-                        "(the first turn holds their region string)"
-                    )
-            # upstream writes the region string into the first message itself
-            suffix = proc_opts.get("question_suffix", "")
-            turns_list = [
-                messages_to_turns(osprey_messages(conv, m.regions or [], suffix), "osprey")
-                for conv, m in zip(batch, media)
-            ]
-        else:
-            turns_list = [messages_to_turns(conv, style) for conv in batch]
-        for i, turns in enumerate(turns_list):
-            if not turns:
-                raise Sa2VAError(f"conversation {i} has no user message followed by an answer: nothing to train on")
-
-        per_sample = self._take_media(["".join(t["input"] for t in turns) for turns in turns_list], media)
-        input_ids, labels = [], []
-        for turns, items in zip(turns_list, per_sample):
-            k = 0
-            for turn in turns:
-                n = count_placeholders(turn["input"])
-                turn["input"] = self._expand(turn["input"], items[k : k + n], with_regions=style != "osprey")
-                k += n
-            enc = encode_turns(
-                turns, self.tokenizer, self._chat_template, max_length=max_length, system=system,
-                style=style, refcoco_instruction=refcoco_instruction,
-            )  # fmt: skip
-            input_ids.append(enc["input_ids"])
-            labels.append(enc["labels"])
-        self._check_context_counts(input_ids, [sum(m.count for m in items) for items in per_sample], max_length)
-        return {"input_ids": input_ids, "labels": labels, "attention_mask": [[1] * len(ids) for ids in input_ids]}
-
-    def _check_context_counts(self, input_ids, expected: list[int], max_length: int | None = None) -> None:
-        ctx = self.image_context_token_id
-        rows = input_ids.tolist() if hasattr(input_ids, "tolist") else input_ids
-        for i, (ids, want) in enumerate(zip(rows, expected)):
-            got = sum(1 for t in ids if t == ctx)
-            if got != want:
-                hint = (
-                    f"; the sequence was cut at max_length={max_length}, raise it"
-                    if max_length is not None and len(ids) >= max_length
-                    else "; does the tokenizer encode <IMG_CONTEXT> as one token, and was the text free of it?"
-                )
-                raise Sa2VAError(
-                    f"sample {i}: {got} <IMG_CONTEXT> tokens, but its images and regions need {want}{hint}"
-                )
-
 
 # --------------------------------------------------------------------------- helpers
-
-
-class _Media:
-    """One image or video of a call: its token string, its regions' cell counts, its <IMG_CONTEXT> count."""
-
-    __slots__ = ("string", "regions", "count", "dropped")
-
-    def __init__(self, string: str, regions: list[int] | None, count: int) -> None:
-        self.string, self.regions, self.count = string, regions, count
-        self.dropped: list[int] = []
 
 
 def _is_frame(x: Any) -> bool:
@@ -467,39 +370,15 @@ def _video_masks(value: Any, n_frames: int, h: int, w: int, what: str) -> np.nda
     return np.stack(out) if out else np.zeros((0, h, w), dtype=np.uint8)
 
 
-def _as_conversation_batch(conversations: Any) -> list[list[Mapping[str, Any]]]:
-    if not isinstance(conversations, (list, tuple)) or not conversations:
-        raise Sa2VAError("conversations must be a non-empty list of messages, or a list of such lists")
-    if all(isinstance(m, Mapping) for m in conversations):
-        return [list(conversations)]
-    if all(isinstance(c, (list, tuple)) and all(isinstance(m, Mapping) for m in c) for c in conversations):
-        return [list(c) for c in conversations]
-    raise Sa2VAError("conversations must be a list of message dicts, or a list of such lists")
-
-
-def pad_batch(sequences: Sequence[Sequence[int]], value: int) -> np.ndarray:
-    """Right-pad int sequences to one (B, L) int64 array."""
-    length = max((len(s) for s in sequences), default=0)
-    out = np.full((len(sequences), length), value, dtype=np.int64)
-    for i, s in enumerate(sequences):
-        out[i, : len(s)] = s
-    return out
-
-
 def _convert(data: dict[str, Any], return_tensors: str | None) -> dict[str, Any]:
     if return_tensors is None:
         return data
-    out = dict(data)
-    if "labels" in out:  # conversations: ragged lists -> padded arrays
-        out["input_ids"] = pad_batch(out["input_ids"], 0)
-        out["labels"] = pad_batch(out["labels"], IGNORE_INDEX)
-        out["attention_mask"] = pad_batch(out["attention_mask"], 0)
     if return_tensors == "np":
         return {
             k: (np.asarray(v) if isinstance(v, list) and k in ("input_ids", "attention_mask") else v)
-            for k, v in out.items()
+            for k, v in data.items()
         }
-    return convert_tensors(out, return_tensors)
+    return convert_tensors(data, return_tensors)
 
 
-__all__ = ["Sa2VAProcessor", "add_special_tokens", "pad_batch"]
+__all__ = ["Sa2VAProcessor"]

@@ -14,6 +14,7 @@ processor's remote code.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Sa2VAError
@@ -92,3 +93,52 @@ def add_special_tokens(tokenizer: Any) -> list[str]:
     if missing:
         tokenizer.add_tokens(missing, special_tokens=True)
     return missing
+
+
+@dataclass
+class MediaTokens:
+    """What one image or video of a call puts in the text.
+
+    ``string``: its image (or video) string; ``regions``: the grid cells of each visual-prompt
+    region (``None`` without visual prompts); ``dropped``: indices of regions removed by
+    ``empty_region="drop"``; ``context_tokens``: how many ``<IMG_CONTEXT>`` it needs in all.
+    """
+
+    string: str
+    context_tokens: int
+    regions: list[int] | None = None
+    dropped: list[int] = field(default_factory=list)
+
+
+def assign_media(texts: Sequence[str], media: Sequence[MediaTokens]) -> list[list[MediaTokens]]:
+    """Split ``media`` (in placeholder order, across the batch) into one list per text."""
+    counts = [count_placeholders(t) for t in texts]
+    if sum(counts) != len(media):
+        detail = ", ".join(str(c) for c in counts)
+        raise Sa2VAError(
+            f"the text holds {sum(counts)} {IMAGE_PLACEHOLDER} placeholder(s) ({detail} per sample) but "
+            f"{len(media)} image(s)/video(s) were given: put one {IMAGE_PLACEHOLDER} per image (or per video) "
+            "where its tokens belong"
+        )
+    out, start = [], 0
+    for c in counts:
+        out.append(list(media[start : start + c]))
+        start += c
+    return out
+
+
+def check_context_tokens(
+    input_ids: Any, expected: Sequence[int], context_token_id: int, max_length: int | None = None
+) -> None:
+    """Every sample must hold exactly its images' and regions' ``<IMG_CONTEXT>`` count: the model
+    fills them in order, and one too many or too few shifts every embedding after it."""
+    rows = input_ids.tolist() if hasattr(input_ids, "tolist") else input_ids
+    for i, (ids, want) in enumerate(zip(rows, expected)):
+        got = sum(1 for t in ids if t == context_token_id)
+        if got != want:
+            hint = (
+                f"; the sequence was cut at max_length={max_length}, raise it"
+                if max_length is not None and len(ids) >= max_length
+                else "; does the tokenizer encode <IMG_CONTEXT> as one token, and was the text free of it?"
+            )
+            raise Sa2VAError(f"sample {i}: {got} <IMG_CONTEXT> tokens, but its images and regions need {want}{hint}")

@@ -20,6 +20,7 @@ from transformers import AutoProcessor
 import sa2va_hf
 from sa2va_hf import Sa2VAImageProcessor, Sa2VAProcessor, processor_from_checkpoint
 from sa2va_hf.errors import Sa2VAError
+from sa2va_hf.training import encode_conversation
 
 try:
     from .tokenizer_utils import make_tokenizer
@@ -39,17 +40,14 @@ CONV = [
 
 # Run both in the test process and, as source text, in the clean subprocess.
 RUN_CASES = """
-def run_cases(proc, image, vp, conv):
+def run_cases(proc, image, vp):
     a = proc(images=image, text="<image>\\nDescribe region2.", visual_prompts=vp)
-    b = proc(images=image, conversations=conv, visual_prompts=vp, conversation_style="osprey")
     c = proc(images=[image, image[:, :100]], text=["<image>\\nA?", "<image>\\nB?"], return_tensors="np")
     return {
         "a_ids": np.asarray(a["input_ids"][0]),
         "a_pix": a["pixel_values"],
         "a_g": a["g_pixel_values"],
         "a_pm": a["prompt_masks"][0],
-        "b_ids": np.asarray(b["input_ids"][0]),
-        "b_labels": np.asarray(b["labels"][0]),
         "c_ids": np.asarray(c["input_ids"]),
         "c_mask": np.asarray(c["attention_mask"]),
         "c_pix": c["pixel_values"],
@@ -62,7 +60,7 @@ run_cases = namespace["run_cases"]
 
 def make(template="internlm2", **kwargs):
     ip = Sa2VAImageProcessor(max_tiles=6, prompt_mask_mode="pool")
-    return Sa2VAProcessor(ip, make_tokenizer(template), template=template, max_length=4000, **kwargs)
+    return Sa2VAProcessor(ip, make_tokenizer(template), template=template, **kwargs)
 
 
 def assert_same(x: dict, y: dict):
@@ -77,20 +75,24 @@ def test_save_then_auto_processor_gives_identical_outputs(tmp_path):
     loaded = AutoProcessor.from_pretrained(tmp_path)
     assert type(loaded) is Sa2VAProcessor
     assert isinstance(loaded.image_processor, Sa2VAImageProcessor)
-    assert loaded.template == "internlm2" and loaded.max_length == 4000
+    assert loaded.template == "internlm2"
     assert loaded.image_processor.max_tiles == 6 and loaded.image_processor.prompt_mask_mode == "pool"
     assert loaded.added_tokens == []  # the saved tokenizer already has them
-    assert_same(run_cases(proc, IMAGE, VP, CONV), run_cases(loaded, IMAGE, VP, CONV))
+    assert_same(run_cases(proc, IMAGE, VP), run_cases(loaded, IMAGE, VP))
+    a, b = (
+        encode_conversation(p, images=IMAGE, conversations=CONV, visual_prompts=VP, style="osprey", return_tensors="np")
+        for p in (proc, loaded)
+    )
+    assert_same({k: a[k] for k in ("input_ids", "labels")}, {k: b[k] for k in ("input_ids", "labels")})
 
 
 def test_non_default_settings_round_trip(tmp_path):
     proc = Sa2VAProcessor(
-        Sa2VAImageProcessor(), make_tokenizer("qwen"), template="qwen", system="Be brief.", max_length=None,
-        add_sa2va_tokens=False,
-    )  # fmt: skip
+        Sa2VAImageProcessor(), make_tokenizer("qwen"), template="qwen", system="Be brief.", add_sa2va_tokens=False
+    )
     proc.save_pretrained(tmp_path)
     loaded = AutoProcessor.from_pretrained(tmp_path)
-    assert (loaded.system, loaded.max_length, loaded.add_sa2va_tokens) == ("Be brief.", None, False)
+    assert (loaded.system, loaded.add_sa2va_tokens) == ("Be brief.", False)
     assert "[SEG]" not in loaded.tokenizer.get_vocab()  # not added on load either
 
 
@@ -144,7 +146,6 @@ def test_remote_code_loads_without_sa2va_hf_installed(tmp_path, monkeypatch):
 
     np.save(tmp_path / "image.npy", IMAGE)
     np.save(tmp_path / "vp.npy", VP)
-    (tmp_path / "conv.json").write_text(json.dumps(CONV))
     code = (
         textwrap.dedent(
             f"""
@@ -171,13 +172,13 @@ def test_remote_code_loads_without_sa2va_hf_installed(tmp_path, monkeypatch):
         assert type(proc).__module__.startswith("transformers_modules"), type(proc).__module__
         assert type(proc.image_processor).__module__.startswith("transformers_modules")
         assert not any(m == "sa2va_hf" or m.startswith("sa2va_hf.") for m in sys.modules)
-        assert (proc.system, proc.max_length, proc.template) == ("Be brief.", 4000, "internlm2"), vars(proc)
+        assert (proc.system, proc.template) == ("Be brief.", "internlm2"), vars(proc)
         """
         )
         + RUN_CASES
         + textwrap.dedent(
             """
-        out = run_cases(proc, np.load(tmp + "/image.npy"), np.load(tmp + "/vp.npy"), json.load(open(tmp + "/conv.json")))
+        out = run_cases(proc, np.load(tmp + "/image.npy"), np.load(tmp + "/vp.npy"))
         np.savez(tmp + "/remote_out.npz", **out)
         print("ok")
         """
@@ -186,7 +187,7 @@ def test_remote_code_loads_without_sa2va_hf_installed(tmp_path, monkeypatch):
     res = _python(code, cwd=tmp_path, env_extra={"HF_MODULES_CACHE": str(tmp_path / "modules")})
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     remote = dict(np.load(tmp_path / "remote_out.npz"))
-    assert_same(run_cases(proc, IMAGE, VP, CONV), remote)
+    assert_same(run_cases(proc, IMAGE, VP), remote)
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -250,10 +251,10 @@ def test_remote_code_files_need_no_torch_or_sa2va_hf():
     names = sorted(os.path.basename(f) for f in files)
     assert names == sorted(
         [
-            "processing_sa2va.py", "templates.py", "chat_templates.py", "tokens.py", "errors.py",
+            "processing_sa2va.py", "chat_templates.py", "tokens.py", "errors.py",
             "image_processing_sa2va.py", "image_io.py", "masks.py",
         ]
     )  # fmt: skip
-    for name in ("processing_sa2va.py", "templates.py", "chat_templates.py", "tokens.py"):
+    for name in ("processing_sa2va.py", "chat_templates.py", "tokens.py"):
         needed = set(get_imports(os.path.join(os.path.dirname(mod.__file__), name)))
         assert "sa2va_hf" not in needed and "torch" not in needed, (name, needed)

@@ -69,3 +69,18 @@ def make_tokenizer(flavour: str = "phi3", image_tokens: bool = True) -> PreTrain
     if flavour == "qwen":
         kwargs["pad_token"] = "<|endoftext|>"
     return PreTrainedTokenizerFast(tokenizer_object=tok, **kwargs)
+
+
+def label_runs(tokenizer, input_ids, labels):
+    """Split a sequence into maximal (labelled?, decoded text) runs, checking labels == ids where labelled."""
+    assert len(input_ids) == len(labels)
+    runs = []
+    for tok, lab in zip(input_ids, labels):
+        on = lab != -100
+        if on:
+            assert lab == tok
+        if runs and runs[-1][0] == on:
+            runs[-1][1].append(tok)
+        else:
+            runs.append((on, [tok]))
+    return [(on, tokenizer.decode(ids)) for on, ids in runs]

@@ -2,7 +2,12 @@
 
 Reproduces what the upstream training code (xtuner's ``template_map_fn`` + Sa2VA's
 ``video_lisa_encode_fn``, and the RefCOCO dataset's own ``get_inputid_labels``) produces from a
-conversation, with the chat template strings of :mod:`chat_templates`.
+conversation, with the chat template strings of :mod:`sa2va_hf.chat_templates`.
+
+The entry point is :func:`encode_conversation`: a processor + images + a conversation -> a
+training sample. The source-specific layouts of upstream's dataset classes live here, not in the
+processor: ``osprey`` (angle brackets stripped, the region string in the first turn, the LIMIT
+suffix) and ``refcoco`` (upstream v1's forced instruction, no separator).
 """
 
 from __future__ import annotations
@@ -10,9 +15,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .chat_templates import BOT_NAME, ChatTemplate, get_template
-from .errors import Sa2VAError
-from .tokens import IMAGE_PLACEHOLDER, region_string
+import numpy as np
+from transformers.image_processing_utils import BatchFeature
+
+from ..chat_templates import BOT_NAME, ChatTemplate, get_template
+from ..errors import Sa2VAError
+from ..image_processing_sa2va import convert_tensors
+from ..tokens import (
+    IMAGE_PLACEHOLDER,
+    IMG_CONTEXT_TOKEN,
+    MediaTokens,
+    assign_media,
+    check_context_tokens,
+    count_placeholders,
+    expand_placeholders,
+    region_string,
+)
 
 IGNORE_INDEX = -100
 
@@ -248,3 +266,144 @@ def encode_turns(
     if max_length is not None and len(input_ids) > max_length:
         input_ids, labels = input_ids[:max_length], labels[:max_length]
     return {"input_ids": input_ids, "labels": labels}
+
+
+# --------------------------------------------------------------------------- samples
+
+
+def encode_conversation(
+    processor: Any,
+    images: Any = None,
+    conversations: Any = None,
+    *,
+    videos: Any = None,
+    visual_prompts: Any = None,
+    masks: Any = None,
+    style: str | None = None,
+    system: str = "",
+    max_length: int | None = 8192,
+    question_suffix: str = "",
+    refcoco_instruction: str | None = REFCOCO_INSTRUCTION,
+    return_tensors: str | None = None,
+    **image_options: Any,
+) -> BatchFeature:
+    """A training sample (or a batch): pixels + ``input_ids`` + ``labels``, as upstream builds it.
+
+    Args:
+        processor: a :class:`~sa2va_hf.Sa2VAProcessor` (its image processor, tokenizer and chat
+            template are used).
+        images, videos, visual_prompts, masks: as :class:`~sa2va_hf.Sa2VAProcessor` takes them.
+        conversations: messages (``[{"from": "human"|"gpt", "value": ...}]``, or
+            ``role``/``content``), or a list of such lists (one per sample).
+        style: how upstream's dataset class lays the text out: ``llava`` (the default with
+            images: ``<image>`` moved to the front of its turn), ``plain`` (the default for
+            videos and text: texts as they are), ``osprey`` (``<`` / ``>`` stripped, the region
+            string in the first turn, ``question_suffix`` = upstream's LIMIT; needs
+            ``visual_prompts``), ``refcoco`` (upstream v1's RefCOCO path: its own instruction,
+            ``refcoco_instruction``, and no separator).
+        system: system prompt of the first turn (Sa2VA trains with none).
+        max_length: ``input_ids`` and ``labels`` are cut to this (upstream 8192); a cut through
+            image tokens is an error.
+        return_tensors: ``None`` (lists), ``"np"`` or ``"pt"`` (padded: ids with 0, labels
+            with -100, as upstream's collate function).
+        **image_options: image processor options (``max_tiles``, ``empty_region``, ...).
+
+    Returns:
+        the processor's pixel outputs plus ``input_ids``, ``labels`` (user turns -100, answer +
+        suffix labelled, the separator -100, BOS only where the tokenizer has one and only on
+        the first turn) and ``attention_mask``.
+    """
+    style = style or ("llava" if images is not None else "plain")
+    if style not in CONVERSATION_STYLES:
+        raise Sa2VAError(f"style must be one of {CONVERSATION_STYLES}, got {style!r}")
+    if return_tensors not in (None, "np", "pt"):
+        raise Sa2VAError(f"return_tensors must be None, 'np' or 'pt', got {return_tensors!r}")
+    max_length = check_max_length(max_length)
+    batch = _as_conversation_batch(conversations)
+    data, media = processor.process_media(
+        images=images, videos=videos, visual_prompts=visual_prompts, masks=masks, **image_options
+    )
+
+    if style == "osprey":
+        if len(media) != len(batch):
+            raise Sa2VAError(
+                f"osprey style takes one image per conversation: {len(batch)} conversations, {len(media)} images"
+            )
+        for i, m in enumerate(media):
+            if m.dropped:
+                # the conversation names its regions region1, region2, ...: dropping one would
+                # renumber the rest under the text (upstream v2 drops such a sample instead)
+                raise Sa2VAError(
+                    f"conversation {i}: region(s) {m.dropped} cover too few grid cells and were dropped, "
+                    "which would renumber the regions the conversation refers to; skip this sample, or "
+                    "use empty_region='keep' (upstream v1) or 'error'"
+                )
+            if not m.regions:
+                raise Sa2VAError(
+                    f"conversation {i}: osprey style needs the image's regions as visual_prompts "
+                    "(the first turn holds their region string)"
+                )
+        # upstream writes the region string into the first message itself
+        turns_list = [
+            messages_to_turns(osprey_messages(conv, m.regions or [], question_suffix), "osprey")
+            for conv, m in zip(batch, media)
+        ]
+    else:
+        turns_list = [messages_to_turns(conv, style) for conv in batch]
+    for i, turns in enumerate(turns_list):
+        if not turns:
+            raise Sa2VAError(f"conversation {i} has no user message followed by an answer: nothing to train on")
+
+    per_sample = assign_media(["".join(t["input"] for t in turns) for turns in turns_list], media)
+    input_ids, labels = [], []
+    for turns, items in zip(turns_list, per_sample):
+        k = 0
+        for turn in turns:
+            n = count_placeholders(turn["input"])
+            turn["input"] = _expand_training_turn(turn["input"], items[k : k + n], with_regions=style != "osprey")
+            k += n
+        enc = encode_turns(
+            turns, processor.tokenizer, processor.chat_template_config, max_length=max_length, system=system,
+            style=style, refcoco_instruction=refcoco_instruction,
+        )  # fmt: skip
+        input_ids.append(enc["input_ids"])
+        labels.append(enc["labels"])
+    context_id = processor.tokenizer.convert_tokens_to_ids(IMG_CONTEXT_TOKEN)
+    check_context_tokens(
+        input_ids, [sum(m.context_tokens for m in items) for items in per_sample], context_id, max_length
+    )
+    data.update({"input_ids": input_ids, "labels": labels, "attention_mask": [[1] * len(ids) for ids in input_ids]})
+    if return_tensors is not None:
+        data["input_ids"] = pad_batch(data["input_ids"], 0)
+        data["labels"] = pad_batch(data["labels"], IGNORE_INDEX)
+        data["attention_mask"] = pad_batch(data["attention_mask"], 0)
+        data = convert_tensors(data, return_tensors)
+    return BatchFeature(data=data)
+
+
+def _expand_training_turn(text: str, items: Sequence[MediaTokens], with_regions: bool) -> str:
+    """``<image>`` -> media string, then ``\\n`` + the region string where the image has regions,
+    absorbing one ``\\n`` after the placeholder (Osprey's training layout; osprey style writes
+    its region string into the first message itself)."""
+    if with_regions:
+        text = insert_region_strings(text, [region_string(m.regions or []) for m in items])
+    return expand_placeholders(text, [m.string for m in items])
+
+
+def _as_conversation_batch(conversations: Any) -> list[list[Mapping[str, Any]]]:
+    if not isinstance(conversations, (list, tuple)) or not conversations:
+        raise Sa2VAError("conversations must be a non-empty list of messages, or a list of such lists")
+    if all(isinstance(m, Mapping) for m in conversations):
+        return [list(conversations)]
+    if all(isinstance(c, (list, tuple)) and all(isinstance(m, Mapping) for m in c) for c in conversations):
+        return [list(c) for c in conversations]
+    raise Sa2VAError("conversations must be a list of message dicts, or a list of such lists")
+
+
+def pad_batch(sequences: Sequence[Sequence[int]], value: int) -> np.ndarray:
+    """Right-pad int sequences to one (B, L) int64 array."""
+    length = max((len(s) for s in sequences), default=0)
+    out = np.full((len(sequences), length), value, dtype=np.int64)
+    for i, s in enumerate(sequences):
+        out[i, : len(s)] = s
+    return out

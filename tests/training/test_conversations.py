@@ -10,30 +10,12 @@ import pytest
 
 from sa2va_hf.chat_templates import ChatTemplate, get_template
 from sa2va_hf.errors import Sa2VAError
-from sa2va_hf.templates import encode_turns, insert_region_strings, messages_to_turns, osprey_messages
 from sa2va_hf.tokens import image_string, region_string, video_string
+from sa2va_hf.training.conversations import encode_turns, insert_region_strings, messages_to_turns, osprey_messages
 
-try:
-    from .tokenizer_utils import make_tokenizer
-except ImportError:  # tests/ not a package
-    from tokenizer_utils import make_tokenizer
+from ..tokenizer_utils import label_runs, make_tokenizer
 
 C = "<IMG_CONTEXT>"
-
-
-def label_runs(tokenizer, input_ids, labels):
-    """Split a sequence into maximal (labelled?, decoded text) runs, checking labels == ids where labelled."""
-    assert len(input_ids) == len(labels)
-    runs = []
-    for tok, lab in zip(input_ids, labels):
-        on = lab != -100
-        if on:
-            assert lab == tok
-        if runs and runs[-1][0] == on:
-            runs[-1][1].append(tok)
-        else:
-            runs.append((on, [tok]))
-    return [(on, tokenizer.decode(ids)) for on, ids in runs]
 
 
 # --------------------------------------------------------------------------- strings
