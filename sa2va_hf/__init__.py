@@ -7,7 +7,6 @@ and :class:`Sa2VAProcessor` with ``AutoProcessor``, so a saved folder loads back
 
 from . import masks
 from .chat_templates import CHAT_TEMPLATES, ChatTemplate, get_template
-from .checkpoint import processor_from_checkpoint
 from .errors import (
     EmptyRegionError,
     ImageLoadError,
@@ -15,6 +14,7 @@ from .errors import (
     Sa2VAError,
     ShapeMismatchError,
 )
+from .export.checkpoint import processor_from_checkpoint
 from .image_processing_sa2va import Sa2VAImageProcessor
 from .loading import list_sources, load_source
 from .processing_sa2va import Sa2VAProcessor
