@@ -30,8 +30,8 @@ from transformers.processing_utils import ProcessorMixin
 
 from .chat_templates import ChatTemplate, get_template, template_to_config
 from .errors import Sa2VAError, ShapeMismatchError
-from .image_io import to_rgb_image
-from .image_processing_sa2va import Sa2VAImageProcessor, as_mask_stack, convert_tensors
+from .image_processing_sa2va import OPTION_NAMES, Sa2VAImageProcessor, convert_tensors
+from .inputs import as_video_batch, is_video_batch, to_rgb_image, video_masks
 from .tokens import (
     IMG_CONTEXT_TOKEN,
     MediaTokens,
@@ -207,24 +207,20 @@ class Sa2VAProcessor(ProcessorMixin):
     # ------------------------------------------------------------------ pieces
 
     def _split_kwargs(self, kwargs: dict[str, Any]) -> tuple[dict, dict, dict]:
-        image_names = set(getattr(self.image_processor, "_PARAMS", ()))
+        image_names = set(OPTION_NAMES)
         image_opts = {k: v for k, v in kwargs.items() if k in image_names}
         proc_opts = {k: v for k, v in kwargs.items() if k in _PROCESSOR_OPTIONS}
         tok_opts = {k: v for k, v in kwargs.items() if k not in image_names and k not in _PROCESSOR_OPTIONS}
         return image_opts, proc_opts, tok_opts
 
-    def _tokens_per_tile(self, image_opts: dict[str, Any]) -> int:
-        ip = self.image_processor
-        size = image_opts.get("image_size", ip.image_size)
-        patch = image_opts.get("patch_size", ip.patch_size)
-        ratio = image_opts.get("downsample_ratio", ip.downsample_ratio)
-        return int(size // patch * ratio) ** 2
+    def _tokens_per_tile(self, image_options: dict[str, Any]) -> int:
+        return self.image_processor.resolve_options(**image_options).grid_size ** 2
 
     def _process_videos(self, videos, masks, image_opts: dict[str, Any]) -> dict[str, Any]:
-        video_list = _as_video_batch(videos)
+        video_list = as_video_batch(videos)
         mask_list: list[Any] = [None] * len(video_list)
         if masks is not None:
-            if len(video_list) == 1 and not _is_video_batch(videos):
+            if len(video_list) == 1 and not is_video_batch(videos):
                 mask_list = [masks]
             elif isinstance(masks, (list, tuple)) and len(masks) == len(video_list):
                 mask_list = list(masks)
@@ -232,7 +228,7 @@ class Sa2VAProcessor(ProcessorMixin):
                 raise ShapeMismatchError(f"masks must have one entry per video ({len(video_list)} videos)")
         opts = dict(image_opts, min_tiles=1, max_tiles=1)
         parts: dict[str, list] = {}
-        num_frames, video_masks = [], []
+        num_frames, video_mask_list = [], []
         for v, frames in enumerate(video_list):
             if len(frames) == 0:
                 raise Sa2VAError(f"video {v} has no frames")
@@ -245,11 +241,11 @@ class Sa2VAProcessor(ProcessorMixin):
             num_frames.append(len(rgb))
             if masks is not None:
                 w, h = rgb[0].size
-                video_masks.append(_video_masks(mask_list[v], len(rgb), h, w, f"masks of video {v}"))
+                video_mask_list.append(video_masks(mask_list[v], len(rgb), h, w, f"masks of video {v}"))
         data = {key: np.concatenate(vals) for key, vals in parts.items() if isinstance(vals[0], np.ndarray)}
         data["num_frames"] = np.asarray(num_frames, dtype=np.int64)
         if masks is not None:
-            data["masks"] = video_masks
+            data["masks"] = video_mask_list
         return data
 
     @staticmethod
@@ -309,65 +305,6 @@ class Sa2VAProcessor(ProcessorMixin):
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _is_frame(x: Any) -> bool:
-    if isinstance(x, (str, bytes)) or hasattr(x, "getpixel"):
-        return True
-    if hasattr(x, "__array__") and not isinstance(x, (list, tuple)):
-        return np.asarray(x).ndim in (2, 3)
-    return hasattr(x, "__fspath__")
-
-
-def _is_video_batch(videos: Any) -> bool:
-    if hasattr(videos, "__array__") and not isinstance(videos, (list, tuple)):
-        return np.asarray(videos).ndim == 5
-    return isinstance(videos, (list, tuple)) and len(videos) > 0 and not _is_frame(videos[0])
-
-
-def _as_video_batch(videos: Any) -> list[list[Any]]:
-    if hasattr(videos, "__array__") and not isinstance(videos, (list, tuple)):
-        arr = np.asarray(videos)
-        if arr.ndim == 4:
-            return [list(arr)]
-        if arr.ndim == 5:
-            return [list(v) for v in arr]
-        raise ShapeMismatchError(f"a video array must be (F, H, W, 3) or (B, F, H, W, 3), got {arr.shape}")
-    if not isinstance(videos, (list, tuple)) or not videos:
-        raise Sa2VAError("videos must be a list of frames, an (F, H, W, 3) array, or a list of videos")
-    if _is_video_batch(videos):
-        return [list(v) for v in videos]
-    return [list(videos)]
-
-
-def _video_masks(value: Any, n_frames: int, h: int, w: int, what: str) -> np.ndarray:
-    """(n_obj, F, H, W) array or [obj][frame] masks (None = empty) -> (n_obj * F, H, W) uint8."""
-    if value is None:
-        return np.zeros((0, h, w), dtype=np.uint8)
-    if hasattr(value, "__array__") and not isinstance(value, (list, tuple)):
-        arr = np.asarray(value)
-        if arr.ndim != 4 or arr.shape[1:] != (n_frames, h, w):
-            raise ShapeMismatchError(f"{what}: expected (n_obj, {n_frames}, {h}, {w}), got {arr.shape}")
-        return (arr != 0).astype(np.uint8).reshape(-1, h, w)
-    if not isinstance(value, (list, tuple)):
-        raise ShapeMismatchError(
-            f"{what}: expected an (n_obj, {n_frames}, {h}, {w}) array or a list over objects of per-frame masks, "
-            f"got {type(value).__name__}"
-        )
-    out = []
-    for o, per_frame in enumerate(value):
-        if not isinstance(per_frame, (list, tuple)) and not (
-            hasattr(per_frame, "__array__") and np.ndim(per_frame) == 3
-        ):
-            raise ShapeMismatchError(f"{what}[{o}]: expected one mask per frame ({n_frames})")
-        if len(per_frame) != n_frames:
-            raise ShapeMismatchError(f"{what}[{o}]: {len(per_frame)} masks for {n_frames} frames")
-        for f, m in enumerate(per_frame):
-            if m is None:
-                out.append(np.zeros((h, w), dtype=np.uint8))
-            else:
-                out.append(as_mask_stack([m], h, w, f"{what}[{o}][{f}]")[0])
-    return np.stack(out) if out else np.zeros((0, h, w), dtype=np.uint8)
 
 
 def _convert(data: dict[str, Any], return_tensors: str | None) -> dict[str, Any]:

@@ -22,10 +22,7 @@ from sa2va_hf import Sa2VAImageProcessor, Sa2VAProcessor, processor_from_checkpo
 from sa2va_hf.errors import Sa2VAError
 from sa2va_hf.training import encode_conversation
 
-try:
-    from .tokenizer_utils import make_tokenizer
-except ImportError:  # tests/ not a package
-    from tokenizer_utils import make_tokenizer
+from ..tokenizer_utils import make_tokenizer
 
 IMAGE = np.random.RandomState(3).randint(0, 256, (120, 260, 3), dtype=np.uint8)
 VP = np.zeros((2, 120, 260), dtype=np.uint8)
@@ -139,7 +136,7 @@ def test_remote_code_loads_without_sa2va_hf_installed(tmp_path, monkeypatch):
     assert Sa2VAImageProcessor._auto_class == "AutoImageProcessor"
     saved = tmp_path / "remote"
     proc.save_pretrained(saved)
-    for name in ("processing_sa2va.py", "image_processing_sa2va.py", "tokens.py", "chat_templates.py", "masks.py"):
+    for name in CLOSURE:
         assert (saved / name).is_file(), name
     cfg = json.loads((saved / "processor_config.json").read_text())
     assert cfg["auto_map"]["AutoProcessor"] == "processing_sa2va.Sa2VAProcessor"
@@ -242,19 +239,19 @@ def test_package_exports():
         assert hasattr(sa2va_hf, name)
 
 
+CLOSURE = [
+    "processing_sa2va.py", "image_processing_sa2va.py", "chat_templates.py", "tokens.py", "inputs.py", "tiling.py",
+    "prompt_grid.py", "grounding.py", "image_io.py", "masks.py", "errors.py",
+]  # fmt: skip
+
+
 def test_remote_code_files_need_no_torch_or_sa2va_hf():
     from transformers.dynamic_module_utils import get_imports, get_relative_import_files
 
     import sa2va_hf.processing_sa2va as mod
 
     files = [mod.__file__, *get_relative_import_files(mod.__file__)]
-    names = sorted(os.path.basename(f) for f in files)
-    assert names == sorted(
-        [
-            "processing_sa2va.py", "chat_templates.py", "tokens.py", "errors.py",
-            "image_processing_sa2va.py", "image_io.py", "masks.py",
-        ]
-    )  # fmt: skip
-    for name in ("processing_sa2va.py", "chat_templates.py", "tokens.py"):
-        needed = set(get_imports(os.path.join(os.path.dirname(mod.__file__), name)))
-        assert "sa2va_hf" not in needed and "torch" not in needed, (name, needed)
+    assert sorted(os.path.basename(f) for f in files) == sorted(CLOSURE)
+    for path in files:
+        needed = set(get_imports(path))
+        assert "sa2va_hf" not in needed and "torch" not in needed, (path, needed)

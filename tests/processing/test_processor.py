@@ -13,10 +13,7 @@ from PIL import Image
 from sa2va_hf import Sa2VAImageProcessor, Sa2VAProcessor
 from sa2va_hf.errors import Sa2VAError
 
-try:
-    from .tokenizer_utils import make_tokenizer
-except ImportError:  # tests/ not a package
-    from tokenizer_utils import make_tokenizer
+from ..tokenizer_utils import make_tokenizer
 
 C = "<IMG_CONTEXT>"
 USER = {
