@@ -15,6 +15,7 @@ Everything here is numpy + PIL and reproduces the upstream recipe bit for bit
 
 from __future__ import annotations
 
+import difflib
 import functools
 import numbers
 from concurrent.futures import ThreadPoolExecutor
@@ -22,12 +23,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+from PIL import Image
 from transformers.image_processing_utils import BaseImageProcessor, BatchFeature
 from transformers.processing_utils import ImagesKwargs
 
 from .errors import Sa2VAError
-from .grounding import GroundingTransform
-from .inputs import as_mask_stack, per_image, to_rgb_image
+from .grounding import SAM2_GROUNDING, GroundingTransform
+from .inputs import as_mask_stack, image_batch, per_image, to_rgb_image
 from .prompt_grid import EMPTY_REGION_POLICIES, PROMPT_MASK_MODES, apply_empty_region_policy, masks_to_grid
 from .tiling import (
     IMAGENET_MEAN,
@@ -42,7 +44,8 @@ from .tiling import (
 
 
 class Sa2VAImageProcessorKwargs(ImagesKwargs, total=False):
-    """Sa2VA's image options; their defaults are :class:`Sa2VAImageProcessor`'s class attributes."""
+    """Sa2VA's image options (documented on :class:`Sa2VAImageProcessor`, defaults are its class
+    attributes), on top of transformers' generic ones, each honoured or refused (see ``_FIXED``)."""
 
     image_size: int
     patch_size: int
@@ -60,11 +63,58 @@ class Sa2VAImageProcessorKwargs(ImagesKwargs, total=False):
     num_threads: int
 
 
-#: Every option an instance stores and a call may override: Sa2VA's own, then the generic ones it honours.
-OPTION_NAMES = tuple(k for k in Sa2VAImageProcessorKwargs.__annotations__ if k not in ImagesKwargs.__annotations__) + (
+#: Generic options Sa2VA honours: stored like its own, overridable per call.
+_GENERIC = (
+    "do_convert_rgb",
+    "input_data_format",
+    "do_rescale",
+    "rescale_factor",
+    "do_normalize",
     "image_mean",
     "image_std",
 )
+#: Every option an instance stores and a call may override.
+OPTION_NAMES = (
+    tuple(k for k in Sa2VAImageProcessorKwargs.__annotations__ if k not in ImagesKwargs.__annotations__) + _GENERIC
+)
+
+#: Generic options whose meaning the recipe fixes: only the value that says what Sa2VA does anyway
+#: is accepted (nothing is stored), anything else is refused with the reason.
+_FIXED = {
+    "do_resize": ((None, True), "dynamic tiling always resizes"),
+    "size": ((None,), "tiles are image_size x image_size and the grounding image grounding_size; set those"),
+    "default_to_square": ((None, True), "every resize here is to a square"),
+    "crop_size": ((None,), "Sa2VA does not crop"),
+    "do_center_crop": ((None, False), "Sa2VA does not crop"),
+    "do_pad": ((None, False), "Sa2VA does not pad"),
+    "pad_size": ((None,), "Sa2VA does not pad"),
+    "resample": ((None, int(Image.Resampling.BICUBIC)), "the recipe resizes with PIL BICUBIC"),
+    "data_format": ((None, "channels_first"), "pixel_values are channels-first"),
+    "device": ((None, "cpu"), "this image processor computes with numpy and PIL on the CPU"),
+    "disable_grouping": ((None, True, False), ""),  # nothing is grouped: either value is honoured
+    "return_tensors": ((None,), "it is chosen per call"),
+}
+
+#: Upper bounds far above any Sa2VA setting (448 / 1024 / 1008 / 12); larger values are mistakes
+#: that would ask PIL for gigabytes or make the grid search (cubic in max_tiles) hang.
+MAX_SIDE = 4096
+MAX_TILES = 64
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _three(value: Any, name: str) -> list[float]:
+    """``image_mean`` / ``image_std``: one number per RGB channel (a single number is repeated)."""
+    values = [value] * 3 if _is_real(value) else list(value) if isinstance(value, (list, tuple)) else None
+    if values is None or len(values) != 3 or not all(_is_real(v) for v in values):
+        raise Sa2VAError(f"{name} must be a number or 3 numbers (R, G, B), got {value!r}")
+    return [float(v) for v in values]
 
 
 class ImageOptions(SimpleNamespace):
@@ -72,28 +122,76 @@ class ImageOptions(SimpleNamespace):
 
     @classmethod
     def resolve(cls, defaults: Any, overrides: dict[str, Any]) -> ImageOptions:
-        unknown = set(overrides) - set(OPTION_NAMES)
+        known = Sa2VAImageProcessorKwargs.__annotations__
+        unknown = sorted(set(overrides) - set(known))
         if unknown:
-            raise Sa2VAError(f"unknown Sa2VAImageProcessor option(s): {sorted(unknown)}; known: {list(OPTION_NAMES)}")
+            hints = [
+                f"{name!r} (did you mean {close[0]!r}?)"
+                if (close := difflib.get_close_matches(name, known, n=1))
+                else repr(name)
+                for name in unknown
+            ]
+            raise Sa2VAError(f"unknown Sa2VAImageProcessor option(s): {', '.join(hints)}; known: {sorted(known)}")
+        for name, (accepted, reason) in _FIXED.items():
+            value = getattr(overrides.get(name), "value", overrides.get(name))  # an enum's value
+            if name in overrides and value not in accepted:
+                raise Sa2VAError(f"Sa2VAImageProcessor does not take {name}={overrides[name]!r}: {reason}")
         options = cls(**{name: overrides.get(name, getattr(defaults, name)) for name in OPTION_NAMES})
-        options.check()
+        options.check(overrides.get("image_seq_length"))
         return options
 
-    def check(self) -> None:
+    def check(self, image_seq_length: int | None = None) -> None:
         if self.prompt_mask_mode not in PROMPT_MASK_MODES:
             raise Sa2VAError(f"prompt_mask_mode must be one of {PROMPT_MASK_MODES}, got {self.prompt_mask_mode!r}")
         if self.empty_region not in EMPTY_REGION_POLICIES:
             raise Sa2VAError(f"empty_region must be one of {EMPTY_REGION_POLICIES}, got {self.empty_region!r}")
-        if not isinstance(self.num_threads, int) or self.num_threads < 1:
-            raise Sa2VAError(f"num_threads must be a positive int, got {self.num_threads!r}")
-        for name in ("image_size", "min_tiles", "max_tiles", "grounding_size"):
+        bounds = {
+            "image_size": (1, MAX_SIDE), "grounding_size": (1, MAX_SIDE), "patch_size": (1, MAX_SIDE),
+            "min_tiles": (1, MAX_TILES), "max_tiles": (1, MAX_TILES), "num_threads": (1, 64),
+            "min_region_cells": (0, None),
+        }  # fmt: skip
+        for name, (low, high) in bounds.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise Sa2VAError(f"{name} must be an int, got {value!r}")
+            if not _is_int(value) or value < low or (high is not None and value > high):
+                limit = f"{low}..{high}" if high is not None else f">= {low}"
+                raise Sa2VAError(f"{name} must be an int, got {value!r} (allowed: {limit})")
         if not 1 <= self.min_tiles <= self.max_tiles:
             raise Sa2VAError(f"need 1 <= min_tiles <= max_tiles, got {self.min_tiles}, {self.max_tiles}")
+        if self.max_image_pixels is not None and (not _is_int(self.max_image_pixels) or self.max_image_pixels < 1):
+            raise Sa2VAError(f"max_image_pixels must be a positive int or None, got {self.max_image_pixels!r}")
+        for name in ("use_thumbnail", "normalize_grounding", "return_grounding", "do_rescale", "do_normalize"):
+            if not isinstance(getattr(self, name), bool):
+                raise Sa2VAError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.do_convert_rgb is None:
+            self.do_convert_rgb = True
+        if not isinstance(self.do_convert_rgb, bool):
+            raise Sa2VAError(f"do_convert_rgb must be True or False, got {self.do_convert_rgb!r}")
+        if getattr(self.input_data_format, "value", self.input_data_format) not in (
+            None,
+            "channels_first",
+            "channels_last",
+        ):
+            raise Sa2VAError(
+                f"input_data_format must be 'channels_first', 'channels_last' or None, got {self.input_data_format!r}"
+            )
+        if not _is_real(self.downsample_ratio) or not 0 < self.downsample_ratio <= MAX_SIDE:
+            raise Sa2VAError(f"downsample_ratio must be a positive number, got {self.downsample_ratio!r}")
+        if not _is_real(self.rescale_factor):
+            raise Sa2VAError(f"rescale_factor must be a number, got {self.rescale_factor!r}")
+        self.image_mean = _three(self.image_mean, "image_mean")
+        self.image_std = _three(self.image_std, "image_std")
+        if self.do_normalize and 0 in self.image_std:
+            raise Sa2VAError(f"image_std must not hold 0 (it divides), got {self.image_std}")
         if self.grid_size < 1:
-            raise Sa2VAError("image_size // patch_size * downsample_ratio must be at least 1")
+            raise Sa2VAError(
+                f"image_size // patch_size * downsample_ratio must be at least 1, got "
+                f"{self.image_size} // {self.patch_size} * {self.downsample_ratio}"
+            )
+        if image_seq_length is not None and image_seq_length != self.grid_size**2:
+            raise Sa2VAError(
+                f"image_seq_length={image_seq_length!r} but this processor gives {self.grid_size**2} tokens per tile "
+                "(image_size // patch_size * downsample_ratio, squared); set those instead"
+            )
 
     @property
     def grid_size(self) -> int:
@@ -125,9 +223,22 @@ class Sa2VAImageProcessor(BaseImageProcessor):
         num_threads: with 2 or more, the grounding image is resized on a worker thread while
             the tiles are cut (PIL releases the GIL while resizing). Outputs are identical;
             leave it at 1 inside multi-process data loaders, which already use every core.
+        do_rescale, rescale_factor, do_normalize, image_mean, image_std: the tiles' ``x / 255``
+            and ``(x - mean) / std`` steps, as in every transformers image processor (the
+            grounding image keeps SAM2's own normalization).
+        do_convert_rgb: convert non-RGB images with PIL's ``convert("RGB")`` (upstream's rule);
+            ``False`` refuses them instead.
+        input_data_format: ``"channels_last"`` / ``"channels_first"`` for image arrays whose
+            layout is ambiguous (otherwise inferred).
+
+    Generic transformers options that would change the recipe (``size``, ``do_resize=False``,
+    ``resample``, cropping, padding, ...) are refused with the reason, never stored and ignored.
     """
 
-    model_input_names = ["pixel_values", "g_pixel_values", "prompt_masks", "vp_overall_mask"]
+    model_input_names = [
+        "pixel_values", "num_patches", "g_pixel_values", "vp_overall_mask", "prompt_masks", "region_pixels",
+        "dropped_regions", "masks",
+    ]  # fmt: skip
     valid_kwargs = Sa2VAImageProcessorKwargs
 
     image_size = 448
@@ -146,15 +257,20 @@ class Sa2VAImageProcessor(BaseImageProcessor):
     num_threads = 1
     image_mean = list(IMAGENET_MEAN)
     image_std = list(IMAGENET_STD)
+    do_rescale = True
+    rescale_factor = 1 / 255
+    do_normalize = True
+    do_convert_rgb = True
+    input_data_format = None
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.pop("image_processor_type", None)
-        options = {name: kwargs.pop(name) for name in OPTION_NAMES if name in kwargs}
-        ImageOptions.resolve(type(self), options)  # refuse bad settings before storing any
-        super().__init__(**kwargs)
+        # bookkeeping transformers writes into saved configs, not options
+        metadata = {key: kwargs.pop(key) for key in ("auto_map", "processor_class") if key in kwargs}
+        options = ImageOptions.resolve(type(self), kwargs)  # refuses unknown and recipe-changing options
+        super().__init__(**metadata)
         for name in OPTION_NAMES:
-            value = options.get(name, getattr(type(self), name))
-            setattr(self, name, list(value) if name in ("image_mean", "image_std") else value)
+            setattr(self, name, getattr(options, name))
 
     @property
     def grid_size(self) -> int:
@@ -189,18 +305,25 @@ class Sa2VAImageProcessor(BaseImageProcessor):
         or a list of RLE dicts / polygon lists; for a list of images, a list of those.
         """
         opts = self.resolve_options(**overrides)
-        batched = isinstance(images, (list, tuple))
-        image_list = list(images) if batched else [images]
+        image_list, _, batched = image_batch(images)
         prompt_list = per_image(visual_prompts, batched, len(image_list), "visual_prompts")
         mask_list = per_image(masks, batched, len(image_list), "masks")
-        table = normalization_table(opts.image_mean, opts.image_std)
-        grounding = GroundingTransform(opts.grounding_size, opts.image_mean, opts.image_std)
+        table = normalization_table(
+            opts.image_mean, opts.image_std, opts.do_rescale, opts.rescale_factor, opts.do_normalize
+        )
+        grounding = GroundingTransform(opts.grounding_size, SAM2_GROUNDING.mean, SAM2_GROUNDING.std)
 
         pixel_values, num_patches, grounding_images, vp_overall = [], [], [], []
         prompt_masks, region_pixels, dropped, gt_masks = [], [], [], []
         pool = _thread_pool() if opts.num_threads > 1 and opts.return_grounding else None
         for i, image in enumerate(image_list):
-            rgb = to_rgb_image(image, opts.max_image_pixels)
+            rgb = to_rgb_image(
+                image,
+                opts.max_image_pixels,
+                input_data_format=opts.input_data_format,
+                do_convert_rgb=opts.do_convert_rgb,
+                what=f"image {i}",
+            )
             w, h = rgb.size
             pending = pool.submit(grounding, rgb, opts.normalize_grounding) if pool else None
             tiles = tile_image(rgb, opts.min_tiles, opts.max_tiles, opts.image_size, opts.use_thumbnail)
@@ -249,6 +372,7 @@ def _thread_pool() -> ThreadPoolExecutor:
 
 def convert_tensors(data: dict[str, Any], return_tensors: Any) -> dict[str, Any]:
     """numpy arrays (and lists of them) -> torch tensors for ``"pt"``; ``None``/``"np"`` keep numpy."""
+    return_tensors = getattr(return_tensors, "value", return_tensors)  # TensorType
     if return_tensors in (None, "np"):
         return data
     if return_tensors != "pt":

@@ -27,23 +27,123 @@ def is_array_like(value: Any) -> bool:
     return hasattr(value, "__array__") and not isinstance(value, (list, tuple))
 
 
+def as_numpy(value: Any) -> np.ndarray:
+    """An array-like as numpy (a torch tensor is detached and moved to the CPU first)."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu()
+    return np.asarray(value)
+
+
 # --------------------------------------------------------------------------- images
 
+#: Channels an image array may have, and the PIL mode each is read as.
+_ARRAY_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 
-def to_rgb_image(image: Any, max_pixels: int | None = None) -> Image.Image:
-    """A PIL image in RGB from a path, a PIL image, or an (H, W, 3) / (H, W) uint8 array."""
+
+def to_rgb_image(
+    image: Any,
+    max_pixels: int | None = None,
+    *,
+    input_data_format: Any = None,
+    do_convert_rgb: bool = True,
+    what: str = "image",
+) -> Image.Image:
+    """An RGB PIL image from a path, a PIL image, or a uint8 array / tensor.
+
+    Arrays are (H, W), or (H, W, C) / (C, H, W) with C = 1, 3 or 4, read as PIL modes L, RGB
+    and RGBA. ``input_data_format`` (``"channels_last"`` / ``"channels_first"``) says which; without
+    it the channel axis is the one of size 1, 3 or 4 -- the last for numpy arrays, the first for
+    torch tensors where both could be (their usual layouts). Anything that is not RGB becomes
+    RGB through PIL's ``convert("RGB")``, as upstream converts every image, unless
+    ``do_convert_rgb=False``, which refuses it instead. Files are decoded by
+    :func:`~sa2va_hf.image_io.open_image` (always to RGB, as upstream's ``Image.open().convert``).
+    """
     if isinstance(image, (str, os.PathLike)):
-        return open_image(image, max_pixels)
-    if isinstance(image, Image.Image):
-        return image if image.mode == "RGB" else image.convert("RGB")
-    if is_array_like(image):
-        arr = np.asarray(image)
-        if arr.dtype != np.uint8 or not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 3)):
+        im = open_image(image, max_pixels)
+    elif isinstance(image, Image.Image):
+        im = image
+    elif is_array_like(image):
+        im = _array_to_image(image, input_data_format, what)
+    else:
+        raise ImageLoadError(
+            f"{what}: cannot read an image from {type(image).__name__}; give a path, a PIL image or an array"
+        )
+    if im.width == 0 or im.height == 0:
+        raise ShapeMismatchError(f"{what} is {im.width}x{im.height} pixels (W x H); an image needs at least one")
+    if im.mode == "RGB":
+        return im
+    if not do_convert_rgb:
+        raise Sa2VAError(f"{what} is a {im.mode!r} image and do_convert_rgb=False; give RGB images or convert them")
+    try:
+        return im.convert("RGB")
+    except (ValueError, OSError) as e:  # e.g. mode 'La' (premultiplied alpha): PIL has no direct conversion
+        raise Sa2VAError(f"{what}: PIL cannot convert a {im.mode!r} image to RGB ({e}); convert it first") from None
+
+
+def _array_to_image(image: Any, input_data_format: Any, what: str) -> Image.Image:
+    arr = as_numpy(image)
+    if arr.dtype != np.uint8:
+        raise ShapeMismatchError(
+            f"{what}: an image array must be uint8 (0..255), got dtype {arr.dtype} with shape {arr.shape}"
+        )
+    if arr.ndim == 3:
+        arr = _channels_last(arr, input_data_format, prefer_last=not type(image).__module__.startswith("torch"))
+        if arr.shape[2] == 1:
+            arr = arr[..., 0]
+    elif arr.ndim != 2:
+        raise ShapeMismatchError(f"{what}: an image array must be (H, W) or (H, W, C) / (C, H, W), got {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ShapeMismatchError(f"{what} is {arr.shape[1]}x{arr.shape[0]} pixels (W x H); an image needs at least one")
+    mode = "L" if arr.ndim == 2 else _ARRAY_MODES[arr.shape[2]]
+    return Image.fromarray(np.ascontiguousarray(arr), mode=mode)
+
+
+def _channels_last(arr: np.ndarray, input_data_format: Any, prefer_last: bool) -> np.ndarray:
+    fmt = getattr(input_data_format, "value", input_data_format)
+    first, last = arr.shape[0] in _ARRAY_MODES, arr.shape[2] in _ARRAY_MODES
+    if fmt is None:
+        fmt = "channels_last" if last and (prefer_last or not first) else "channels_first" if first else None
+        if fmt is None:
             raise ShapeMismatchError(
-                f"an image array must be (H, W, 3) or (H, W) uint8, got shape {arr.shape} dtype {arr.dtype}"
+                f"an image array of shape {arr.shape} has no channel axis of size 1, 3 or 4 (first or last)"
             )
-        return Image.fromarray(np.ascontiguousarray(arr)).convert("RGB")
-    raise ImageLoadError(f"cannot read an image from {type(image).__name__}; give a path, a PIL image or an array")
+    if fmt == "channels_first":
+        if not first:
+            raise ShapeMismatchError(
+                f"input_data_format='channels_first' but the array is {arr.shape}: 1, 3 or 4 channels"
+            )
+        return arr.transpose(1, 2, 0)
+    if fmt == "channels_last":
+        if not last:
+            raise ShapeMismatchError(
+                f"input_data_format='channels_last' but the array is {arr.shape}: 1, 3 or 4 channels"
+            )
+        return arr
+    raise Sa2VAError(f"input_data_format must be 'channels_first', 'channels_last' or None, got {input_data_format!r}")
+
+
+def image_batch(images: Any) -> tuple[list[Any], list[int] | None, bool]:
+    """(flat list of images, images per sample for a nested list or None, whether a batch was given).
+
+    One image, a list of images, a list per sample (transformers' nested layout, e.g. from
+    ``apply_chat_template``) or a 4-D array / tensor (a batch of images) are accepted.
+    """
+    if isinstance(images, (list, tuple)):
+        if any(isinstance(x, (list, tuple)) for x in images):
+            if not all(isinstance(x, (list, tuple)) for x in images):
+                raise Sa2VAError("images mixes single images and per-sample lists; give one layout")
+            flat = [im for sample in images for im in sample]
+            if not flat:
+                raise Sa2VAError("images holds no image (every per-sample list is empty); pass images=None instead")
+            return flat, [len(sample) for sample in images], True
+        if not images:
+            raise Sa2VAError("images is an empty list; pass images=None for text only")
+        return list(images), None, True
+    if is_array_like(images) and getattr(images, "ndim", None) == 4:
+        if len(images) == 0:
+            raise Sa2VAError(f"images is an empty batch of shape {tuple(images.shape)}")
+        return list(images), None, True
+    return [images], None, False
 
 
 def per_image(value: Any, batched: bool, n: int, name: str) -> list[Any]:

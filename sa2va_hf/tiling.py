@@ -79,13 +79,26 @@ def tile_image(
     return tiles
 
 
-def normalization_table(mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+def normalization_table(
+    mean: Sequence[float],
+    std: Sequence[float],
+    do_rescale: bool = True,
+    rescale_factor: float = 1 / 255,
+    do_normalize: bool = True,
+) -> np.ndarray:
     """(3, 256) float32: every uint8 value through ``x/255`` then ``(x - mean)/std``, in float32.
 
     A lookup is bit-identical to computing the same float32 ops per pixel (same inputs,
-    same ops), and one gather replaces three passes over the tile.
+    same ops), and one gather replaces three passes over the tile. ``do_rescale`` /
+    ``rescale_factor`` / ``do_normalize`` switch the two steps as transformers' options do.
     """
-    x = np.arange(256, dtype=np.float32) / np.float32(255)
+    x = np.arange(256, dtype=np.float32)
+    if do_rescale:
+        divisor = 1 / rescale_factor if rescale_factor else 0.0
+        # ToTensor divides by 255; multiplying by float32(1/255) differs in the last bit for half the values
+        x = x / np.float32(divisor) if divisor and float(divisor).is_integer() else x * np.float32(rescale_factor)
+    if not do_normalize:
+        return np.repeat(x[None, :], 3, axis=0)
     m = np.asarray(mean, dtype=np.float32)[:, None]
     s = np.asarray(std, dtype=np.float32)[:, None]
     return (x[None, :] - m) / s
