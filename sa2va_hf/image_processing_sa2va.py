@@ -13,8 +13,6 @@ Everything here is numpy + PIL and reproduces the upstream recipe bit for bit
 * ``masks``: ground-truth masks at the image's own size.
 """
 
-from __future__ import annotations
-
 import difflib
 import functools
 import numbers
@@ -121,7 +119,7 @@ class ImageOptions(SimpleNamespace):
     """The options of one call (the instance's, overridden by the call's), checked once."""
 
     @classmethod
-    def resolve(cls, defaults: Any, overrides: dict[str, Any]) -> ImageOptions:
+    def resolve(cls, defaults: Any, overrides: dict[str, Any]) -> "ImageOptions":
         known = Sa2VAImageProcessorKwargs.__annotations__
         unknown = sorted(set(overrides) - set(known))
         if unknown:

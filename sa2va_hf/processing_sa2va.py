@@ -1,52 +1,82 @@
 """``Sa2VAProcessor``: image (or video) + visual prompts + masks + text -> what the Sa2VA model eats.
 
-The image side is :class:`Sa2VAImageProcessor`; this class adds the text side:
+Like every transformers processor, it splits formatting from encoding:
 
-* every ``<image>`` placeholder becomes ``<img>`` + ``<IMG_CONTEXT>`` x (256 per tile) + ``</img>``
-  (a video: one single-tile string per frame, joined with ``\\n``);
-* with visual prompts, the region string
-  ``There are {n} part regions in the picture: region1<vp>...</vp>, ....\\n`` follows the image,
-  with one ``<IMG_CONTEXT>`` per grid cell of each region;
-* the chat template's user turn around the text, tokenized whole, as upstream
-  ``predict_forward`` does. Training samples (``input_ids`` + ``labels``) are built by
-  :func:`sa2va_hf.training.encode_conversation` from the same pieces (:meth:`process_media`).
+* ``apply_chat_template(messages)`` renders a conversation with the checkpoint's chat template
+  (a Jinja template saved with the processor, written by :mod:`chat_templates` from the same
+  strings the training encoder uses);
+* ``__call__(images=..., text=..., visual_prompts=...)`` takes the text as given and expands each
+  ``<image>`` exactly as upstream ``predict_forward`` does: ``<img>`` + ``<IMG_CONTEXT>`` x (256 per
+  tile) + ``</img>`` (a video: one single-tile string per frame, joined with ``\\n``), then, when
+  the image has visual prompts, ``\\n`` + ``There are {n} part regions in the picture:
+  region1<vp>...</vp>, ....\\n`` with one ``<IMG_CONTEXT>`` per grid cell of each region.
 
-The model fills the ``<IMG_CONTEXT>`` embeddings in order (all tiles, then the regions object
-by object), so the processor checks that every sample holds exactly
-``256 * T + sum(region_pixels)`` of them and raises :class:`Sa2VAError` otherwise.
+The model fills the ``<IMG_CONTEXT>`` embeddings in order (all tiles, then the regions object by
+object), so every sample must hold exactly ``256 * T + sum(region_pixels)`` of them; the processor
+checks it and raises :class:`Sa2VAError` otherwise. Training samples (``input_ids`` + ``labels``)
+are built by :func:`sa2va_hf.training.encode_conversation` from the same media step
+(:meth:`Sa2VAProcessor.process_media`).
 
-This file travels as remote code: only relative imports among the package's
-self-contained modules, plus numpy / PIL / transformers.
+This file travels as remote code: only relative imports among the package's self-contained
+modules, plus numpy / PIL / transformers.
 """
 
-from __future__ import annotations
-
-from collections.abc import Sequence
+import difflib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from huggingface_hub.errors import StrictDataclassError
 from transformers.image_processing_utils import BatchFeature
-from transformers.processing_utils import ProcessorMixin
+from transformers.processing_utils import ProcessingKwargs, ProcessorMixin, Unpack
 
-from .chat_templates import ChatTemplate, get_template, template_to_config
+from .chat_templates import CHAT_TEMPLATES, ChatTemplate, get_template, template_to_config
 from .errors import Sa2VAError, ShapeMismatchError
-from .image_processing_sa2va import OPTION_NAMES, Sa2VAImageProcessor, convert_tensors
-from .inputs import as_video_batch, is_video_batch, to_rgb_image, video_masks
+from .image_processing_sa2va import Sa2VAImageProcessor, Sa2VAImageProcessorKwargs, convert_tensors
+from .inputs import as_video_batch, image_batch, is_video_batch, to_rgb_image, video_masks
 from .tokens import (
+    IMAGE_PLACEHOLDER,
     IMG_CONTEXT_TOKEN,
+    IMG_END_TOKEN,
+    IMG_START_TOKEN,
     MediaTokens,
     add_special_tokens,
     assign_media,
     check_context_tokens,
-    expand_placeholders,
     image_string,
     region_string,
     video_string,
 )
 
-_PROCESSOR_OPTIONS = ("apply_template", "system")
-#: Options of the training path, which left the processor in 0.2.
-_TRAINING_OPTIONS = ("conversations", "conversation_style", "question_suffix", "refcoco_instruction")
+
+class Sa2VAProcessorKwargs(ProcessingKwargs, total=False):
+    """``text_kwargs``: the tokenizer's; ``images_kwargs``: :class:`Sa2VAImageProcessor`'s (also used
+    for video frames). Defaults: the processor's class attributes, then the tokenizer's init kwargs."""
+
+    images_kwargs: Sa2VAImageProcessorKwargs
+
+
+#: Options that left ``__call__`` in 0.2, and where they went.
+_MOVED = {
+    **dict.fromkeys(
+        ("conversations", "conversation_style", "question_suffix", "refcoco_instruction"),
+        "training conversations left the processor in sa2va-hf 0.2; build input_ids + labels with "
+        "sa2va_hf.training.encode_conversation(processor, images=..., conversations=..., style=...)",
+    ),
+    **dict.fromkeys(
+        ("apply_template", "system"),
+        "processor(text=...) takes the text as given since sa2va-hf 0.2; format prompts with "
+        "processor.apply_chat_template(messages, add_generation_prompt=True) (a system prompt is a "
+        "{'role': 'system'} message)",
+    ),
+}
+
+#: Outputs with one entry per image / sample of varying size: kept as lists, never stacked.
+_RAGGED = ["prompt_masks", "region_pixels", "dropped_regions", "masks", "text_replacement_offsets"]
+
+#: The Jinja templates this package writes: a saved one is rewritten from ``template`` on load, so
+#: the two cannot disagree (a chat template of the user's own is kept as given).
+_GENERATED_JINJA = {tpl.jinja() for tpl in CHAT_TEMPLATES.values()}
 
 
 class Sa2VAProcessor(ProcessorMixin):
@@ -59,32 +89,35 @@ class Sa2VAProcessor(ProcessorMixin):
             <IMG_CONTEXT>`` are added as special tokens where the tokenizer does not already
             encode them as single tokens. This changes the tokenizer in place (as upstream
             does); a model must have embeddings for them.
-        template: ``"phi3"``, ``"qwen"`` or ``"internlm2"`` (upstream's ``*_chat`` names work
-            too), or a dict / :class:`ChatTemplate`. Saved by ``save_pretrained``.
-        system: system prompt (Sa2VA uses none).
+        template: ``"phi3"``, ``"qwen"``, ``"internlm2"`` or ``"vicuna"`` (upstream's ``*_chat``
+            names work too), or a dict / :class:`ChatTemplate`. Saved by ``save_pretrained``;
+            the training encoder uses it, and the Jinja ``chat_template`` is written from it.
         add_sa2va_tokens: add the special tokens above to the tokenizer.
-        chat_template: a Jinja chat template, kept for ``ProcessorMixin`` (unused here).
+        chat_template: a Jinja chat template of your own for ``apply_chat_template`` (by default,
+            the one written from ``template``).
     """
+
+    valid_processor_kwargs = Sa2VAProcessorKwargs
+    # The chat templates render no BOS: the tokenizer adds it, where predict_forward's encode() does.
+    text_kwargs = {"add_special_tokens": True}
+    image_token = IMAGE_PLACEHOLDER
 
     def __init__(
         self,
         image_processor=None,
         tokenizer=None,
         template: str | dict | ChatTemplate = "phi3",
-        system: str = "",
         add_sa2va_tokens: bool = True,
         chat_template: str | None = None,
     ):
         tpl = get_template(template)
+        if chat_template is None or chat_template in _GENERATED_JINJA:
+            chat_template = tpl.jinja()
         super().__init__(image_processor, tokenizer, chat_template=chat_template)
         self._chat_template = tpl
         self.template = template_to_config(tpl)
-        if not isinstance(system, str):
-            raise Sa2VAError(f"system must be a string, got {type(system).__name__}")
-        self.system = system
         self.add_sa2va_tokens = add_sa2va_tokens
-        if add_sa2va_tokens:
-            self.added_tokens = add_special_tokens(tokenizer)
+        self.added_tokens = add_special_tokens(tokenizer) if add_sa2va_tokens else []
 
     @classmethod
     def register_for_auto_class(cls, auto_class="AutoProcessor"):
@@ -98,7 +131,7 @@ class Sa2VAProcessor(ProcessorMixin):
 
     @property
     def chat_template_config(self) -> ChatTemplate:
-        """The resolved :class:`ChatTemplate`."""
+        """The resolved :class:`ChatTemplate` (the strings both renderings come from)."""
         return self._chat_template
 
     @property
@@ -106,8 +139,14 @@ class Sa2VAProcessor(ProcessorMixin):
         return self.tokenizer.convert_tokens_to_ids(IMG_CONTEXT_TOKEN)
 
     @property
+    def image_token_ids(self) -> list[int]:
+        """Ids marked as image tokens by ``return_mm_token_type_ids``."""
+        return self.tokenizer.convert_tokens_to_ids([IMG_CONTEXT_TOKEN, IMG_START_TOKEN, IMG_END_TOKEN])
+
+    @property
     def model_input_names(self) -> list[str]:
-        names = list(self.tokenizer.model_input_names) + list(self.image_processor.model_input_names)
+        """Every key ``__call__`` can return (each only when its input is given)."""
+        names = [*self.tokenizer.model_input_names, *self.image_processor.model_input_names, "num_frames"]
         return list(dict.fromkeys(names))
 
     # ------------------------------------------------------------------ entry point
@@ -117,74 +156,115 @@ class Sa2VAProcessor(ProcessorMixin):
         images=None,
         text: str | Sequence[str] | None = None,
         videos=None,
+        audio=None,
         visual_prompts=None,
         masks=None,
-        return_tensors: str | None = None,
-        **kwargs: Any,
+        **kwargs: Unpack[Sa2VAProcessorKwargs],
     ) -> BatchFeature:
-        """Process one sample or a batch.
+        """Process one sample or a batch; the text is taken as given (no chat template is added).
 
         Args:
-            images: one image (PIL image, HxWx3 uint8 array, or file path) or a list of them.
-                Images are matched to ``<image>`` placeholders in order, across the batch.
-            text: a prompt or a list of prompts. Each ``<image>`` is expanded; the
-                result goes into the template's user turn (``apply_template=False`` to skip
-                that) and is tokenized whole, with the tokenizer's own special tokens.
+            images: one image (PIL image, array or tensor in any layout, or file path), a list of
+                them, or one list per sample (as ``apply_chat_template`` passes them). Images are
+                matched to ``<image>`` placeholders in order (per sample for per-sample lists).
+            text: a prompt or a list of prompts. Each ``<image>`` is expanded as upstream
+                ``predict_forward`` does, and the result is tokenized whole, with the tokenizer's
+                own special tokens (its BOS, as ``tokenizer.encode`` adds it).
             videos: one video (a list of frames, or an (F, H, W, 3) array) or a list of videos.
                 Every frame is one 448x448 tile; one ``<image>`` per video.
-            visual_prompts: per image, the region masks (see :class:`Sa2VAImageProcessor`).
-                Each image's region string follows its ``<image>``.
+            visual_prompts: per image (a flat list over all images), the region masks (see
+                :class:`Sa2VAImageProcessor`). Each image's region string follows its expansion.
             masks: ground-truth masks, per image (as the image processor takes them); for a
                 video, an (n_obj, F, H, W) array or a list over objects of per-frame masks
                 (``None`` for "no mask in this frame"), returned as (n_obj * F, H, W),
                 object-major, as upstream.
-            return_tensors: ``None`` (lists / numpy), ``"np"`` or ``"pt"``.
-            **kwargs: processor options ``apply_template`` (True), ``system``; image processor
-                options (``max_tiles``, ``prompt_mask_mode``, ``empty_region``, ...); everything
-                else goes to the tokenizer (``padding``, ``truncation``, ...).
-
-        Training samples (``input_ids`` + ``labels``) come from
-        :func:`sa2va_hf.training.encode_conversation`.
+            **kwargs: options, flat or nested as transformers merges them (``text_kwargs=``,
+                ``images_kwargs=``, ``common_kwargs=``): the tokenizer's (``padding``,
+                ``truncation``, ``max_length``, ``return_tensors``, ...) and the image processor's
+                (``max_tiles``, ``prompt_mask_mode``, ``empty_region``, ...). An unknown option,
+                or one given both flat and nested, is an error.
         """
-        moved = sorted(set(kwargs) & set(_TRAINING_OPTIONS))
-        if moved:
-            raise Sa2VAError(
-                f"{moved}: training conversations left the processor in sa2va-hf 0.2; build input_ids + labels "
-                "with sa2va_hf.training.encode_conversation(processor, images=..., conversations=..., style=...)"
-            )
+        self.validate_inputs(
+            images=images, text=text, videos=videos, audio=audio, visual_prompts=visual_prompts, masks=masks
+        )
+        options = self._merge_kwargs(tokenizer_init_kwargs=self.tokenizer.init_kwargs, **kwargs)
+        return_tensors = options["text_kwargs"].pop("return_tensors", None)
+        return_tensors = options["images_kwargs"].pop("return_tensors", None) or return_tensors
+        data, media, per_sample = self.process_media(images, videos, visual_prompts, masks, **options["images_kwargs"])
+        if text is not None:
+            data.update(self._tokenize(text, media, per_sample, options, return_tensors))
+        data = convert_tensors(data, return_tensors)  # ragged lists of arrays, one tensor each
+        return BatchFeature(data=data, tensor_type=return_tensors, skip_tensor_conversion=_RAGGED)
+
+    def validate_inputs(self, images=None, text=None, videos=None, audio=None, **kwargs: Any) -> None:
+        if images is None and text is None and videos is None:
+            raise Sa2VAError("Sa2VAProcessor needs images, text or videos; got none")
+        if audio is not None:
+            raise Sa2VAError("Sa2VA takes no audio")
+        if images is not None and videos is not None:
+            raise Sa2VAError("give images or videos, not both, in one call")
+        if kwargs.get("visual_prompts") is not None and images is None:
+            raise Sa2VAError("visual_prompts need images (visual prompts are only supported on images)")
+        if kwargs.get("masks") is not None and images is None and videos is None:
+            raise Sa2VAError("masks need images or videos to belong to")
         if text is not None and not (
             isinstance(text, str) or (isinstance(text, (list, tuple)) and all(isinstance(t, str) for t in text))
         ):
             raise Sa2VAError(f"text must be a string or a list of strings, got {type(text).__name__}")
-        if return_tensors not in (None, "np", "pt"):
-            raise Sa2VAError(f"return_tensors must be None, 'np' or 'pt', got {return_tensors!r}")
-        image_opts, proc_opts, tok_opts = self._split_kwargs(kwargs)
-        data, media = self.process_media(
-            images=images, videos=videos, visual_prompts=visual_prompts, masks=masks, **image_opts
-        )
-        if text is not None:
-            data.update(self._encode_prompts(text, media, proc_opts, tok_opts, return_tensors))
-        elif tok_opts:
-            raise Sa2VAError(f"unknown option(s) {sorted(tok_opts)} (no text to tokenize)")
-        return BatchFeature(data=_convert(data, return_tensors))
+
+    def _merge_kwargs(self, ModelProcessorKwargs=None, tokenizer_init_kwargs=None, **kwargs: Any) -> dict[str, Any]:
+        """transformers' merge, after refusing what it would drop with a warning: unknown options."""
+        self._check_option_names(kwargs)
+        try:
+            return super()._merge_kwargs(ModelProcessorKwargs, tokenizer_init_kwargs, **kwargs)
+        except StrictDataclassError as e:  # a type error, not a ValueError: say it as one
+            raise Sa2VAError(f"Sa2VAProcessor option of the wrong type: {e}") from None
+
+    def _check_option_names(self, kwargs: Mapping[str, Any]) -> None:
+        annotations = self.valid_processor_kwargs.__annotations__
+        text_names = set(annotations["text_kwargs"].__annotations__)
+        image_names = set(annotations["images_kwargs"].__annotations__)
+        image_names |= set(getattr(self.image_processor.valid_kwargs, "__annotations__", {}))
+        flat_names = {k for k in annotations if not k.endswith("_kwargs")}
+        allowed = {"text_kwargs": text_names, "images_kwargs": image_names, "common_kwargs": text_names | image_names}
+        known = text_names | image_names | flat_names | set(allowed)
+        for key, value in kwargs.items():
+            if key in _MOVED:
+                raise Sa2VAError(f"{key}=: {_MOVED[key]}")
+            if key in ("videos_kwargs", "audio_kwargs"):
+                raise Sa2VAError(f"{key}: Sa2VA has no video or audio processor; video frames take images_kwargs")
+            if key not in known:
+                raise Sa2VAError(_unknown(key, known, "Sa2VAProcessor option"))
+            if key in allowed:
+                if not isinstance(value, Mapping):
+                    raise Sa2VAError(f"{key} must be a dict of options, got {type(value).__name__}")
+                for sub in value:
+                    if sub not in allowed[key]:
+                        raise Sa2VAError(_unknown(sub, allowed[key], f"option in {key}"))
+
+    # ------------------------------------------------------------------ media
 
     def process_media(
         self, images=None, videos=None, visual_prompts=None, masks=None, **image_options: Any
-    ) -> tuple[dict[str, Any], list[MediaTokens]]:
-        """The pixel features of ``images`` (or ``videos``) and what each one puts in the text.
+    ) -> tuple[dict[str, Any], list[MediaTokens], list[int] | None]:
+        """The pixel features of ``images`` (or ``videos``), what each one puts in the text, and,
+        for per-sample image lists, how many images each sample has.
 
         Shared by :meth:`__call__` and the training encoder, which lay the same
         :class:`MediaTokens` out differently in the text.
         """
-        if images is not None and videos is not None:
-            raise Sa2VAError("give images or videos, not both, in one call")
         if videos is not None and visual_prompts is not None:
             raise Sa2VAError("visual prompts are only supported on images")
+        image_options.pop("return_tensors", None)
         data: dict[str, Any] = {}
         media: list[MediaTokens] = []
-        tpt = self._tokens_per_tile(image_options)
+        per_sample = None
+        tokens_per_tile = self.image_processor.resolve_options(**image_options).grid_size ** 2
         if images is not None:
-            feats = self.image_processor(images, visual_prompts=visual_prompts, masks=masks, **image_options)
+            flat, per_sample, batched = image_batch(images)
+            feats = self.image_processor(
+                flat if batched else flat[0], visual_prompts=visual_prompts, masks=masks, **image_options
+            )
             data.update(feats)
             region_pixels = feats.get("region_pixels")
             dropped = feats.get("dropped_regions")
@@ -192,8 +272,8 @@ class Sa2VAProcessor(ProcessorMixin):
                 regions = [int(k) for k in region_pixels[i]] if region_pixels is not None else None
                 media.append(
                     MediaTokens(
-                        image_string(tiles, tpt),
-                        tpt * tiles + sum(regions or []),
+                        image_string(tiles, tokens_per_tile),
+                        tokens_per_tile * tiles + sum(regions or []),
                         regions,
                         list(dropped[i]) if dropped is not None else [],
                     )
@@ -201,22 +281,10 @@ class Sa2VAProcessor(ProcessorMixin):
         elif videos is not None:
             data.update(self._process_videos(videos, masks, image_options))
             for frames in data["num_frames"].tolist():
-                media.append(MediaTokens(video_string(frames, tpt), tpt * frames))
-        return data, media
+                media.append(MediaTokens(video_string(frames, tokens_per_tile), tokens_per_tile * frames))
+        return data, media, per_sample
 
-    # ------------------------------------------------------------------ pieces
-
-    def _split_kwargs(self, kwargs: dict[str, Any]) -> tuple[dict, dict, dict]:
-        image_names = set(OPTION_NAMES)
-        image_opts = {k: v for k, v in kwargs.items() if k in image_names}
-        proc_opts = {k: v for k, v in kwargs.items() if k in _PROCESSOR_OPTIONS}
-        tok_opts = {k: v for k, v in kwargs.items() if k not in image_names and k not in _PROCESSOR_OPTIONS}
-        return image_opts, proc_opts, tok_opts
-
-    def _tokens_per_tile(self, image_options: dict[str, Any]) -> int:
-        return self.image_processor.resolve_options(**image_options).grid_size ** 2
-
-    def _process_videos(self, videos, masks, image_opts: dict[str, Any]) -> dict[str, Any]:
+    def _process_videos(self, videos, masks, image_options: dict[str, Any]) -> dict[str, Any]:
         video_list = as_video_batch(videos)
         mask_list: list[Any] = [None] * len(video_list)
         if masks is not None:
@@ -226,16 +294,23 @@ class Sa2VAProcessor(ProcessorMixin):
                 mask_list = list(masks)
             else:
                 raise ShapeMismatchError(f"masks must have one entry per video ({len(video_list)} videos)")
-        opts = dict(image_opts, min_tiles=1, max_tiles=1)
+        frame_options = dict(image_options, min_tiles=1, max_tiles=1)
+        opts = self.image_processor.resolve_options(**frame_options)
         parts: dict[str, list] = {}
         num_frames, video_mask_list = [], []
         for v, frames in enumerate(video_list):
             if len(frames) == 0:
                 raise Sa2VAError(f"video {v} has no frames")
-            rgb = [to_rgb_image(f, opts.get("max_image_pixels", self.image_processor.max_image_pixels)) for f in frames]
+            rgb = [
+                to_rgb_image(
+                    frame, opts.max_image_pixels, input_data_format=opts.input_data_format,
+                    do_convert_rgb=opts.do_convert_rgb, what=f"frame {k} of video {v}",
+                )
+                for k, frame in enumerate(frames)
+            ]  # fmt: skip
             if len({im.size for im in rgb}) != 1:
                 raise ShapeMismatchError(f"video {v}: frames differ in size: {sorted({im.size for im in rgb})}")
-            feats = self.image_processor(rgb, **opts)
+            feats = self.image_processor(rgb, **frame_options)
             for key, value in feats.items():
                 parts.setdefault(key, []).append(value)
             num_frames.append(len(rgb))
@@ -248,74 +323,68 @@ class Sa2VAProcessor(ProcessorMixin):
             data["masks"] = video_mask_list
         return data
 
+    # ------------------------------------------------------------------ text
+
     @staticmethod
-    def _expand_prompt(text: str, items: list[MediaTokens]) -> str:
-        """Inference, exactly upstream ``predict_forward``: ``<image>`` -> media string + ``\n`` +
-        region string (nothing after the placeholder is absorbed, so ``<image>\nQ`` gets a blank
-        line before ``Q``, as upstream's own region-caption evaluation feeds the model)."""
-        return expand_placeholders(
-            text, [m.string + ("\n" + region_string(m.regions) if m.regions else "") for m in items]
-        )
+    def replacement(media: MediaTokens) -> str:
+        """What ``<image>`` becomes, exactly as upstream ``predict_forward`` builds it: the image
+        string, then ``\\n`` + the region string when the image has regions. Nothing after the
+        placeholder is absorbed, so ``<image>\\nQ`` gets a blank line before ``Q``, as upstream's own
+        region-caption evaluation feeds the model."""
+        return media.string + ("\n" + region_string(media.regions) if media.regions else "")
 
-    def _encode_prompts(self, text, media, proc_opts, tok_opts, return_tensors) -> dict[str, Any]:
+    def _tokenize(self, text, media, per_sample, options: dict[str, Any], return_tensors) -> dict[str, Any]:
         texts = [text] if isinstance(text, str) else list(text)
-        per_sample = assign_media(texts, media)
-        system = proc_opts.get("system", self.system)
-        prompts = []
-        for t, items in zip(texts, per_sample):
-            expanded = self._expand_prompt(t, items)
-            if proc_opts.get("apply_template", True):
-                expanded = self._chat_template.format_input(expanded, system=system)
-            prompts.append(expanded)
-        if return_tensors is not None and len(prompts) > 1:
-            tok_opts.setdefault("padding", True)
-        if tok_opts.get("padding") not in (None, False, "do_not_pad") and self.tokenizer.pad_token_id is None:
-            enc = self._pad_without_pad_token(prompts, tok_opts, return_tensors)
+        groups = assign_media(texts, media, per_sample)
+        expanded, offsets = self.get_text_with_replacements(list(texts), [self.replacement(m) for m in media])
+        text_kwargs = options["text_kwargs"]
+        want_offsets = text_kwargs.pop("return_text_replacement_offsets", options["return_text_replacement_offsets"])
+        want_types = text_kwargs.pop("return_mm_token_type_ids", options["return_mm_token_type_ids"])
+        if return_tensors is not None and len(expanded) > 1:
+            text_kwargs.setdefault("padding", True)  # tensors need one length
+        if text_kwargs.get("padding") not in (None, False, "do_not_pad") and self.tokenizer.pad_token_id is None:
+            enc = self._pad_without_pad_token(expanded, text_kwargs)
         else:
-            enc = self.tokenizer(prompts, return_tensors=return_tensors, **tok_opts)
+            enc = dict(self.tokenizer(expanded, **text_kwargs))
+        truncated = text_kwargs.get("max_length") if text_kwargs.get("truncation") not in (None, False) else None
         check_context_tokens(
-            enc["input_ids"],
-            [sum(m.context_tokens for m in items) for items in per_sample],
-            self.image_context_token_id,
+            enc["input_ids"], [sum(m.context_tokens for m in g) for g in groups], self.image_context_token_id, truncated
         )
-        return dict(enc)
+        if want_offsets:
+            enc["text_replacement_offsets"] = offsets
+        if want_types:
+            enc["mm_token_type_ids"] = self.create_mm_token_type_ids(enc["input_ids"])
+        return enc
 
-    def _pad_without_pad_token(self, prompts, tok_opts, return_tensors) -> dict[str, Any]:
+    def _pad_without_pad_token(self, prompts: list[str], text_kwargs: dict[str, Any]) -> dict[str, Any]:
         """Pad for a tokenizer without a pad token (InternLM2, Phi-3) with its EOS id, as upstream
         generation does; the attention mask tells padding apart."""
-        opts = dict(tok_opts)
-        opts.pop("padding")
+        opts = dict(text_kwargs)
+        padding = opts.pop("padding")
         side = opts.pop("padding_side", None) or getattr(self.tokenizer, "padding_side", "right")
         multiple = opts.pop("pad_to_multiple_of", None)
-        want = opts.get("max_length") if tok_opts.get("padding") == "max_length" else None
+        want = opts.get("max_length") if padding == "max_length" else None
         enc = self.tokenizer(prompts, **opts)
         pad_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
         length = max(want or 0, max(len(ids) for ids in enc["input_ids"]))
         if multiple:
             length = -(-length // multiple) * multiple
+        fills = {"input_ids": pad_id, "offset_mapping": (0, 0)}
         out: dict[str, Any] = {}
         for key, rows in enc.items():
-            fill = pad_id if key == "input_ids" else 0
+            fill = fills.get(key, 0)
             padded = []
             for row in rows:
                 pad = [fill] * (length - len(row))
                 padded.append(pad + list(row) if side == "left" else list(row) + pad)
-            out[key] = np.asarray(padded, dtype=np.int64) if return_tensors else padded
+            out[key] = padded
         return out
 
 
-# --------------------------------------------------------------------------- helpers
+def _unknown(name: str, known: set[str], what: str) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown {what} {name!r}{hint} (known: {sorted(known)})"
 
 
-def _convert(data: dict[str, Any], return_tensors: str | None) -> dict[str, Any]:
-    if return_tensors is None:
-        return data
-    if return_tensors == "np":
-        return {
-            k: (np.asarray(v) if isinstance(v, list) and k in ("input_ids", "attention_mask") else v)
-            for k, v in data.items()
-        }
-    return convert_tensors(data, return_tensors)
-
-
-__all__ = ["Sa2VAProcessor"]
+__all__ = ["Sa2VAProcessor", "Sa2VAProcessorKwargs"]

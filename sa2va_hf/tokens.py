@@ -110,9 +110,24 @@ class MediaTokens:
     dropped: list[int] = field(default_factory=list)
 
 
-def assign_media(texts: Sequence[str], media: Sequence[MediaTokens]) -> list[list[MediaTokens]]:
-    """Split ``media`` (in placeholder order, across the batch) into one list per text."""
+def assign_media(
+    texts: Sequence[str], media: Sequence[MediaTokens], per_sample: Sequence[int] | None = None
+) -> list[list[MediaTokens]]:
+    """Split ``media`` (in placeholder order, across the batch) into one list per text.
+
+    ``per_sample``: how many images each text was given (per-sample image lists); each text must
+    then hold that many placeholders.
+    """
     counts = [count_placeholders(t) for t in texts]
+    if per_sample is not None:
+        if len(per_sample) != len(texts):
+            raise Sa2VAError(f"images has {len(per_sample)} per-sample list(s) for {len(texts)} text(s)")
+        for i, (have, given) in enumerate(zip(counts, per_sample)):
+            if have != given:
+                raise Sa2VAError(
+                    f"sample {i}: its text holds {have} {IMAGE_PLACEHOLDER} placeholder(s) but {given} image(s) "
+                    f"were given for it: put one {IMAGE_PLACEHOLDER} per image where its tokens belong"
+                )
     if sum(counts) != len(media):
         detail = ", ".join(str(c) for c in counts)
         raise Sa2VAError(

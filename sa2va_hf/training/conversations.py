@@ -320,7 +320,7 @@ def encode_conversation(
         raise Sa2VAError(f"return_tensors must be None, 'np' or 'pt', got {return_tensors!r}")
     max_length = check_max_length(max_length)
     batch = _as_conversation_batch(conversations)
-    data, media = processor.process_media(
+    data, media, per_sample_images = processor.process_media(
         images=images, videos=videos, visual_prompts=visual_prompts, masks=masks, **image_options
     )
 
@@ -354,7 +354,7 @@ def encode_conversation(
         if not turns:
             raise Sa2VAError(f"conversation {i} has no user message followed by an answer: nothing to train on")
 
-    per_sample = assign_media(["".join(t["input"] for t in turns) for turns in turns_list], media)
+    per_sample = assign_media(["".join(t["input"] for t in turns) for turns in turns_list], media, per_sample_images)
     input_ids, labels = [], []
     for turns, items in zip(turns_list, per_sample):
         k = 0

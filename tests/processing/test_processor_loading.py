@@ -38,9 +38,21 @@ CONV = [
 # Run both in the test process and, as source text, in the clean subprocess.
 RUN_CASES = """
 def run_cases(proc, image, vp):
-    a = proc(images=image, text="<image>\\nDescribe region2.", visual_prompts=vp)
+    prompt = proc.apply_chat_template([{"role": "user", "content": "<image>\\nDescribe region2."}], add_generation_prompt=True)
+    a = proc(images=image, text=prompt, visual_prompts=vp)
     c = proc(images=[image, image[:, :100]], text=["<image>\\nA?", "<image>\\nB?"], return_tensors="np")
+    conversation = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is it?"}]},
+        {"role": "assistant", "content": "A cat."},
+    ]
+    d = proc.apply_chat_template(
+        conversation, tokenize=True, return_dict=True, return_assistant_tokens_mask=True, return_tensors="np",
+        processor_kwargs={"images": [image]},
+    )
     return {
+        "d_ids": d["input_ids"],
+        "d_assistant": d["assistant_masks"],
         "a_ids": np.asarray(a["input_ids"][0]),
         "a_pix": a["pixel_values"],
         "a_g": a["g_pixel_values"],
@@ -67,12 +79,13 @@ def assert_same(x: dict, y: dict):
 
 
 def test_save_then_auto_processor_gives_identical_outputs(tmp_path):
-    proc = make(system="")
+    proc = make()
     proc.save_pretrained(tmp_path)
     loaded = AutoProcessor.from_pretrained(tmp_path)
     assert type(loaded) is Sa2VAProcessor
     assert isinstance(loaded.image_processor, Sa2VAImageProcessor)
-    assert loaded.template == "internlm2"
+    assert loaded.template == "internlm2" and loaded.chat_template == proc.chat_template
+    assert (tmp_path / "chat_template.jinja").read_text() == proc.chat_template
     assert loaded.image_processor.max_tiles == 6 and loaded.image_processor.prompt_mask_mode == "pool"
     assert loaded.added_tokens == []  # the saved tokenizer already has them
     assert_same(run_cases(proc, IMAGE, VP), run_cases(loaded, IMAGE, VP))
@@ -84,13 +97,23 @@ def test_save_then_auto_processor_gives_identical_outputs(tmp_path):
 
 
 def test_non_default_settings_round_trip(tmp_path):
-    proc = Sa2VAProcessor(
-        Sa2VAImageProcessor(), make_tokenizer("qwen"), template="qwen", system="Be brief.", add_sa2va_tokens=False
-    )
+    proc = Sa2VAProcessor(Sa2VAImageProcessor(), make_tokenizer("qwen"), template="qwen", add_sa2va_tokens=False)
     proc.save_pretrained(tmp_path)
     loaded = AutoProcessor.from_pretrained(tmp_path)
-    assert (loaded.system, loaded.add_sa2va_tokens) == ("Be brief.", False)
+    assert (loaded.template, loaded.add_sa2va_tokens) == ("qwen", False)
     assert "[SEG]" not in loaded.tokenizer.get_vocab()  # not added on load either
+    # a template chosen at load time brings its own Jinja template, never the saved one of another
+    vicuna = AutoProcessor.from_pretrained(tmp_path, template="vicuna")
+    assert vicuna.apply_chat_template([{"role": "user", "content": "Hi"}], add_generation_prompt=True) == (
+        "USER: Hi ASSISTANT:"
+    )
+
+
+def test_a_chat_template_of_ones_own_is_kept(tmp_path):
+    own = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    proc = Sa2VAProcessor(Sa2VAImageProcessor(), make_tokenizer("qwen"), template="qwen", chat_template=own)
+    proc.save_pretrained(tmp_path)
+    assert AutoProcessor.from_pretrained(tmp_path).chat_template == own
 
 
 def test_custom_template_round_trips(tmp_path):
@@ -131,7 +154,7 @@ def test_without_registration_auto_processor_returns_only_the_tokenizer(tmp_path
 def test_remote_code_loads_without_sa2va_hf_installed(tmp_path, monkeypatch):
     monkeypatch.setattr(Sa2VAProcessor, "_auto_class", None)
     monkeypatch.setattr(Sa2VAImageProcessor, "_auto_class", None)
-    proc = make(system="Be brief.")  # a non-default setting must survive the remote-code load too
+    proc = make(template="qwen")  # a non-default setting must survive the remote-code load too
     Sa2VAProcessor.register_for_auto_class("AutoProcessor")  # registers the image processor too
     assert Sa2VAImageProcessor._auto_class == "AutoImageProcessor"
     saved = tmp_path / "remote"
@@ -169,7 +192,8 @@ def test_remote_code_loads_without_sa2va_hf_installed(tmp_path, monkeypatch):
         assert type(proc).__module__.startswith("transformers_modules"), type(proc).__module__
         assert type(proc.image_processor).__module__.startswith("transformers_modules")
         assert not any(m == "sa2va_hf" or m.startswith("sa2va_hf.") for m in sys.modules)
-        assert (proc.system, proc.template) == ("Be brief.", "internlm2"), vars(proc)
+        assert proc.template == "qwen", vars(proc)
+        assert open(tmp + "/remote/chat_template.jinja").read() == proc.chat_template
         """
         )
         + RUN_CASES
@@ -215,7 +239,8 @@ def test_processor_from_checkpoint_folder(tmp_path):
     assert proc.added_tokens == []
     assert len(proc.tokenizer) == len(tok)
     assert proc.image_processor.max_tiles == 12 and proc.image_processor.use_thumbnail
-    out = proc(images=Image.fromarray(IMAGE), text="<image>\nHi")
+    prompt = proc.apply_chat_template([{"role": "user", "content": "<image>\nHi"}], add_generation_prompt=True)
+    out = proc(images=Image.fromarray(IMAGE), text=prompt)
     (tiles,) = out["num_patches"].tolist()
     assert proc.tokenizer.decode(out["input_ids"][0]) == (
         "<s><|im_start|>user\n<img>" + "<IMG_CONTEXT>" * (256 * tiles) + "</img>\nHi<|im_end|>\n<|im_start|>assistant\n"
