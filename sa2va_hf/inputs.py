@@ -150,7 +150,8 @@ def per_image(value: Any, batched: bool, n: int, name: str) -> list[Any]:
     """One entry of a per-image argument (``visual_prompts``, ``masks``) for each of ``n`` images."""
     if value is None:
         return [None] * n
-    if not batched or (n == 1 and is_array_like(value)):  # an array cannot be a list over images
+    # for one image, anything but a one-entry list cannot be a list over images: it is that image's
+    if not batched or (n == 1 and not (isinstance(value, (list, tuple)) and len(value) == 1)):
         return [value]
     if not isinstance(value, (list, tuple)) or len(value) != n:
         got = len(value) if isinstance(value, (list, tuple)) else type(value).__name__

@@ -239,3 +239,33 @@ def test_return_tensors_and_mm_token_type_ids():
     ids = out["input_ids"][0].tolist()
     marked = [t for t, kind in zip(ids, out["mm_token_type_ids"][0]) if kind == 1]
     assert proc.tokenizer.decode(marked) == img_str(1) + C * out["region_pixels"][0][0]
+
+
+def test_visual_prompts_of_one_image_in_a_batch():
+    """apply_chat_template passes images per sample (a batch): visual prompts are one entry per image,
+    and for a single image its own list of regions is accepted too."""
+    proc = make("qwen")
+    img = image(200, 300)
+    a = [[10.0, 10.0, 150.0, 10.0, 150.0, 100.0, 10.0, 100.0]]  # polygon segmentations (COCO)
+    b = [[160.0, 110.0, 290.0, 110.0, 290.0, 190.0, 160.0, 190.0]]
+    single = proc(images=img, visual_prompts=[a, b])
+    messages = [{"role": "user", "content": [{"type": "image", "image": img}, {"type": "text", "text": "Q"}]}]
+    for vp in ([[a, b]], [a, b]):
+        out = proc.apply_chat_template(
+            messages,
+            add_generation_prompt=True,
+            tokenize=True,
+            return_dict=True,
+            processor_kwargs={"visual_prompts": vp},
+        )
+        assert out["region_pixels"] == single["region_pixels"] and len(out["region_pixels"][0]) == 2
+    one = proc.apply_chat_template(
+        messages,
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=True,
+        processor_kwargs={"visual_prompts": [[a]]},
+    )
+    assert one["region_pixels"] == [single["region_pixels"][0][:1]]
+    with pytest.raises(Sa2VAError, match="one entry per image"):
+        proc(images=[img, img], text=["<image>", "<image>"], visual_prompts=[a, b, a])

@@ -280,3 +280,14 @@ def test_remote_code_files_need_no_torch_or_sa2va_hf():
     for path in files:
         needed = set(get_imports(path))
         assert "sa2va_hf" not in needed and "torch" not in needed, (path, needed)
+
+
+def test_a_folder_saved_by_0_1_still_loads(tmp_path):
+    """0.1 saved ``system`` and ``max_length`` (gone from __init__ in 0.2) and no chat template."""
+    make(template="qwen").save_pretrained(tmp_path)
+    cfg = json.loads((tmp_path / "processor_config.json").read_text())
+    cfg.update(system="", max_length=8192)
+    (tmp_path / "processor_config.json").write_text(json.dumps(cfg))
+    (tmp_path / "chat_template.jinja").unlink()
+    loaded = AutoProcessor.from_pretrained(tmp_path)
+    assert loaded.template == "qwen" and loaded.chat_template == make(template="qwen").chat_template
