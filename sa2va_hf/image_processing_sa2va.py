@@ -164,15 +164,12 @@ class ImageOptions(SimpleNamespace):
             self.do_convert_rgb = True
         if not isinstance(self.do_convert_rgb, bool):
             raise Sa2VAError(f"do_convert_rgb must be True or False, got {self.do_convert_rgb!r}")
-        if getattr(self.input_data_format, "value", self.input_data_format) not in (
-            None,
-            "channels_first",
-            "channels_last",
-        ):
+        self.input_data_format = getattr(self.input_data_format, "value", self.input_data_format)  # an enum
+        if self.input_data_format not in (None, "channels_first", "channels_last"):
             raise Sa2VAError(
                 f"input_data_format must be 'channels_first', 'channels_last' or None, got {self.input_data_format!r}"
             )
-        if not _is_real(self.downsample_ratio) or not 0 < self.downsample_ratio <= MAX_SIDE:
+        if not _is_real(self.downsample_ratio) or not 0 < self.downsample_ratio < float("inf"):
             raise Sa2VAError(f"downsample_ratio must be a positive number, got {self.downsample_ratio!r}")
         if not _is_real(self.rescale_factor):
             raise Sa2VAError(f"rescale_factor must be a number, got {self.rescale_factor!r}")

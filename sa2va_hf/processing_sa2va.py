@@ -26,7 +26,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from huggingface_hub.errors import StrictDataclassError
 from transformers.image_processing_utils import BatchFeature
 from transformers.processing_utils import ProcessingKwargs, ProcessorMixin, Unpack
 
@@ -217,8 +216,12 @@ class Sa2VAProcessor(ProcessorMixin):
         self._check_option_names(kwargs)
         try:
             return super()._merge_kwargs(ModelProcessorKwargs, tokenizer_init_kwargs, **kwargs)
-        except StrictDataclassError as e:  # a type error, not a ValueError: say it as one
-            raise Sa2VAError(f"Sa2VAProcessor option of the wrong type: {e}") from None
+        except Exception as e:
+            from huggingface_hub.errors import StrictDataclassError  # what transformers' type check raises
+
+            if isinstance(e, StrictDataclassError):  # a type error, not a ValueError: say it as one
+                raise Sa2VAError(f"Sa2VAProcessor option of the wrong type: {e}") from None
+            raise
 
     def _check_option_names(self, kwargs: Mapping[str, Any]) -> None:
         annotations = self.valid_processor_kwargs.__annotations__

@@ -269,3 +269,19 @@ def test_visual_prompts_of_one_image_in_a_batch():
     assert one["region_pixels"] == [single["region_pixels"][0][:1]]
     with pytest.raises(Sa2VAError, match="one entry per image"):
         proc(images=[img, img], text=["<image>", "<image>"], visual_prompts=[a, b, a])
+
+
+@pytest.mark.parametrize("template", ["internlm2", "qwen"])  # padded with EOS (no pad token) / with the pad token
+def test_assistant_masks_of_a_padded_batch(template):
+    proc = make(template)
+    convs = [
+        [{"role": "user", "content": [{"type": "image", "image": image()}, {"type": "text", "text": "Q?"}]},
+         {"role": "assistant", "content": "Answer one."}],
+        [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}],
+    ]  # fmt: skip
+    out = proc.apply_chat_template(
+        convs, tokenize=True, return_dict=True, return_assistant_tokens_mask=True, return_tensors="pt"
+    )
+    assert out["assistant_masks"].shape == out["input_ids"].shape
+    answers = [proc.tokenizer.decode(ids[mask.bool()]) for ids, mask in zip(out["input_ids"], out["assistant_masks"])]
+    assert answers == ["Answer one.<|im_end|>", "Yo<|im_end|>"]
