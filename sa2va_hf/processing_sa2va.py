@@ -110,7 +110,7 @@ class Sa2VAProcessor(ProcessorMixin):
         chat_template: str | None = None,
     ):
         tpl = get_template(template)
-        if chat_template is None or chat_template in _GENERATED_JINJA:
+        if chat_template is None or (isinstance(chat_template, str) and chat_template in _GENERATED_JINJA):
             chat_template = tpl.jinja()
         super().__init__(image_processor, tokenizer, chat_template=chat_template)
         self._chat_template = tpl
