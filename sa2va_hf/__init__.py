@@ -15,7 +15,7 @@ and :class:`Sa2VAProcessor` with ``AutoProcessor``, so a saved folder loads back
 """
 
 from . import _moved, masks
-from .collator import Sa2VACollator
+from .chat_templates import CHAT_TEMPLATES, ChatTemplate, get_template
 from .data import list_sources, load_source
 from .errors import (
     EmptyRegionError,
@@ -24,10 +24,10 @@ from .errors import (
     Sa2VAError,
     ShapeMismatchError,
 )
-from .export import processor_from_checkpoint
+from .export.checkpoint import processor_from_checkpoint
 from .image_processing_sa2va import Sa2VAImageProcessor
 from .processing_sa2va import Sa2VAProcessor
-from .templates import CHAT_TEMPLATES, ChatTemplate, get_template
+from .training.collator import Sa2VACollator
 
 __version__ = "0.2.0.dev0"
 

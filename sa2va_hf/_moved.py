@@ -16,6 +16,10 @@ import warnings
 REMOVED_IN = "0.3.0"
 
 MOVED_MODULES = {
+    # templates.py held three concerns; its names are looked up in each new home, in order
+    "sa2va_hf.templates": ("sa2va_hf.tokens", "sa2va_hf.chat_templates", "sa2va_hf.training.conversations"),
+    "sa2va_hf.collator": "sa2va_hf.training.collator",
+    "sa2va_hf.checkpoint": "sa2va_hf.export.checkpoint",
     "sa2va_hf.schema": "sa2va_hf.data.schema",
     "sa2va_hf.safety": "sa2va_hf.data.safety",
     "sa2va_hf.loading": "sa2va_hf.data.loading",
@@ -49,26 +53,29 @@ RENAMED = {
 
 
 class _AliasLoader(importlib.abc.Loader):
-    def __init__(self, new: str) -> None:
-        self.new = new
+    def __init__(self, new: str | tuple[str, ...]) -> None:
+        self.new = (new,) if isinstance(new, str) else tuple(new)
 
     def create_module(self, spec):
         warnings.warn(
-            f"{spec.name} moved to {self.new} in sa2va-hf 0.2; the old path goes away in {REMOVED_IN}",
+            f"{spec.name} moved to {' / '.join(self.new)} in sa2va-hf 0.2; the old path goes away in {REMOVED_IN}",
             DeprecationWarning,
             stacklevel=2,
         )
-        target = importlib.import_module(self.new)
+        targets = [importlib.import_module(name) for name in self.new]
         renamed = RENAMED.get(spec.name, {})
-        proxy = types.ModuleType(spec.name, target.__doc__)
+        proxy = types.ModuleType(spec.name, targets[0].__doc__)
 
         def __getattr__(name: str):
             if name in renamed:
                 return renamed[name]()
-            return getattr(target, name)
+            for target in targets:
+                if hasattr(target, name):
+                    return getattr(target, name)
+            raise AttributeError(f"module {spec.name!r} (moved to {' / '.join(self.new)}) has no attribute {name!r}")
 
         proxy.__getattr__ = __getattr__
-        proxy.__all__ = list(getattr(target, "__all__", [])) + list(renamed)
+        proxy.__all__ = [n for t in targets for n in getattr(t, "__all__", [])] + list(renamed)
         return proxy
 
     def exec_module(self, module) -> None:

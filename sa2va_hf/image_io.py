@@ -12,10 +12,9 @@ import os
 import warnings
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
-from .errors import ImageLoadError, ShapeMismatchError
+from .errors import ImageLoadError
 
 # What Pillow raises on a corrupt or hostile file: the exceptions its own fuzz tests accept
 # (a mutated DDS raises NotImplementedError; a JPEG 2000 claiming gigabytes, MemoryError).
@@ -59,16 +58,7 @@ def open_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image.
 
 
 def to_rgb_image(image: Any, max_pixels: int | None = None) -> Image.Image:
-    """A PIL image in RGB from a path, a PIL image, or an (H, W, 3) / (H, W) uint8 array."""
-    if isinstance(image, (str, os.PathLike)):
-        return open_image(image, max_pixels)
-    if isinstance(image, Image.Image):
-        return image if image.mode == "RGB" else image.convert("RGB")
-    if hasattr(image, "__array__"):
-        arr = np.asarray(image)
-        if arr.dtype != np.uint8 or not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 3)):
-            raise ShapeMismatchError(
-                f"an image array must be (H, W, 3) or (H, W) uint8, got shape {arr.shape} dtype {arr.dtype}"
-            )
-        return Image.fromarray(np.ascontiguousarray(arr)).convert("RGB")
-    raise ImageLoadError(f"cannot read an image from {type(image).__name__}; give a path, a PIL image or an array")
+    """A PIL image in RGB from a path, a PIL image or an array: see :func:`sa2va_hf.inputs.to_rgb_image`."""
+    from .inputs import to_rgb_image as coerce  # inputs imports open_image from here
+
+    return coerce(image, max_pixels)

@@ -23,7 +23,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "sa2va_hf"
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 CLOSURE_THIRD_PARTY = {"numpy", "PIL", "pycocotools", "transformers"}
-LAZY_THIRD_PARTY = {"torch", "av"}  # optional at load time: imported where they are used
+LAZY_THIRD_PARTY = {"torch", "av", "huggingface_hub"}  # imported where they are used (hub: transformers brings it)
 CODECS = {"errors", "masks", "image_io", "video_io"}
 PLUMBING = {"sa2va_hf", "sa2va_hf._moved"}
 EXPORT_THIRD_PARTY = {"huggingface_hub"}  # the package __init__ and the moved-paths table

@@ -43,7 +43,8 @@ FLAVOURS = {
 }
 
 
-def make_tokenizer(flavour: str = "phi3", image_tokens: bool = True) -> PreTrainedTokenizerFast:
+def make_tokenizer(flavour: str = "phi3", image_tokens: bool = True, **init_kwargs) -> PreTrainedTokenizerFast:
+    """``init_kwargs`` (``padding=``, ``max_length=``, ...) become the tokenizer's saved defaults."""
     spec = FLAVOURS[flavour]
     alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
     vocab = {c: i for i, c in enumerate(alphabet)}
@@ -68,4 +69,19 @@ def make_tokenizer(flavour: str = "phi3", image_tokens: bool = True) -> PreTrain
         kwargs["bos_token"] = spec["bos"]
     if flavour == "qwen":
         kwargs["pad_token"] = "<|endoftext|>"
-    return PreTrainedTokenizerFast(tokenizer_object=tok, **kwargs)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, **kwargs, **init_kwargs)
+
+
+def label_runs(tokenizer, input_ids, labels):
+    """Split a sequence into maximal (labelled?, decoded text) runs, checking labels == ids where labelled."""
+    assert len(input_ids) == len(labels)
+    runs = []
+    for tok, lab in zip(input_ids, labels):
+        on = lab != -100
+        if on:
+            assert lab == tok
+        if runs and runs[-1][0] == on:
+            runs[-1][1].append(tok)
+        else:
+            runs.append((on, [tok]))
+    return [(on, tokenizer.decode(ids)) for on, ids in runs]

@@ -62,7 +62,7 @@ def processor_from_checkpoint(
         trust_remote_code: passed to ``AutoTokenizer`` (InternLM2-based checkpoints ship
             their tokenizer as remote code).
         image_processor_kwargs: extra :class:`Sa2VAImageProcessor` options.
-        **processor_kwargs: extra :class:`Sa2VAProcessor` options (``max_length``, ...).
+        **processor_kwargs: extra :class:`Sa2VAProcessor` options (``add_sa2va_tokens``, ...).
     """
     local = os.fspath(path)
     if not os.path.isdir(local):

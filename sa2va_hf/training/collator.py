@@ -1,6 +1,6 @@
 """Batch per-sample processor outputs the way upstream's ``video_lisa_collate_fn`` does.
 
-Each sample is what ``Sa2VAProcessor(..., conversations=...)`` returns for one sample
+Each sample is what :func:`sa2va_hf.training.encode_conversation` returns for one sample
 (lists or arrays; a leading batch dimension of 1 is dropped) or an upstream-style dict.
 The batch:
 
@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import Sa2VAError
-from .templates import IGNORE_INDEX
+from ..errors import Sa2VAError
+from .conversations import IGNORE_INDEX
 
 UPSTREAM_PAD_TOKEN_ID = 0  # xtuner DEFAULT_PAD_TOKEN_INDEX
 

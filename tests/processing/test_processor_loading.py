@@ -20,11 +20,9 @@ from transformers import AutoProcessor
 import sa2va_hf
 from sa2va_hf import Sa2VAImageProcessor, Sa2VAProcessor, processor_from_checkpoint
 from sa2va_hf.errors import Sa2VAError
+from sa2va_hf.training import encode_conversation
 
-try:
-    from .tokenizer_utils import make_tokenizer
-except ImportError:  # tests/ not a package
-    from tokenizer_utils import make_tokenizer
+from ..tokenizer_utils import make_tokenizer
 
 IMAGE = np.random.RandomState(3).randint(0, 256, (120, 260, 3), dtype=np.uint8)
 VP = np.zeros((2, 120, 260), dtype=np.uint8)
@@ -39,17 +37,26 @@ CONV = [
 
 # Run both in the test process and, as source text, in the clean subprocess.
 RUN_CASES = """
-def run_cases(proc, image, vp, conv):
-    a = proc(images=image, text="<image>\\nDescribe region2.", visual_prompts=vp)
-    b = proc(images=image, conversations=conv, visual_prompts=vp, conversation_style="osprey")
+def run_cases(proc, image, vp):
+    prompt = proc.apply_chat_template([{"role": "user", "content": "<image>\\nDescribe region2."}], add_generation_prompt=True)
+    a = proc(images=image, text=prompt, visual_prompts=vp)
     c = proc(images=[image, image[:, :100]], text=["<image>\\nA?", "<image>\\nB?"], return_tensors="np")
+    conversation = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is it?"}]},
+        {"role": "assistant", "content": "A cat."},
+    ]
+    d = proc.apply_chat_template(
+        conversation, tokenize=True, return_dict=True, return_assistant_tokens_mask=True, return_tensors="np",
+        processor_kwargs={"images": [image]},
+    )
     return {
+        "d_ids": d["input_ids"],
+        "d_assistant": d["assistant_masks"],
         "a_ids": np.asarray(a["input_ids"][0]),
         "a_pix": a["pixel_values"],
         "a_g": a["g_pixel_values"],
         "a_pm": a["prompt_masks"][0],
-        "b_ids": np.asarray(b["input_ids"][0]),
-        "b_labels": np.asarray(b["labels"][0]),
         "c_ids": np.asarray(c["input_ids"]),
         "c_mask": np.asarray(c["attention_mask"]),
         "c_pix": c["pixel_values"],
@@ -62,7 +69,7 @@ run_cases = namespace["run_cases"]
 
 def make(template="internlm2", **kwargs):
     ip = Sa2VAImageProcessor(max_tiles=6, prompt_mask_mode="pool")
-    return Sa2VAProcessor(ip, make_tokenizer(template), template=template, max_length=4000, **kwargs)
+    return Sa2VAProcessor(ip, make_tokenizer(template), template=template, **kwargs)
 
 
 def assert_same(x: dict, y: dict):
@@ -72,26 +79,41 @@ def assert_same(x: dict, y: dict):
 
 
 def test_save_then_auto_processor_gives_identical_outputs(tmp_path):
-    proc = make(system="")
+    proc = make()
     proc.save_pretrained(tmp_path)
     loaded = AutoProcessor.from_pretrained(tmp_path)
     assert type(loaded) is Sa2VAProcessor
     assert isinstance(loaded.image_processor, Sa2VAImageProcessor)
-    assert loaded.template == "internlm2" and loaded.max_length == 4000
+    assert loaded.template == "internlm2" and loaded.chat_template == proc.chat_template
+    assert (tmp_path / "chat_template.jinja").read_text() == proc.chat_template
     assert loaded.image_processor.max_tiles == 6 and loaded.image_processor.prompt_mask_mode == "pool"
     assert loaded.added_tokens == []  # the saved tokenizer already has them
-    assert_same(run_cases(proc, IMAGE, VP, CONV), run_cases(loaded, IMAGE, VP, CONV))
+    assert_same(run_cases(proc, IMAGE, VP), run_cases(loaded, IMAGE, VP))
+    a, b = (
+        encode_conversation(p, images=IMAGE, conversations=CONV, visual_prompts=VP, style="osprey", return_tensors="np")
+        for p in (proc, loaded)
+    )
+    assert_same({k: a[k] for k in ("input_ids", "labels")}, {k: b[k] for k in ("input_ids", "labels")})
 
 
 def test_non_default_settings_round_trip(tmp_path):
-    proc = Sa2VAProcessor(
-        Sa2VAImageProcessor(), make_tokenizer("qwen"), template="qwen", system="Be brief.", max_length=None,
-        add_sa2va_tokens=False,
-    )  # fmt: skip
+    proc = Sa2VAProcessor(Sa2VAImageProcessor(), make_tokenizer("qwen"), template="qwen", add_sa2va_tokens=False)
     proc.save_pretrained(tmp_path)
     loaded = AutoProcessor.from_pretrained(tmp_path)
-    assert (loaded.system, loaded.max_length, loaded.add_sa2va_tokens) == ("Be brief.", None, False)
+    assert (loaded.template, loaded.add_sa2va_tokens) == ("qwen", False)
     assert "[SEG]" not in loaded.tokenizer.get_vocab()  # not added on load either
+    # a template chosen at load time brings its own Jinja template, never the saved one of another
+    vicuna = AutoProcessor.from_pretrained(tmp_path, template="vicuna")
+    assert vicuna.apply_chat_template([{"role": "user", "content": "Hi"}], add_generation_prompt=True) == (
+        "USER: Hi ASSISTANT:"
+    )
+
+
+def test_a_chat_template_of_ones_own_is_kept(tmp_path):
+    own = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    proc = Sa2VAProcessor(Sa2VAImageProcessor(), make_tokenizer("qwen"), template="qwen", chat_template=own)
+    proc.save_pretrained(tmp_path)
+    assert AutoProcessor.from_pretrained(tmp_path).chat_template == own
 
 
 def test_custom_template_round_trips(tmp_path):
@@ -132,19 +154,18 @@ def test_without_registration_auto_processor_returns_only_the_tokenizer(tmp_path
 def test_remote_code_loads_without_sa2va_hf_installed(tmp_path, monkeypatch):
     monkeypatch.setattr(Sa2VAProcessor, "_auto_class", None)
     monkeypatch.setattr(Sa2VAImageProcessor, "_auto_class", None)
-    proc = make(system="Be brief.")  # a non-default setting must survive the remote-code load too
+    proc = make(template="qwen")  # a non-default setting must survive the remote-code load too
     Sa2VAProcessor.register_for_auto_class("AutoProcessor")  # registers the image processor too
     assert Sa2VAImageProcessor._auto_class == "AutoImageProcessor"
     saved = tmp_path / "remote"
     proc.save_pretrained(saved)
-    for name in ("processing_sa2va.py", "image_processing_sa2va.py", "templates.py", "masks.py", "errors.py"):
+    for name in CLOSURE:
         assert (saved / name).is_file(), name
     cfg = json.loads((saved / "processor_config.json").read_text())
     assert cfg["auto_map"]["AutoProcessor"] == "processing_sa2va.Sa2VAProcessor"
 
     np.save(tmp_path / "image.npy", IMAGE)
     np.save(tmp_path / "vp.npy", VP)
-    (tmp_path / "conv.json").write_text(json.dumps(CONV))
     code = (
         textwrap.dedent(
             f"""
@@ -171,13 +192,14 @@ def test_remote_code_loads_without_sa2va_hf_installed(tmp_path, monkeypatch):
         assert type(proc).__module__.startswith("transformers_modules"), type(proc).__module__
         assert type(proc.image_processor).__module__.startswith("transformers_modules")
         assert not any(m == "sa2va_hf" or m.startswith("sa2va_hf.") for m in sys.modules)
-        assert (proc.system, proc.max_length, proc.template) == ("Be brief.", 4000, "internlm2"), vars(proc)
+        assert proc.template == "qwen", vars(proc)
+        assert open(tmp + "/remote/chat_template.jinja").read() == proc.chat_template
         """
         )
         + RUN_CASES
         + textwrap.dedent(
             """
-        out = run_cases(proc, np.load(tmp + "/image.npy"), np.load(tmp + "/vp.npy"), json.load(open(tmp + "/conv.json")))
+        out = run_cases(proc, np.load(tmp + "/image.npy"), np.load(tmp + "/vp.npy"))
         np.savez(tmp + "/remote_out.npz", **out)
         print("ok")
         """
@@ -186,7 +208,7 @@ def test_remote_code_loads_without_sa2va_hf_installed(tmp_path, monkeypatch):
     res = _python(code, cwd=tmp_path, env_extra={"HF_MODULES_CACHE": str(tmp_path / "modules")})
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     remote = dict(np.load(tmp_path / "remote_out.npz"))
-    assert_same(run_cases(proc, IMAGE, VP, CONV), remote)
+    assert_same(run_cases(proc, IMAGE, VP), remote)
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -217,7 +239,8 @@ def test_processor_from_checkpoint_folder(tmp_path):
     assert proc.added_tokens == []
     assert len(proc.tokenizer) == len(tok)
     assert proc.image_processor.max_tiles == 12 and proc.image_processor.use_thumbnail
-    out = proc(images=Image.fromarray(IMAGE), text="<image>\nHi")
+    prompt = proc.apply_chat_template([{"role": "user", "content": "<image>\nHi"}], add_generation_prompt=True)
+    out = proc(images=Image.fromarray(IMAGE), text=prompt)
     (tiles,) = out["num_patches"].tolist()
     assert proc.tokenizer.decode(out["input_ids"][0]) == (
         "<s><|im_start|>user\n<img>" + "<IMG_CONTEXT>" * (256 * tiles) + "</img>\nHi<|im_end|>\n<|im_start|>assistant\n"
@@ -241,16 +264,30 @@ def test_package_exports():
         assert hasattr(sa2va_hf, name)
 
 
+CLOSURE = [
+    "processing_sa2va.py", "image_processing_sa2va.py", "chat_templates.py", "tokens.py", "inputs.py", "tiling.py",
+    "prompt_grid.py", "grounding.py", "image_io.py", "masks.py", "errors.py",
+]  # fmt: skip
+
+
 def test_remote_code_files_need_no_torch_or_sa2va_hf():
     from transformers.dynamic_module_utils import get_imports, get_relative_import_files
 
     import sa2va_hf.processing_sa2va as mod
 
     files = [mod.__file__, *get_relative_import_files(mod.__file__)]
-    names = sorted(os.path.basename(f) for f in files)
-    assert names == sorted(
-        ["processing_sa2va.py", "templates.py", "errors.py", "image_processing_sa2va.py", "image_io.py", "masks.py"]
-    )
-    for name in ("processing_sa2va.py", "templates.py"):
-        needed = set(get_imports(os.path.join(os.path.dirname(mod.__file__), name)))
-        assert "sa2va_hf" not in needed and "torch" not in needed, (name, needed)
+    assert sorted(os.path.basename(f) for f in files) == sorted(CLOSURE)
+    for path in files:
+        needed = set(get_imports(path))
+        assert "sa2va_hf" not in needed and "torch" not in needed, (path, needed)
+
+
+def test_a_folder_saved_by_0_1_still_loads(tmp_path):
+    """0.1 saved ``system`` and ``max_length`` (gone from __init__ in 0.2) and no chat template."""
+    make(template="qwen").save_pretrained(tmp_path)
+    cfg = json.loads((tmp_path / "processor_config.json").read_text())
+    cfg.update(system="", max_length=8192)
+    (tmp_path / "processor_config.json").write_text(json.dumps(cfg))
+    (tmp_path / "chat_template.jinja").unlink()
+    loaded = AutoProcessor.from_pretrained(tmp_path)
+    assert loaded.template == "qwen" and loaded.chat_template == make(template="qwen").chat_template

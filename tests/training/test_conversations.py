@@ -8,40 +8,14 @@ from __future__ import annotations
 
 import pytest
 
+from sa2va_hf.chat_templates import ChatTemplate, get_template
 from sa2va_hf.errors import Sa2VAError
-from sa2va_hf.templates import (
-    ChatTemplate,
-    encode_turns,
-    get_template,
-    image_string,
-    insert_region_strings,
-    messages_to_turns,
-    osprey_messages,
-    region_string,
-    video_string,
-)
+from sa2va_hf.tokens import image_string, region_string, video_string
+from sa2va_hf.training.conversations import encode_turns, insert_region_strings, messages_to_turns, osprey_messages
 
-try:
-    from .tokenizer_utils import make_tokenizer
-except ImportError:  # tests/ not a package
-    from tokenizer_utils import make_tokenizer
+from ..tokenizer_utils import label_runs, make_tokenizer
 
 C = "<IMG_CONTEXT>"
-
-
-def label_runs(tokenizer, input_ids, labels):
-    """Split a sequence into maximal (labelled?, decoded text) runs, checking labels == ids where labelled."""
-    assert len(input_ids) == len(labels)
-    runs = []
-    for tok, lab in zip(input_ids, labels):
-        on = lab != -100
-        if on:
-            assert lab == tok
-        if runs and runs[-1][0] == on:
-            runs[-1][1].append(tok)
-        else:
-            runs.append((on, [tok]))
-    return [(on, tokenizer.decode(ids)) for on, ids in runs]
 
 
 # --------------------------------------------------------------------------- strings
@@ -103,8 +77,8 @@ def test_builtin_templates(name, instruction, suffix):
 
 
 def test_unknown_template_is_a_clear_error():
-    with pytest.raises(Sa2VAError, match="unknown chat template 'vicuna'"):
-        get_template("vicuna")
+    with pytest.raises(Sa2VAError, match="unknown chat template 'llama9'"):
+        get_template("llama9")
     with pytest.raises(Sa2VAError, match="instruction"):
         get_template({"SUFFIX": "x"})
 

@@ -1,7 +1,8 @@
-"""Sa2VAProcessor: <image> expansion, region strings, <IMG_CONTEXT> counts, labels, errors.
+"""Sa2VAProcessor: <image> expansion, region strings, <IMG_CONTEXT> counts, errors.
 
-Expected prompts are spelled out by hand from SPEC §3 (and upstream's Osprey / predict_forward
-code), never built with sa2va_hf's own string helpers.
+Expected prompts are spelled out by hand from SPEC §3 (and upstream's predict_forward code), never
+built with sa2va_hf's own string helpers. Prompts are formatted the transformers way,
+``apply_chat_template`` then ``__call__`` (:func:`chat`); since 0.2 ``__call__`` adds no template.
 """
 
 from __future__ import annotations
@@ -13,12 +14,7 @@ from PIL import Image
 from sa2va_hf import Sa2VAImageProcessor, Sa2VAProcessor
 from sa2va_hf.errors import Sa2VAError
 
-try:
-    from .test_templates import label_runs
-    from .tokenizer_utils import make_tokenizer
-except ImportError:  # tests/ not a package
-    from test_templates import label_runs
-    from tokenizer_utils import make_tokenizer
+from ..tokenizer_utils import make_tokenizer
 
 C = "<IMG_CONTEXT>"
 USER = {
@@ -31,6 +27,12 @@ SUFFIX = {"phi3": "<|end|>", "qwen": "<|im_end|>", "internlm2": "<|im_end|>"}
 
 def make_processor(flavour="phi3", **kwargs):
     return Sa2VAProcessor(Sa2VAImageProcessor(), make_tokenizer(flavour), template=flavour, **kwargs)
+
+
+def chat(proc, text, system=None):
+    """The prompt predict_forward builds for ``text``: one user turn, ready for the answer."""
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
+    return proc.apply_chat_template(messages, add_generation_prompt=True)
 
 
 def image(h, w, seed=0):
@@ -91,7 +93,7 @@ SIZES = [(96, 96), (200, 300), (300, 1400)]  # (h, w): 1 tile, 6 + thumbnail, 5 
 @pytest.mark.parametrize("size", SIZES)
 def test_plain_image_prompt(flavour, size):
     proc = make_processor(flavour)
-    out = proc(images=image(*size), text="<image>\nWhat is in the picture?")
+    out = proc(images=image(*size), text=chat(proc, "<image>\nWhat is in the picture?"))
     (tiles,) = out["num_patches"].tolist()
     assert tiles == proc.image_processor.num_tiles(size[1], size[0])
     ids = out["input_ids"][0]
@@ -108,7 +110,7 @@ def test_plain_image_prompt(flavour, size):
 def test_visual_prompt_region_string(flavour, size, text):
     proc = make_processor(flavour)
     vp = two_regions(*size)
-    out = proc(images=image(*size), text=text, visual_prompts=vp)
+    out = proc(images=image(*size), text=chat(proc, text), visual_prompts=vp)
     (tiles,) = out["num_patches"].tolist()
     (counts,) = out["region_pixels"]
     assert counts == [int(m.sum()) for m in out["prompt_masks"][0]] and min(counts) > 0
@@ -137,11 +139,11 @@ def test_empty_region_kept_gives_empty_vp_and_counts_still_match():
     assert "region1<vp></vp>, region2<vp>" in proc.tokenizer.decode(ids)
 
 
-def test_apply_template_false_and_system_prompt():
+def test_text_as_given_and_system_prompt():
     proc = make_processor("qwen")
-    raw = proc(images=image(96, 96), text="<image>\nQ", apply_template=False)
+    raw = proc(images=image(96, 96), text="<image>\nQ")
     assert proc.tokenizer.decode(raw["input_ids"][0]) == img_str(1) + "\nQ"
-    sys_out = proc(images=image(200, 300), text="<image>\nQ", system="Be brief.")
+    sys_out = proc(images=image(200, 300), text=chat(proc, "<image>\nQ", system="Be brief."))
     assert proc.tokenizer.decode(sys_out["input_ids"][0]).startswith(
         "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n<img>"
     )
@@ -180,7 +182,7 @@ def test_batch_padding_without_pad_token_uses_eos(side):
 
 def test_two_images_in_one_prompt_follow_placeholder_order():
     proc = make_processor("qwen")
-    out = proc(images=[image(300, 900), image(96, 96)], text="A <image> and B <image>?")
+    out = proc(images=[image(300, 900), image(96, 96)], text=chat(proc, "A <image> and B <image>?"))
     t1, t2 = out["num_patches"].tolist()
     assert t1 > 1 and t2 == 1
     assert proc.tokenizer.decode(out["input_ids"][0]) == (
@@ -193,7 +195,7 @@ def test_video_frames_are_single_tiles_joined_by_newline():
     frames = [image(300, 900, s) for s in range(3)]
     masks = np.zeros((2, 3, 300, 900), dtype=np.uint8)
     masks[0, 1, :10, :10] = 1
-    out = proc(videos=frames, text="<image>Please segment the cat.", masks=masks)
+    out = proc(videos=frames, text=chat(proc, "<image>Please segment the cat."), masks=masks)
     assert out["pixel_values"].shape == (3, 3, 448, 448)
     assert out["g_pixel_values"].shape == (3, 3, 1024, 1024)
     assert out["num_frames"].tolist() == [3]
@@ -219,119 +221,6 @@ def test_video_masks_as_nested_lists_with_missing_frames():
     got = out["masks"][0]
     assert got.shape == (4, 64, 80)
     assert [int(x.sum()) for x in got] == [m.sum(), 0, 0, m.sum()]
-
-
-# --------------------------------------------------------------------------- training
-
-
-@pytest.mark.parametrize("flavour", ["phi3", "qwen", "internlm2"])
-def test_osprey_conversation_labels_turn_by_turn(flavour):
-    proc = make_processor(flavour)
-    vp = two_regions(300, 900)
-    conv = [
-        {"from": "human", "value": "What is <region1> doing?"},
-        {"from": "gpt", "value": "The <dog> runs."},
-        {"from": "human", "value": "And <region2>?"},
-        {"from": "gpt", "value": "A ball."},
-    ]
-    out = proc(images=image(300, 900), conversations=conv, visual_prompts=vp, conversation_style="osprey")
-    (tiles,) = out["num_patches"].tolist()
-    counts = out["region_pixels"][0]
-    ids, labels = out["input_ids"][0], out["labels"][0]
-    assert n_context(proc, ids) == 256 * tiles + sum(counts)
-    pre, post = USER[flavour]
-    bos = "<s>" if pre.startswith("<s>") else ""
-    first_user = pre + img_str(tiles) + "\n" + regions_str(counts) + "What is region1 doing?" + post
-    second_user = "\n" + pre[len(bos) :] + "And region2?" + post
-    assert label_runs(proc.tokenizer, ids, labels) == [
-        (False, first_user),
-        (True, "The dog runs." + SUFFIX[flavour]),
-        (False, second_user),
-        (True, "A ball." + SUFFIX[flavour]),
-        (False, "\n"),
-    ]
-    assert out["attention_mask"] == [[1] * len(ids)]
-
-
-def test_llava_style_conversation_with_segmentation_answer():
-    proc = make_processor("phi3")
-    conv = [
-        {"from": "human", "value": "Can you segment the cat in this image?<image>"},
-        {"from": "gpt", "value": "It is [SEG]."},
-        {"from": "human", "value": "And the dog?"},
-        {"from": "gpt", "value": "Sure, [SEG]."},
-    ]
-    m = np.zeros((2, 96, 96), dtype=np.uint8)
-    out = proc(images=image(96, 96), conversations=conv, masks=m)
-    runs = label_runs(proc.tokenizer, out["input_ids"][0], out["labels"][0])
-    assert runs == [
-        (False, "<s><|user|>\n" + img_str(1) + "\nCan you segment the cat in this image?<|end|>\n<|assistant|>\n"),
-        (True, "It is [SEG].<|end|>"),
-        (False, "\n<|user|>\nAnd the dog?<|end|>\n<|assistant|>\n"),
-        (True, "Sure, [SEG].<|end|>"),
-        (False, "\n"),
-    ]
-    seg = proc.tokenizer.convert_tokens_to_ids("[SEG]")
-    assert out["input_ids"][0].count(seg) == 2
-    assert out["masks"][0].shape == (2, 96, 96)
-
-
-def test_refcoco_style_conversation():
-    proc = make_processor("phi3")
-    conv = [
-        {"from": "human", "value": "<image>\nPlease segment the man. "},
-        {"from": "gpt", "value": " [SEG]. "},
-        {"from": "human", "value": "Please segment the dog."},
-        {"from": "gpt", "value": "It is [SEG]."},
-    ]
-    out = proc(images=image(96, 96), conversations=conv, conversation_style="refcoco")
-    assert label_runs(proc.tokenizer, out["input_ids"][0], out["labels"][0]) == [
-        (False, "<s><|user|>\n" + img_str(1) + "\nPlease segment the man.<|end|><|assistant|>\n"),
-        (True, "[SEG].<|end|>"),
-        (False, "<|user|>\nPlease segment the dog.<|end|><|assistant|>\n"),
-        (True, "It is [SEG].<|end|>"),
-    ]
-
-
-def test_video_conversation_plain_style():
-    proc = make_processor("qwen")
-    frames = [image(64, 80, s) for s in range(2)]
-    conv = [{"from": "human", "value": "<image>Please segment the cat."}, {"from": "gpt", "value": "[SEG]."}]
-    out = proc(videos=frames, conversations=conv)
-    assert label_runs(proc.tokenizer, out["input_ids"][0], out["labels"][0]) == [
-        (
-            False,
-            "<|im_start|>user\n"
-            + img_str(1)
-            + "\n"
-            + img_str(1)
-            + "Please segment the cat.<|im_end|>\n<|im_start|>assistant\n",
-        ),
-        (True, "[SEG].<|im_end|>"),
-        (False, "\n"),
-    ]
-
-
-def test_conversation_batch_pads_with_return_tensors():
-    proc = make_processor("qwen")
-    convs = [
-        [{"from": "human", "value": "<image>\nshort"}, {"from": "gpt", "value": "a"}],
-        [{"from": "human", "value": "<image>\nlonger question"}, {"from": "gpt", "value": "a longer answer"}],
-    ]
-    out = proc(images=[image(96, 96), image(300, 900)], conversations=convs, return_tensors="pt")
-    assert out["input_ids"].shape == out["labels"].shape == out["attention_mask"].shape
-    lengths = out["attention_mask"].sum(1).tolist()
-    assert lengths[0] < lengths[1] == out["input_ids"].shape[1]
-    assert (out["labels"][0, lengths[0] :] == -100).all()
-
-
-def test_max_length_truncation_that_cuts_image_tokens_is_an_error():
-    proc = make_processor("qwen", max_length=100)
-    conv = [{"from": "human", "value": "<image>\nQ"}, {"from": "gpt", "value": "A"}]
-    with pytest.raises(Sa2VAError, match="max_length=100"):
-        proc(images=image(96, 96), conversations=conv)
-    out = proc(images=image(96, 96), conversations=conv, max_length=400)
-    assert len(out["input_ids"][0]) <= 400
 
 
 # --------------------------------------------------------------------------- errors
@@ -362,8 +251,9 @@ def test_context_token_text_in_user_input_is_caught():
 
 def test_text_only_prompt():
     proc = make_processor("qwen")
-    out = proc(text="Hello")
+    out = proc(text=chat(proc, "Hello"))
     assert proc.tokenizer.decode(out["input_ids"][0]) == "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n"
+    assert proc(text="Hello")["input_ids"] == [proc.tokenizer.encode("Hello")]  # as given: processor(t) == tokenizer(t)
 
 
 def test_batch_with_visual_prompts_and_a_dropped_region():
@@ -374,7 +264,7 @@ def test_batch_with_visual_prompts_and_a_dropped_region():
     vp_b = two_regions(300, 900)
     out = proc(
         images=[image(96, 96), image(300, 900)],
-        text=["<image>\nA?", "<image>\nB?"],
+        text=[chat(proc, "<image>\nA?"), chat(proc, "<image>\nB?")],
         visual_prompts=[vp_a, vp_b],
         empty_region="drop",
     )
@@ -389,31 +279,11 @@ def test_batch_with_visual_prompts_and_a_dropped_region():
     assert [n_context(proc, ids) for ids in out["input_ids"]] == [256 * ta + ka, 256 * tb + sum(kb)]
 
 
-def test_osprey_style_refuses_dropped_or_missing_regions():
-    proc = make_processor("qwen")
-    vp = np.zeros((2, 96, 96), dtype=np.uint8)
-    vp[0, 1, 1] = 1  # 0 cells: dropped -> region2 would become "region1" under the text
-    vp[1, 40:, 40:] = 1
-    conv = [{"from": "human", "value": "What is <region2>?"}, {"from": "gpt", "value": "A thing."}]
-    with pytest.raises(Sa2VAError, match=r"region\(s\) \[0\].*renumber"):
-        proc(images=image(96, 96), conversations=conv, visual_prompts=vp, conversation_style="osprey",
-             empty_region="drop")  # fmt: skip
-    with pytest.raises(Sa2VAError, match="needs the image's regions as visual_prompts"):
-        proc(images=image(96, 96), conversations=conv, conversation_style="osprey")
-    with pytest.warns(UserWarning):  # upstream v1: the empty region stays, as region1<vp></vp>
-        kept = proc(images=image(96, 96), conversations=conv, visual_prompts=vp, conversation_style="osprey",
-                    empty_region="keep")  # fmt: skip
-    assert "region1<vp></vp>, region2<vp>" + C in proc.tokenizer.decode(kept["input_ids"][0])
-
-
 @pytest.mark.parametrize(
     "call, match",
     [
         (dict(text=3), "text must be a string"),
         (dict(text="<image>", return_tensors="tf"), "return_tensors"),
-        (dict(conversations=[{"from": "human", "value": "<image>Q"}]), "no user message followed by an answer"),
-        (dict(conversations=[{"from": "human", "value": "<image>Q"}, {"from": "gpt", "value": "A"}], max_length="9"),
-         "max_length"),
     ],
 )  # fmt: skip
 def test_bad_call_arguments_are_clear_errors(call, match):
@@ -423,10 +293,8 @@ def test_bad_call_arguments_are_clear_errors(call, match):
 
 
 def test_bad_constructor_arguments_are_clear_errors():
-    with pytest.raises(Sa2VAError, match="max_length"):
-        make_processor("qwen", max_length=0)
-    with pytest.raises(Sa2VAError, match="system"):
-        make_processor("qwen", system=None)
+    with pytest.raises(Sa2VAError, match="instruction"):
+        Sa2VAProcessor(Sa2VAImageProcessor(), make_tokenizer(), template={"INSTRUCTION": "no placeholder"})
 
 
 def test_bad_video_masks_are_a_clear_error():
@@ -436,30 +304,43 @@ def test_bad_video_masks_are_a_clear_error():
 
 
 INSTRUCTION = {
+    "vicuna": "USER: {input} ASSISTANT:",
     "phi3": "<|user|>\n{input}<|end|>\n<|assistant|>\n",
     "qwen": "<|im_start|>user\n{input}<|im_end|>\n<|im_start|>assistant\n",
     "internlm2": "<|im_start|>user\n{input}<|im_end|>\n<|im_start|>assistant\n",
 }
 
 
-@pytest.mark.parametrize("flavour", ["phi3", "qwen", "internlm2"])
+@pytest.mark.parametrize(
+    "template, flavour", [("phi3", "phi3"), ("qwen", "qwen"), ("internlm2", "internlm2"), ("vicuna", "phi3")]
+)
 @pytest.mark.parametrize("text", ["<image>\nWhat is region1?", "<image>What is region1?", "Look: <image> the end"])
-def test_inference_ids_are_predict_forward_ids(flavour, text):
+@pytest.mark.parametrize("tokenize", [False, True], ids=["render-then-call", "tokenize"])
+def test_inference_ids_are_predict_forward_ids(template, flavour, text, tokenize):
     """Ids, not only the decoded text: predict_forward formats the whole prompt, then calls
     ``tokenizer.encode(input_text)`` once (with the tokenizer's special tokens). Tokenizing pieces
     apart decodes to the same string but gives other ids with a real BPE."""
-    proc = make_processor(flavour)
+    proc = Sa2VAProcessor(Sa2VAImageProcessor(), make_tokenizer(flavour), template=template)
     size = (200, 300)
     vp = two_regions(*size)
-    out = proc(images=image(*size), text=text, visual_prompts=vp)
+    messages = [{"role": "user", "content": text}]
+    if tokenize:
+        out = proc.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=True, return_dict=True,
+            processor_kwargs={"images": [image(*size)], "visual_prompts": vp},
+        )  # fmt: skip
+    else:
+        out = proc(
+            images=image(*size), text=proc.apply_chat_template(messages, add_generation_prompt=True), visual_prompts=vp
+        )
     (tiles,) = out["num_patches"].tolist()
     (counts,) = out["region_pixels"]
-    # written out as predict_forward does it (modeling_sa2va_chat.py)
+    # written out as predict_forward does it (modeling_sa2va_chat.py), with upstream's INSTRUCTION strings
     vp_token_str = (
         f"\nThere are {len(counts)} part regions in the picture: "
         + ", ".join(f"region{i + 1}<vp>" + C * k + "</vp>" for i, k in enumerate(counts))
         + ".\n"
     )
     image_token_str = ("<img>" + C * (256 * tiles) + "</img>" + "\n") * 1
-    input_text = INSTRUCTION[flavour].format(input=text.replace("<image>", image_token_str.strip() + vp_token_str))
+    input_text = INSTRUCTION[template].format(input=text.replace("<image>", image_token_str.strip() + vp_token_str))
     assert out["input_ids"][0] == proc.tokenizer.encode(input_text)

@@ -7,9 +7,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from sa2va_hf import EmptyRegionError, Sa2VAError, ShapeMismatchError, masks
-from sa2va_hf.image_processing_sa2va import Sa2VAImageProcessor, candidate_grids, choose_grid
+from sa2va_hf.image_processing_sa2va import Sa2VAImageProcessor
+from sa2va_hf.tiling import candidate_grids, choose_grid
 
-from . import reference as ref
+from .. import reference as ref
 
 try:
     import torch

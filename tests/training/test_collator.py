@@ -8,13 +8,10 @@ import torch
 from PIL import Image
 
 from sa2va_hf import Sa2VACollator, Sa2VAImageProcessor, Sa2VAProcessor
-from sa2va_hf.collator import collate_fn
 from sa2va_hf.errors import Sa2VAError
+from sa2va_hf.training import collate_fn, encode_conversation
 
-try:
-    from .tokenizer_utils import make_tokenizer
-except ImportError:  # tests/ not a package
-    from tokenizer_utils import make_tokenizer
+from ..tokenizer_utils import make_tokenizer
 
 
 def image(h, w, seed=0):
@@ -33,19 +30,21 @@ def samples(processor):
     vp[1, 150:, 450:] = 1
     gt = np.zeros((1, 96, 96), dtype=np.uint8)
     gt[0, 10:40, 10:40] = 1
-    a = processor(
+    a = encode_conversation(
+        processor,
         images=image(96, 96),
         conversations=[{"from": "human", "value": "<image>\nSegment it."}, {"from": "gpt", "value": "[SEG]."}],
         masks=gt,
     )
-    b = processor(
+    b = encode_conversation(
+        processor,
         images=image(300, 900, 1),
         conversations=[
             {"from": "human", "value": "What is region1?"},
             {"from": "gpt", "value": "A thing, long answer."},
         ],
         visual_prompts=vp,
-        conversation_style="osprey",
+        style="osprey",
     )
     return a, b
 
@@ -128,16 +127,19 @@ def test_prompt_masks_follow_the_flagged_tiles(processor):
     conv = [{"from": "human", "value": "<image>\nWhat is it?"}, {"from": "gpt", "value": "A thing."}]
     empty_vp = np.zeros((1, 96, 96), dtype=np.uint8)
     empty_vp[0, 1, 1] = 1  # subsampled away: dropped
-    dropped = processor(images=image(96, 96), conversations=conv, visual_prompts=empty_vp, empty_region="drop")
+    dropped = encode_conversation(
+        processor, images=image(96, 96), conversations=conv, visual_prompts=empty_vp, empty_region="drop"
+    )
     assert dropped["prompt_masks"][0].shape == (0, 16, 16) and not dropped["vp_overall_mask"].any()
     vp = np.zeros((2, 96, 96), dtype=np.uint8)
     vp[0, :40] = 1
     vp[1, 50:] = 1
-    osprey = processor(
+    osprey = encode_conversation(
+        processor,
         images=image(96, 96, 2),
         conversations=[{"from": "human", "value": "What is region1?"}, {"from": "gpt", "value": "A thing."}],
         visual_prompts=vp,
-        conversation_style="osprey",
+        style="osprey",
     )
     batch = collate_fn([dropped, osprey])
     assert batch["vp_overall_mask"].tolist() == [False, True]

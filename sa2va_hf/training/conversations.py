@@ -1,44 +1,38 @@
-"""The text side of Sa2VA: special tokens, prompt strings, chat templates and training encoding.
+"""Training conversations: messages -> turns -> ``input_ids`` + ``labels``, as upstream builds them.
 
-Everything here is plain Python over strings and a tokenizer, and reproduces what the
-upstream training code (xtuner's ``template_map_fn`` + Sa2VA's ``video_lisa_encode_fn``,
-and the RefCOCO dataset's own ``get_inputid_labels``) produces:
+Reproduces what the upstream training code (xtuner's ``template_map_fn`` + Sa2VA's
+``video_lisa_encode_fn``, and the RefCOCO dataset's own ``get_inputid_labels``) produces from a
+conversation, with the chat template strings of :mod:`sa2va_hf.chat_templates`.
 
-* the image string ``<img>`` + ``<IMG_CONTEXT>`` x (256 per tile) + ``</img>``; a video is one
-  such string per frame (one tile each), joined with ``\\n``;
-* the region string for visual prompts,
-  ``There are {n} part regions in the picture: region1<vp>...</vp>, region2<vp>...</vp>.\\n``;
-* the chat templates phi3 / qwen / internlm2 (system prompt empty);
-* conversation turns ``{"input", "output"}`` -> ``input_ids`` + ``labels``.
-
-This module only imports the standard library: it travels with ``processing_sa2va.py`` as
-remote code (``trust_remote_code=True``) and must stay self-contained.
+The entry point is :func:`encode_conversation`: a processor + images + a conversation -> a
+training sample. The source-specific layouts of upstream's dataset classes live here, not in the
+processor: ``osprey`` (angle brackets stripped, the region string in the first turn, the LIMIT
+suffix) and ``refcoco`` (upstream v1's forced instruction, no separator).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .errors import Sa2VAError
+import numpy as np
+from transformers.image_processing_utils import BatchFeature
+
+from ..chat_templates import BOT_NAME, ChatTemplate, get_template
+from ..errors import Sa2VAError
+from ..image_processing_sa2va import convert_tensors
+from ..tokens import (
+    IMAGE_PLACEHOLDER,
+    IMG_CONTEXT_TOKEN,
+    MediaTokens,
+    assign_media,
+    check_context_tokens,
+    count_placeholders,
+    expand_placeholders,
+    region_string,
+)
 
 IGNORE_INDEX = -100
-
-IMAGE_PLACEHOLDER = "<image>"
-IMG_START_TOKEN = "<img>"
-IMG_END_TOKEN = "</img>"
-IMG_CONTEXT_TOKEN = "<IMG_CONTEXT>"
-VP_START_TOKEN = "<vp>"
-VP_END_TOKEN = "</vp>"
-SEG_TOKEN = "[SEG]"
-PHRASE_START_TOKEN = "<p>"
-PHRASE_END_TOKEN = "</p>"
-
-#: Added (as special tokens, in this order) by every upstream Sa2VA training config.
-SA2VA_SPECIAL_TOKENS = (SEG_TOKEN, PHRASE_START_TOKEN, PHRASE_END_TOKEN, VP_START_TOKEN, VP_END_TOKEN)
-#: Already in the InternVL tokenizers Sa2VA starts from; added only where missing.
-IMAGE_SPECIAL_TOKENS = (IMG_START_TOKEN, IMG_END_TOKEN, IMG_CONTEXT_TOKEN)
 
 #: Upstream v1 ``ReferSegmDataset`` (arch ``intern_vl``) overrides the template's INSTRUCTION
 #: with this one, whatever the configured template (note: no ``\\n`` after ``<|end|>``).
@@ -46,182 +40,10 @@ REFCOCO_INSTRUCTION = "<|user|>\n{input}<|end|><|assistant|>\n"
 
 CONVERSATION_STYLES = ("llava", "plain", "osprey", "refcoco")
 
-#: What upstream's ``predict_forward`` / xtuner's chat pass as ``{bot_name}`` to a template.
-BOT_NAME = "BOT"
-
-
-# --------------------------------------------------------------------------- templates
-
-
-@dataclass(frozen=True)
-class ChatTemplate:
-    """An xtuner-style prompt template.
-
-    ``instruction`` wraps each user turn (``{input}``, optionally ``{round}``); ``suffix`` is
-    appended to each answer; ``sep`` follows each turn, unlabelled; ``system`` wraps a system
-    prompt (unused by Sa2VA: its system prompt is empty). ``suffix_as_eos`` means the suffix
-    replaces the tokenizer's EOS (no EOS is added, and no BOS on later turns).
-    """
-
-    name: str
-    instruction: str
-    suffix: str = ""
-    sep: str = ""
-    system: str = ""
-    suffix_as_eos: bool = False
-    stop_words: tuple[str, ...] = field(default_factory=tuple)
-
-    def __post_init__(self) -> None:
-        # a custom template fails here, with its field named, not later as a bare KeyError /
-        # IndexError / TypeError in the middle of encoding
-        for name in ("name", "instruction", "suffix", "sep", "system"):
-            value = getattr(self, name)
-            if value is None and name != "instruction":
-                object.__setattr__(self, name, "")  # xtuner templates simply omit SUFFIX / SEP / SYSTEM
-            elif not isinstance(value, str):
-                raise Sa2VAError(f"chat template field {name!r} must be a string, got {type(value).__name__}")
-        if "{input}" not in self.instruction:
-            raise Sa2VAError("a chat template needs an 'instruction' containing '{input}'")
-        if isinstance(self.stop_words, str) or not all(isinstance(w, str) for w in self.stop_words):
-            raise Sa2VAError(f"chat template 'stop_words' must be a list of strings, got {self.stop_words!r}")
-        object.__setattr__(self, "suffix_as_eos", bool(self.suffix_as_eos))
-        for name, probe in (("instruction", self.instruction), ("system", self.system)):
-            try:
-                probe.format(input="", round=1, system="", bot_name=BOT_NAME)
-            except (KeyError, IndexError, ValueError) as e:
-                raise Sa2VAError(
-                    f"chat template {name} {probe!r} is not a valid format string "
-                    f"(fields allowed: {{input}}, {{round}}, {{bot_name}}, {{system}}): {type(e).__name__}: {e}"
-                ) from None
-
-    def format_input(self, text: str, round: int = 1, system: str = "") -> str:
-        """The user part of one turn: (system prompt +) ``instruction`` around ``text``
-        (``{round}`` and ``{bot_name}`` are filled as upstream's ``predict_forward`` does)."""
-        out = self.instruction.format(input=text, round=round, bot_name=BOT_NAME)
-        if system:
-            out = self.system.format(system=system, bot_name=BOT_NAME) + out
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["stop_words"] = list(self.stop_words)
-        return d
-
-
-CHAT_TEMPLATES: dict[str, ChatTemplate] = {
-    "phi3": ChatTemplate(
-        name="phi3",
-        system="<|system|>\n{system}<|end|>\n",
-        instruction="<|user|>\n{input}<|end|>\n<|assistant|>\n",
-        suffix="<|end|>",
-        suffix_as_eos=True,
-        sep="\n",
-        stop_words=("<|end|>",),
-    ),
-    "qwen": ChatTemplate(
-        name="qwen",
-        system="<|im_start|>system\n{system}<|im_end|>\n",
-        instruction="<|im_start|>user\n{input}<|im_end|>\n<|im_start|>assistant\n",
-        suffix="<|im_end|>",
-        suffix_as_eos=True,
-        sep="\n",
-        stop_words=("<|im_end|>", "<|endoftext|>"),
-    ),
-    "internlm2": ChatTemplate(
-        name="internlm2",
-        system="<|im_start|>system\n{system}<|im_end|>\n",
-        instruction="<|im_start|>user\n{input}<|im_end|>\n<|im_start|>assistant\n",
-        suffix="<|im_end|>",
-        suffix_as_eos=True,
-        sep="\n",
-        stop_words=("<|im_end|>",),
-    ),
-}
-
-_XTUNER_KEYS = {
-    "INSTRUCTION": "instruction",
-    "SUFFIX": "suffix",
-    "SEP": "sep",
-    "SYSTEM": "system",
-    "SUFFIX_AS_EOS": "suffix_as_eos",
-    "STOP_WORDS": "stop_words",
-}
-
-
-def template_name(name: str) -> str:
-    """Canonical template name: ``phi3_chat`` / ``Phi3-Chat`` -> ``phi3``."""
-    key = name.strip().lower().replace("-", "_")
-    return key[: -len("_chat")] if key.endswith("_chat") else key
-
-
-def get_template(template: str | ChatTemplate | Mapping[str, Any]) -> ChatTemplate:
-    """Resolve a template: a name (``phi3``, ``qwen``, ``internlm2``, or upstream's ``*_chat``
-    names), a :class:`ChatTemplate`, or a dict (our field names or xtuner's upper-case keys)."""
-    if isinstance(template, ChatTemplate):
-        return template
-    if isinstance(template, str):
-        key = template_name(template)
-        if key not in CHAT_TEMPLATES:
-            raise Sa2VAError(
-                f"unknown chat template {template!r}; known: {sorted(CHAT_TEMPLATES)} "
-                "(upstream names such as 'phi3_chat' are accepted too), or pass a dict / ChatTemplate"
-            )
-        return CHAT_TEMPLATES[key]
-    if isinstance(template, Mapping):
-        fields = {_XTUNER_KEYS.get(k, k): v for k, v in template.items()}
-        unknown = set(fields) - set(ChatTemplate.__dataclass_fields__)
-        if unknown:
-            raise Sa2VAError(f"unknown chat template field(s) {sorted(unknown)}")
-        if "instruction" not in fields or "{input}" not in str(fields["instruction"]):
-            raise Sa2VAError("a custom chat template needs an 'instruction' containing '{input}'")
-        fields.setdefault("name", "custom")
-        stop_words = fields.get("stop_words") or ()
-        fields["stop_words"] = (stop_words,) if isinstance(stop_words, str) else tuple(stop_words)
-        return ChatTemplate(**fields)
-    raise Sa2VAError(f"template must be a name, a dict or a ChatTemplate, got {type(template).__name__}")
-
-
-def template_to_config(template: ChatTemplate) -> str | dict[str, Any]:
-    """What ``save_pretrained`` stores: the name of a built-in template, else its fields."""
-    if CHAT_TEMPLATES.get(template.name) == template:
-        return template.name
-    return template.to_dict()
-
-
-# --------------------------------------------------------------------------- prompt strings
-
-
-def image_string(num_tiles: int, tokens_per_tile: int = 256) -> str:
-    """``<img>`` + ``<IMG_CONTEXT>`` x (tokens_per_tile * num_tiles) + ``</img>``."""
-    return IMG_START_TOKEN + IMG_CONTEXT_TOKEN * (tokens_per_tile * int(num_tiles)) + IMG_END_TOKEN
-
-
-def video_string(num_frames: int, tokens_per_frame: int = 256) -> str:
-    """One single-tile image string per frame, joined with ``\\n``."""
-    return "\n".join([image_string(1, tokens_per_frame)] * int(num_frames))
-
-
-def region_string(region_pixels: Sequence[int]) -> str:
-    """``There are {n} part regions in the picture: region1<vp>ctx*k1</vp>, ... .\\n``.
-
-    ``region_pixels[i]`` is the number of grid cells of region i (its ``<IMG_CONTEXT>`` count).
-    Empty when there is no region.
-    """
-    if len(region_pixels) == 0:
-        return ""
-    parts = [
-        f"region{i + 1}{VP_START_TOKEN}{IMG_CONTEXT_TOKEN * int(k)}{VP_END_TOKEN}" for i, k in enumerate(region_pixels)
-    ]
-    return f"There are {len(parts)} part regions in the picture: " + ", ".join(parts) + ".\n"
-
 
 def strip_angle_brackets(text: str) -> str:
     """Upstream Osprey removes every ``<`` and ``>`` from its texts (``<region1>`` -> ``region1``)."""
     return text.replace("<", "").replace(">", "")
-
-
-def count_placeholders(text: str) -> int:
-    return text.count(IMAGE_PLACEHOLDER)
 
 
 def insert_region_strings(text: str, region_strings: Sequence[str]) -> str:
@@ -245,21 +67,6 @@ def insert_region_strings(text: str, region_strings: Sequence[str]) -> str:
             out.append("\n" + region)
             if rest.startswith("\n"):
                 rest = rest[1:]
-        out.append(rest)
-    return "".join(out)
-
-
-def expand_placeholders(text: str, media_strings: Sequence[str]) -> str:
-    """Replace the k-th ``<image>`` with ``media_strings[k]``; the counts must agree."""
-    pieces = text.split(IMAGE_PLACEHOLDER)
-    if len(pieces) - 1 != len(media_strings):
-        raise Sa2VAError(
-            f"{len(pieces) - 1} {IMAGE_PLACEHOLDER} placeholder(s) in the text but {len(media_strings)} "
-            "image(s)/video(s) for it: put one <image> per image (or per video) where its tokens belong"
-        )
-    out = [pieces[0]]
-    for media, rest in zip(media_strings, pieces[1:]):
-        out.append(media)
         out.append(rest)
     return "".join(out)
 
@@ -459,3 +266,144 @@ def encode_turns(
     if max_length is not None and len(input_ids) > max_length:
         input_ids, labels = input_ids[:max_length], labels[:max_length]
     return {"input_ids": input_ids, "labels": labels}
+
+
+# --------------------------------------------------------------------------- samples
+
+
+def encode_conversation(
+    processor: Any,
+    images: Any = None,
+    conversations: Any = None,
+    *,
+    videos: Any = None,
+    visual_prompts: Any = None,
+    masks: Any = None,
+    style: str | None = None,
+    system: str = "",
+    max_length: int | None = 8192,
+    question_suffix: str = "",
+    refcoco_instruction: str | None = REFCOCO_INSTRUCTION,
+    return_tensors: str | None = None,
+    **image_options: Any,
+) -> BatchFeature:
+    """A training sample (or a batch): pixels + ``input_ids`` + ``labels``, as upstream builds it.
+
+    Args:
+        processor: a :class:`~sa2va_hf.Sa2VAProcessor` (its image processor, tokenizer and chat
+            template are used).
+        images, videos, visual_prompts, masks: as :class:`~sa2va_hf.Sa2VAProcessor` takes them.
+        conversations: messages (``[{"from": "human"|"gpt", "value": ...}]``, or
+            ``role``/``content``), or a list of such lists (one per sample).
+        style: how upstream's dataset class lays the text out: ``llava`` (the default with
+            images: ``<image>`` moved to the front of its turn), ``plain`` (the default for
+            videos and text: texts as they are), ``osprey`` (``<`` / ``>`` stripped, the region
+            string in the first turn, ``question_suffix`` = upstream's LIMIT; needs
+            ``visual_prompts``), ``refcoco`` (upstream v1's RefCOCO path: its own instruction,
+            ``refcoco_instruction``, and no separator).
+        system: system prompt of the first turn (Sa2VA trains with none).
+        max_length: ``input_ids`` and ``labels`` are cut to this (upstream 8192); a cut through
+            image tokens is an error.
+        return_tensors: ``None`` (lists), ``"np"`` or ``"pt"`` (padded: ids with 0, labels
+            with -100, as upstream's collate function).
+        **image_options: image processor options (``max_tiles``, ``empty_region``, ...).
+
+    Returns:
+        the processor's pixel outputs plus ``input_ids``, ``labels`` (user turns -100, answer +
+        suffix labelled, the separator -100, BOS only where the tokenizer has one and only on
+        the first turn) and ``attention_mask``.
+    """
+    style = style or ("llava" if images is not None else "plain")
+    if style not in CONVERSATION_STYLES:
+        raise Sa2VAError(f"style must be one of {CONVERSATION_STYLES}, got {style!r}")
+    if return_tensors not in (None, "np", "pt"):
+        raise Sa2VAError(f"return_tensors must be None, 'np' or 'pt', got {return_tensors!r}")
+    max_length = check_max_length(max_length)
+    batch = _as_conversation_batch(conversations)
+    data, media, per_sample_images = processor.process_media(
+        images=images, videos=videos, visual_prompts=visual_prompts, masks=masks, **image_options
+    )
+
+    if style == "osprey":
+        if len(media) != len(batch):
+            raise Sa2VAError(
+                f"osprey style takes one image per conversation: {len(batch)} conversations, {len(media)} images"
+            )
+        for i, m in enumerate(media):
+            if m.dropped:
+                # the conversation names its regions region1, region2, ...: dropping one would
+                # renumber the rest under the text (upstream v2 drops such a sample instead)
+                raise Sa2VAError(
+                    f"conversation {i}: region(s) {m.dropped} cover too few grid cells and were dropped, "
+                    "which would renumber the regions the conversation refers to; skip this sample, or "
+                    "use empty_region='keep' (upstream v1) or 'error'"
+                )
+            if not m.regions:
+                raise Sa2VAError(
+                    f"conversation {i}: osprey style needs the image's regions as visual_prompts "
+                    "(the first turn holds their region string)"
+                )
+        # upstream writes the region string into the first message itself
+        turns_list = [
+            messages_to_turns(osprey_messages(conv, m.regions or [], question_suffix), "osprey")
+            for conv, m in zip(batch, media)
+        ]
+    else:
+        turns_list = [messages_to_turns(conv, style) for conv in batch]
+    for i, turns in enumerate(turns_list):
+        if not turns:
+            raise Sa2VAError(f"conversation {i} has no user message followed by an answer: nothing to train on")
+
+    per_sample = assign_media(["".join(t["input"] for t in turns) for turns in turns_list], media, per_sample_images)
+    input_ids, labels = [], []
+    for turns, items in zip(turns_list, per_sample):
+        k = 0
+        for turn in turns:
+            n = count_placeholders(turn["input"])
+            turn["input"] = _expand_training_turn(turn["input"], items[k : k + n], with_regions=style != "osprey")
+            k += n
+        enc = encode_turns(
+            turns, processor.tokenizer, processor.chat_template_config, max_length=max_length, system=system,
+            style=style, refcoco_instruction=refcoco_instruction,
+        )  # fmt: skip
+        input_ids.append(enc["input_ids"])
+        labels.append(enc["labels"])
+    context_id = processor.tokenizer.convert_tokens_to_ids(IMG_CONTEXT_TOKEN)
+    check_context_tokens(
+        input_ids, [sum(m.context_tokens for m in items) for items in per_sample], context_id, max_length
+    )
+    data.update({"input_ids": input_ids, "labels": labels, "attention_mask": [[1] * len(ids) for ids in input_ids]})
+    if return_tensors is not None:
+        data["input_ids"] = pad_batch(data["input_ids"], 0)
+        data["labels"] = pad_batch(data["labels"], IGNORE_INDEX)
+        data["attention_mask"] = pad_batch(data["attention_mask"], 0)
+        data = convert_tensors(data, return_tensors)
+    return BatchFeature(data=data)
+
+
+def _expand_training_turn(text: str, items: Sequence[MediaTokens], with_regions: bool) -> str:
+    """``<image>`` -> media string, then ``\\n`` + the region string where the image has regions,
+    absorbing one ``\\n`` after the placeholder (Osprey's training layout; osprey style writes
+    its region string into the first message itself)."""
+    if with_regions:
+        text = insert_region_strings(text, [region_string(m.regions or []) for m in items])
+    return expand_placeholders(text, [m.string for m in items])
+
+
+def _as_conversation_batch(conversations: Any) -> list[list[Mapping[str, Any]]]:
+    if not isinstance(conversations, (list, tuple)) or not conversations:
+        raise Sa2VAError("conversations must be a non-empty list of messages, or a list of such lists")
+    if all(isinstance(m, Mapping) for m in conversations):
+        return [list(conversations)]
+    if all(isinstance(c, (list, tuple)) and all(isinstance(m, Mapping) for m in c) for c in conversations):
+        return [list(c) for c in conversations]
+    raise Sa2VAError("conversations must be a list of message dicts, or a list of such lists")
+
+
+def pad_batch(sequences: Sequence[Sequence[int]], value: int) -> np.ndarray:
+    """Right-pad int sequences to one (B, L) int64 array."""
+    length = max((len(s) for s in sequences), default=0)
+    out = np.full((len(sequences), length), value, dtype=np.int64)
+    for i, s in enumerate(sequences):
+        out[i, : len(s)] = s
+    return out

@@ -1,0 +1,37 @@
+"""The grounding image: what the mask decoder (SAM2 / SAM3) sees, for every model family.
+
+Upstream resizes the whole RGB image to a square with PIL (BICUBIC, aspect not kept) and hands
+it over as uint8 CHW; the model normalizes it itself. Like SAM2's ``utils/transforms.py``, one
+small object holds the resolution and the mean/std, so image families and video share it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from .tiling import IMAGENET_MEAN, IMAGENET_STD, normalization_table, normalize_tiles
+
+
+@dataclass(frozen=True)
+class GroundingTransform:
+    """Square PIL resize to ``size``, uint8 CHW; ``normalized=True`` gives ``(x/255 - mean)/std`` float32."""
+
+    size: int = 1024
+    mean: Sequence[float] = IMAGENET_MEAN
+    std: Sequence[float] = IMAGENET_STD
+
+    def __call__(self, rgb: Image.Image, normalized: bool = False) -> np.ndarray:
+        arr = np.asarray(rgb.resize((self.size, self.size)))
+        if normalized:
+            return normalize_tiles(arr[None], normalization_table(self.mean, self.std))[0]
+        return np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
+#: SAM2 (Sa2VA's InternVL / Qwen checkpoints): 1024, ImageNet mean/std.
+SAM2_GROUNDING = GroundingTransform(1024, IMAGENET_MEAN, IMAGENET_STD)
+#: SAM3 (Sa2VA-4B-SAM3): 1008, mean = std = 0.5 (transformers' ``Sam3ImageProcessor``).
+SAM3_GROUNDING = GroundingTransform(1008, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))

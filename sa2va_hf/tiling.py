@@ -1,0 +1,112 @@
+"""InternVL dynamic tiling, bit for bit: the grid choice, the tiles, and their normalization.
+
+Upstream ``dynamic_preprocess`` (``projects/llava_sam2/datasets``): pick the (cols, rows) grid
+whose aspect ratio is closest to the image's, resize the image to (448·cols, 448·rows) with PIL's
+default filter (BICUBIC), cut 448×448 tiles row-major, and append the whole image resized to
+448×448 as the last tile (the thumbnail) when there is more than one. Each tile is then
+``x/255`` and ``(x - mean)/std`` in float32 -- what ``ToTensor`` + ``Normalize`` compute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def grid_size(image_size: int, patch_size: int, downsample_ratio: float) -> int:
+    """Side of one tile's token grid: ``image_size // patch_size * downsample_ratio`` (448, 14, 0.5 -> 16)."""
+    return int(image_size // patch_size * downsample_ratio)
+
+
+def candidate_grids(min_tiles: int, max_tiles: int) -> list[tuple[int, int]]:
+    """(cols, rows) candidates in upstream's order.
+
+    Upstream builds a *set* and sorts it by area; ``sorted`` is stable, so grids of equal
+    area keep the set's iteration order, which decides exact ties (e.g. 1x4 vs 4x1 around
+    W/H = 0.625). Building the same set reproduces that order exactly.
+    """
+    grids = {
+        (i, j)
+        for n in range(min_tiles, max_tiles + 1)
+        for i in range(1, n + 1)
+        for j in range(1, n + 1)
+        if min_tiles <= i * j <= max_tiles
+    }
+    return sorted(grids, key=lambda g: g[0] * g[1])
+
+
+def choose_grid(
+    width: int, height: int, min_tiles: int = 1, max_tiles: int = 12, tile_size: int = 448
+) -> tuple[int, int]:
+    """The (cols, rows) grid InternVL's ``dynamic_preprocess`` picks for a width x height image."""
+    aspect = width / height
+    area = width * height
+    best, best_diff = (1, 1), float("inf")
+    for cols, rows in candidate_grids(min_tiles, max_tiles):
+        diff = abs(aspect - cols / rows)
+        if diff < best_diff:
+            best, best_diff = (cols, rows), diff
+        elif diff == best_diff and area > 0.5 * tile_size * tile_size * cols * rows:
+            best = (cols, rows)
+    return best
+
+
+def num_tiles(
+    width: int, height: int, min_tiles: int = 1, max_tiles: int = 12, tile_size: int = 448, use_thumbnail: bool = True
+) -> int:
+    """How many tiles :func:`tile_image` cuts from a width x height image (thumbnail included)."""
+    cols, rows = choose_grid(width, height, min_tiles, max_tiles, tile_size)
+    return cols * rows + (1 if use_thumbnail and cols * rows > 1 else 0)
+
+
+def tile_image(
+    image: Image.Image, min_tiles: int = 1, max_tiles: int = 12, tile_size: int = 448, use_thumbnail: bool = True
+) -> np.ndarray:
+    """The dynamic tiles of an RGB image as a (T, S, S, 3) uint8 array, thumbnail last."""
+    cols, rows = choose_grid(image.width, image.height, min_tiles, max_tiles, tile_size)
+    s = tile_size
+    # Slicing the resized array is exactly PIL's crop, without T intermediate images.
+    big = np.asarray(image.resize((s * cols, s * rows)))
+    tiles = big.reshape(rows, s, cols, s, 3).swapaxes(1, 2).reshape(rows * cols, s, s, 3)
+    if use_thumbnail and rows * cols != 1:
+        thumb = np.asarray(image.resize((s, s)))
+        tiles = np.concatenate([tiles, thumb[None]], axis=0)
+    return tiles
+
+
+def normalization_table(
+    mean: Sequence[float],
+    std: Sequence[float],
+    do_rescale: bool = True,
+    rescale_factor: float = 1 / 255,
+    do_normalize: bool = True,
+) -> np.ndarray:
+    """(3, 256) float32: every uint8 value through ``x/255`` then ``(x - mean)/std``, in float32.
+
+    A lookup is bit-identical to computing the same float32 ops per pixel (same inputs,
+    same ops), and one gather replaces three passes over the tile. ``do_rescale`` /
+    ``rescale_factor`` / ``do_normalize`` switch the two steps as transformers' options do.
+    """
+    x = np.arange(256, dtype=np.float32)
+    if do_rescale:
+        divisor = 1 / rescale_factor if rescale_factor else 0.0
+        # ToTensor divides by 255; multiplying by float32(1/255) differs in the last bit for half the values
+        x = x / np.float32(divisor) if divisor and float(divisor).is_integer() else x * np.float32(rescale_factor)
+    if not do_normalize:
+        return np.repeat(x[None, :], 3, axis=0)
+    m = np.asarray(mean, dtype=np.float32)[:, None]
+    s = np.asarray(std, dtype=np.float32)[:, None]
+    return (x[None, :] - m) / s
+
+
+def normalize_tiles(tiles: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """(T, S, S, 3) uint8 -> (T, 3, S, S) float32 through a :func:`normalization_table`."""
+    out = np.empty((tiles.shape[0], 3, tiles.shape[1], tiles.shape[2]), dtype=np.float32)
+    for c in range(3):
+        np.take(table[c], tiles[..., c], out=out[:, c])
+    return out
