@@ -130,6 +130,14 @@ def test_moved_import_paths_still_work_with_a_deprecation_warning():
 
         from sa2va_hf.data.schema import region_mask
     assert old_region_mask is region_mask and old_get_builder is get_builder
+    sys.modules.pop("sa2va_hf.templates", None)
+    with pytest.warns(DeprecationWarning, match=r"sa2va_hf\.templates moved to sa2va_hf\.tokens / "):
+        from sa2va_hf.templates import ChatTemplate, encode_turns, image_string  # three new homes
+    from sa2va_hf.chat_templates import ChatTemplate as new_template
+    from sa2va_hf.tokens import image_string as new_image_string
+    from sa2va_hf.training.conversations import encode_turns as new_encode_turns
+
+    assert (ChatTemplate, encode_turns, image_string) == (new_template, new_encode_turns, new_image_string)
 
 
 FAMILIES = sorted({spec.family for spec in catalog_mod.catalog().values()})
