@@ -26,7 +26,7 @@ from transformers.processing_utils import ImagesKwargs
 from .errors import Sa2VAError
 from .grounding import SAM2_GROUNDING, GroundingTransform
 from .image_pipeline import ImagePixels
-from .inputs import as_mask_stack, image_batch, per_image
+from .inputs import as_mask_stack, image_batch, per_image, to_rgb_image  # noqa: F401 (to_rgb_image: 0.1's path)
 from .masks import is_rle
 from .prompt_grid import (
     EMPTY_REGION_POLICIES,
@@ -37,7 +37,16 @@ from .prompt_grid import (
 )
 from .resize import check_backend
 from .threads import MAX_THREADS
-from .tiling import IMAGENET_MEAN, IMAGENET_STD, choose_grid, grid_size, num_tiles
+from .tiling import (  # noqa: F401 (normalization_table, normalize_tiles, tile_image: 0.1's path, see CHANGELOG)
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    choose_grid,
+    grid_size,
+    normalization_table,
+    normalize_tiles,
+    num_tiles,
+    tile_image,
+)
 
 
 class Sa2VAImageProcessorKwargs(ImagesKwargs, total=False):
