@@ -66,3 +66,13 @@ def test_build_reports_bad_data_as_an_error_message(tmp_path, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "not found" in err and "refs(unc).p" in err
+
+
+def test_bench_runs_and_checks_outputs_before_timing(capsys):
+    """A smoke test: every row prints (no timing is asserted; the numbers are the README's)."""
+    assert main(["bench", "--quick", "--repeat", "1"]) == 0
+    text = capsys.readouterr().out
+    for row in ("vs upstream", "vs its floor", "torch backend", "GotOcr2", "prompt grid from RLE (pool)",
+                "waits for the training transform"):  # fmt: skip
+        assert row in text, row
+    assert "outputs differ" not in text

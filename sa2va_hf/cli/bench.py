@@ -292,6 +292,7 @@ def end_to_end_rows(paths: Sequence[str], rounds: int) -> list[str]:
 def run(args) -> int:
     rounds = max(1, args.repeat)
     threads = default_num_threads()
+    load_before = _load()
     with tempfile.TemporaryDirectory() as workdir, torch_threads(1):
         paths, source = image_paths(args, workdir)
         images = [Image.open(p) for p in paths]
@@ -391,4 +392,16 @@ def run(args) -> int:
             print(line)
         if grid_source:
             print(f"\nvisual prompts: {grid_source}; ms per call are per image unless noted")
+        load_after = _load()
+        if load_before is not None:
+            print(f"load average (1 min) before: {load_before:.2f}, after: {load_after:.2f}")
+            if load_before > 0.5:
+                print("note: other processes were running; rows that need every core understate the ratio")
     return 0
+
+
+def _load() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
