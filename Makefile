@@ -36,7 +36,7 @@ test-datasets3: $(DS3_STAMP)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(DS3_VENV)/bin/python -m pytest -q tests/data tests/export
 
 demo: $(STAMP)
-	HF_HUB_OFFLINE=1 $(VENV)/bin/sa2va-hf demo --output demo.png
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(VENV)/bin/sa2va-hf demo --output demo.png
 
 bench: $(STAMP)
 	$(VENV)/bin/sa2va-hf bench

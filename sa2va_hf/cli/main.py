@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, build, convert, demo, export, push, show
+from . import bench, build, convert, demo, export, info, push, show
 
 COMMANDS = {
     "demo": demo,
     "show": show,
     "build": build,
+    "info": info,
     "export": export,
     "convert": convert,
     "push": push,
