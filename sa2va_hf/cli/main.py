@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, build, convert, demo, export, info, push, show
+from . import bench, build, convert, demo, export, info, push, push_processor, save_processor, show
 
 COMMANDS = {
     "demo": demo,
@@ -15,6 +15,8 @@ COMMANDS = {
     "export": export,
     "convert": convert,
     "push": push,
+    "save-processor": save_processor,
+    "push-processor": push_processor,
     "bench": bench,
 }
 
