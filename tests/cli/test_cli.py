@@ -55,7 +55,7 @@ def test_bad_input_is_a_message_not_a_traceback(tmp_path, capsys):
 
 
 def test_build_lists_and_summarises_a_source(tmp_path, capsys):
-    from .fakedata import refcoco
+    from ..fakedata import refcoco
 
     refcoco.write(str(tmp_path / "data"), "refcoco")
     assert main(["build", "--list"]) == 0
@@ -83,7 +83,7 @@ def _tinted(picture: Image.Image, colour, tolerance: int = 60) -> int:
 
 
 def test_show_a_record_draws_its_regions_legend_and_grid(tmp_path, capsys):
-    from .fakedata import osprey
+    from ..fakedata import osprey
 
     osprey.write(str(tmp_path / "data"), "osprey_conversation")
     out = tmp_path / "rec.png"
@@ -109,7 +109,7 @@ def test_show_a_record_draws_its_regions_legend_and_grid(tmp_path, capsys):
 
 
 def test_show_a_video_record_draws_a_strip_of_frames(tmp_path, capsys):
-    from .fakedata import ref_sav
+    from ..fakedata import ref_sav
 
     ref_sav.write(str(tmp_path / "data"))
     out = tmp_path / "video.png"
@@ -129,7 +129,7 @@ def test_show_needs_an_image_or_a_source(capsys):
 def test_info_counts_records_regions_and_empty_grid_regions(tmp_path, capsys):
     import json as _json
 
-    from .fakedata import osprey
+    from ..fakedata import osprey
 
     info = osprey.write(str(tmp_path / "data"), "osprey_short_form")
     entries = info["entries"]
