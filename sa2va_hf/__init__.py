@@ -26,6 +26,7 @@ from .errors import (
     ShapeMismatchError,
 )
 from .export.checkpoint import processor_from_checkpoint
+from .families import FAMILIES
 from .image_processing_sa2va import Sa2VAImageProcessor
 from .image_processing_sa2va_llava import Sa2VALlavaImageProcessor
 from .image_processing_sa2va_qwen2_vl import Sa2VAQwen2VLImageProcessor
@@ -36,6 +37,7 @@ __version__ = "0.2.0.dev0"
 
 __all__ = [
     "EmptyRegionError",
+    "FAMILIES",
     "ImageLoadError",
     "MaskFormatError",
     "Sa2VAError",
