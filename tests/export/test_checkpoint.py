@@ -145,3 +145,15 @@ def test_errors_name_the_file_and_the_way_out(tmp_path):
         processor_from_checkpoint(tmp_path)
     with pytest.raises(Sa2VAError, match="is not a local folder and could not be fetched"):
         processor_from_checkpoint(tmp_path / "missing")
+
+
+def test_qwen_image_settings_preprocessor_first_then_vision_config(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    config = qwen_config("qwen3_vl", 16)
+    config["vision_config"]["spatial_merge_size"] = 4  # differs from the preprocessor's 2: the preprocessor wins
+    write_checkpoint(tmp_path / "a", config, "qwen_vl", QWEN3_PREPROCESSOR)
+    assert processor_from_checkpoint(tmp_path / "a").image_processor.merge_size == 2
+    write_checkpoint(tmp_path / "b", config, "qwen_vl")  # no preprocessor_config.json: the vision config's
+    ip = processor_from_checkpoint(tmp_path / "b").image_processor
+    assert (ip.patch_size, ip.merge_size, ip.image_mean) == (16, 4, [0.5] * 3)  # mean/std: Qwen3-VL's own
