@@ -30,6 +30,7 @@ import json
 import os
 from typing import Any
 
+from ..chat_templates import get_template
 from ..errors import Sa2VAError
 from ..families import FAMILIES, get_family
 from ..grounding import GROUNDING_MODELS
@@ -173,6 +174,12 @@ def processor_from_checkpoint(
         template = config.get("template") or (None if spec.name == "internvl" else spec.template)
         if not template:
             raise Sa2VAError(f"{config_file!r} has no 'template'; pass template=...")
+        try:
+            get_template(template)
+        except Sa2VAError as e:  # e.g. a Jinja template written where upstream writes a name
+            raise Sa2VAError(
+                f"{config_file!r}: its 'template' is not one sa2va-hf knows ({e}); pass template=..."
+            ) from None
     if spec.name == "internvl":
         ip_kwargs = image_processor_kwargs_from_config(config)
     elif spec.name == "llava":

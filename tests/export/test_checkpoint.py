@@ -140,6 +140,10 @@ def test_errors_name_the_file_and_the_way_out(tmp_path):
         processor_from_checkpoint(tmp_path, "qwen")
     with pytest.raises(Sa2VAError, match="unknown Sa2VAQwen2VLImageProcessor option.*max_tiles"):
         processor_from_checkpoint(tmp_path, "qwen3_vl", image_processor_kwargs={"max_tiles": 4})  # not a Qwen option
+    (tmp_path / "config.json").write_text(json.dumps(qwen_config("qwen3_vl", 16, template="{{ messages }}")))
+    with pytest.raises(Sa2VAError, match=r"config.json'?: its 'template' is not one sa2va-hf knows.*pass template="):
+        processor_from_checkpoint(tmp_path)
+    assert processor_from_checkpoint(tmp_path, template="qwen").template == "qwen"
     (tmp_path / "config.json").write_text("[1, 2]")
     with pytest.raises(Sa2VAError, match=r"config.json.*must be a JSON object"):
         processor_from_checkpoint(tmp_path)
