@@ -1,10 +1,12 @@
 """Pixels for Sa2VA's LLaVA-1.5 checkpoint: one 336x336 image per picture.
 
 Upstream (``projects/sa2va/datasets/base.py``, ``arch_type='llava'``) sets ``image_size = 336`` and
-``downsample_ratio = 1``: each picture is resized to 336x336 with PIL BICUBIC (aspect not kept, no
-crop), then ``ToTensor`` and ``Normalize``, and takes (336 // 14)² = 576 ``<image>`` tokens with no
-start/end tokens. The mean/std are LLaVA-1.5's vision tower's, OpenAI CLIP (base.py's generic
-fallback transform names ImageNet's; ``image_mean`` / ``image_std`` select either).
+``downsample_ratio = 1``: (336 // 14)² = 576 ``<image>`` tokens per image, no start/end tokens. Here
+each picture is resized once to 336x336 with PIL BICUBIC (aspect not kept, no crop), then ``ToTensor``
+and ``Normalize`` with LLaVA-1.5's vision tower's mean/std, OpenAI CLIP. Upstream's LLaVA path is
+unfinished (its preprocessor branch raises ``NotImplementedError``; its generic torchvision transform
+normalizes with ImageNet and tiles unless ``single_image_mode``): ``image_mean`` / ``image_std``
+select ImageNet for a checkpoint trained that way.
 
 The normalization goes through the same float32 lookup table as the InternVL tiles
 (:func:`tiling.normalization_table`), bit-identical to ``ToTensor`` + ``Normalize``.
