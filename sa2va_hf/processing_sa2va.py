@@ -17,6 +17,12 @@ checks it and raises :class:`Sa2VAError` otherwise. Training samples (``input_id
 are built by :func:`sa2va_hf.training.encode_conversation` from the same media step
 (:meth:`Sa2VAProcessor.process_media`).
 
+The ``family`` setting (saved with the processor) picks the checkpoint family (:mod:`families`):
+``internvl`` (the default, described above), ``qwen2_5_vl`` / ``qwen3_vl`` (``<image>`` becomes
+``<|vision_start|>`` + ``<|image_pad|>`` x prod(image_grid_thw)/4 + ``<|vision_end|>``) or ``llava``
+(``<image>`` becomes 576 ``<image>``); each family has its own image processor, and only InternVL has
+visual prompts.
+
 This file travels as remote code: only relative imports among the package's self-contained
 modules, plus numpy / PIL / transformers.
 """
@@ -31,13 +37,11 @@ from transformers.processing_utils import ProcessingKwargs, ProcessorMixin, Unpa
 
 from .chat_templates import CHAT_TEMPLATES, ChatTemplate, get_template, template_to_config
 from .errors import Sa2VAError, ShapeMismatchError
-from .image_processing_sa2va import Sa2VAImageProcessor, Sa2VAImageProcessorKwargs, convert_tensors
+from .families import FAMILIES, Family, family_for_image_processor
+from .image_processing_sa2va import Sa2VAImageProcessorKwargs, convert_tensors
 from .inputs import as_video_batch, image_batch, is_video_batch, to_rgb_image, video_masks
 from .tokens import (
     IMAGE_PLACEHOLDER,
-    IMG_CONTEXT_TOKEN,
-    IMG_END_TOKEN,
-    IMG_START_TOKEN,
     MediaTokens,
     add_special_tokens,
     assign_media,
@@ -79,21 +83,28 @@ _GENERATED_JINJA = {tpl.jinja() for tpl in CHAT_TEMPLATES.values()}
 
 
 class Sa2VAProcessor(ProcessorMixin):
-    r"""Processor for Sa2VA: :class:`Sa2VAImageProcessor` + the LLM's tokenizer + a chat template.
+    r"""Processor for Sa2VA: the family's image processor + the LLM's tokenizer + a chat template.
 
     Args:
-        image_processor: a :class:`Sa2VAImageProcessor`.
+        image_processor: the family's image processor: :class:`Sa2VAImageProcessor` (InternVL),
+            ``Sa2VAQwen2VLImageProcessor`` (Qwen2.5-VL, Qwen3-VL) or ``Sa2VALlavaImageProcessor``;
+            ``None`` builds the family's default one.
         tokenizer: the LLM tokenizer. Unless ``add_sa2va_tokens=False``, the Sa2VA tokens
-            ``[SEG] <p> </p> <vp> </vp>`` (in upstream's order) and then ``<img> </img>
-            <IMG_CONTEXT>`` are added as special tokens where the tokenizer does not already
-            encode them as single tokens. This changes the tokenizer in place (as upstream
-            does); a model must have embeddings for them.
+            ``[SEG] <p> </p> <vp> </vp>`` (in upstream's order) and then the family's image tokens
+            (InternVL: ``<img> </img> <IMG_CONTEXT>``) are added as special tokens where the
+            tokenizer does not already encode them as single tokens. This changes the tokenizer in
+            place (as upstream does); a model must have embeddings for them.
         template: ``"phi3"``, ``"qwen"``, ``"internlm2"`` or ``"vicuna"`` (upstream's ``*_chat``
-            names work too), or a dict / :class:`ChatTemplate`. Saved by ``save_pretrained``;
-            the training encoder uses it, and the Jinja ``chat_template`` is written from it.
+            names work too), or a dict / :class:`ChatTemplate`; by default the family's (InternVL
+            ``phi3``, Qwen ``qwen``, LLaVA ``vicuna``). Saved by ``save_pretrained``; the training
+            encoder uses it, and the Jinja ``chat_template`` is written from it.
         add_sa2va_tokens: add the special tokens above to the tokenizer.
         chat_template: a Jinja chat template of your own for ``apply_chat_template`` (by default,
             the one written from ``template``).
+        family: ``"internvl"``, ``"qwen2_5_vl"``, ``"qwen3_vl"`` or ``"llava"`` (see
+            :mod:`families`); saved by ``save_pretrained``. By default read off the image
+            processor (InternVL without one; the Qwen image processor serves two families, so it
+            needs ``family=``).
     """
 
     valid_processor_kwargs = Sa2VAProcessorKwargs
@@ -105,26 +116,32 @@ class Sa2VAProcessor(ProcessorMixin):
         self,
         image_processor=None,
         tokenizer=None,
-        template: str | dict | ChatTemplate = "phi3",
+        template: str | dict | ChatTemplate | None = None,
         add_sa2va_tokens: bool = True,
         chat_template: str | None = None,
+        family: str | None = None,
     ):
-        tpl = get_template(template)
+        spec = family_for_image_processor(image_processor, family)
+        if image_processor is None:
+            image_processor = spec.image_processor()
+        tpl = get_template(spec.template if template is None else template)
         if chat_template is None or (isinstance(chat_template, str) and chat_template in _GENERATED_JINJA):
             chat_template = tpl.jinja()
         super().__init__(image_processor, tokenizer, chat_template=chat_template)
+        self.family = spec.name
         self._chat_template = tpl
         self.template = template_to_config(tpl)
         self.add_sa2va_tokens = add_sa2va_tokens
-        self.added_tokens = add_special_tokens(tokenizer) if add_sa2va_tokens else []
+        self.added_tokens = add_special_tokens(tokenizer, spec.image_tokens.tokens) if add_sa2va_tokens else []
 
     @classmethod
     def register_for_auto_class(cls, auto_class="AutoProcessor"):
-        """Register for remote code; also registers :class:`Sa2VAImageProcessor` with
+        """Register for remote code; also registers every family's image processor with
         ``AutoImageProcessor``, without which the saved folder's image processor has no
         ``auto_map`` and ``trust_remote_code=True`` loading fails."""
         super().register_for_auto_class(auto_class)
-        Sa2VAImageProcessor.register_for_auto_class("AutoImageProcessor")
+        for image_processor_class in {f.image_processor_class for f in FAMILIES.values()}:
+            image_processor_class.register_for_auto_class("AutoImageProcessor")
 
     # ------------------------------------------------------------------ properties
 
@@ -134,13 +151,19 @@ class Sa2VAProcessor(ProcessorMixin):
         return self._chat_template
 
     @property
+    def family_spec(self) -> Family:
+        """The checkpoint family: image token strings, template, whether it has visual prompts."""
+        return FAMILIES[self.family]
+
+    @property
     def image_context_token_id(self) -> int:
-        return self.tokenizer.convert_tokens_to_ids(IMG_CONTEXT_TOKEN)
+        """The id the model puts image embeddings on (``<IMG_CONTEXT>``, ``<|image_pad|>``, ``<image>``)."""
+        return self.tokenizer.convert_tokens_to_ids(self.family_spec.image_tokens.context)
 
     @property
     def image_token_ids(self) -> list[int]:
         """Ids marked as image tokens by ``return_mm_token_type_ids``."""
-        return self.tokenizer.convert_tokens_to_ids([IMG_CONTEXT_TOKEN, IMG_START_TOKEN, IMG_END_TOKEN])
+        return self.tokenizer.convert_tokens_to_ids(list(self.family_spec.image_tokens.tokens))
 
     @property
     def model_input_names(self) -> list[str]:
@@ -204,6 +227,7 @@ class Sa2VAProcessor(ProcessorMixin):
             raise Sa2VAError("give images or videos, not both, in one call")
         if kwargs.get("visual_prompts") is not None and images is None:
             raise Sa2VAError("visual_prompts need images (visual prompts are only supported on images)")
+        self._check_family_inputs(videos, kwargs.get("visual_prompts"))
         if kwargs.get("masks") is not None and images is None and videos is None:
             raise Sa2VAError("masks need images or videos to belong to")
         if text is not None and not (
@@ -245,6 +269,16 @@ class Sa2VAProcessor(ProcessorMixin):
                     if sub not in allowed[key]:
                         raise Sa2VAError(_unknown(sub, allowed[key], f"option in {key}"))
 
+    def _check_family_inputs(self, videos=None, visual_prompts=None) -> None:
+        spec = self.family_spec
+        if visual_prompts is not None and not spec.visual_prompts:
+            raise Sa2VAError(
+                f"family {spec.name!r} takes no visual prompts: upstream has no visual-prompt path for its "
+                "checkpoints (its training leaves the visual-prompt data out); the InternVL family has them"
+            )
+        if videos is not None and spec.name != "internvl":
+            raise Sa2VAError(f"videos: the processor's video path serves family 'internvl' only, not {spec.name!r}")
+
     # ------------------------------------------------------------------ media
 
     def process_media(
@@ -258,17 +292,23 @@ class Sa2VAProcessor(ProcessorMixin):
         """
         if videos is not None and visual_prompts is not None:
             raise Sa2VAError("visual prompts are only supported on images")
+        self._check_family_inputs(videos, visual_prompts)
         image_options.pop("return_tensors", None)
         data: dict[str, Any] = {}
         media: list[MediaTokens] = []
         per_sample = None
-        tokens_per_tile = self.image_processor.resolve_options(**image_options).grid_size ** 2
+        tiled = self.family == "internvl"
+        tokens_per_tile = self.image_processor.resolve_options(**image_options).grid_size ** 2 if tiled else None
         if images is not None:
             flat, per_sample, batched = image_batch(images)
             feats = self.image_processor(
                 flat if batched else flat[0], visual_prompts=visual_prompts, masks=masks, **image_options
             )
             data.update(feats)
+            if not tiled:  # one language-model image per picture, no regions
+                image_tokens = self.family_spec.image_tokens
+                counts = self.image_processor.image_token_counts(feats, **image_options)
+                return data, [MediaTokens(image_tokens.string(n), n) for n in counts], per_sample
             region_pixels = feats.get("region_pixels")
             dropped = feats.get("dropped_regions")
             for i, tiles in enumerate(np.asarray(feats["num_patches"]).tolist()):
@@ -338,7 +378,15 @@ class Sa2VAProcessor(ProcessorMixin):
 
     def _tokenize(self, text, media, per_sample, options: dict[str, Any], return_tensors) -> dict[str, Any]:
         texts = [text] if isinstance(text, str) else list(text)
-        groups = assign_media(texts, media, per_sample)
+        try:
+            groups = assign_media(texts, media, per_sample)
+        except Sa2VAError as e:
+            if self.family_spec.image_tokens.context != IMAGE_PLACEHOLDER or "placeholder" not in str(e):
+                raise
+            raise Sa2VAError(
+                f"{e} (family {self.family!r}: <image> is also the image token; give the text with one <image> per "
+                "image, not expanded: the processor expands each once)"
+            ) from None
         expanded, offsets = self.get_text_with_replacements(list(texts), [self.replacement(m) for m in media])
         text_kwargs = options["text_kwargs"]
         want_offsets = text_kwargs.pop("return_text_replacement_offsets", options["return_text_replacement_offsets"])
@@ -351,8 +399,9 @@ class Sa2VAProcessor(ProcessorMixin):
             enc = dict(self.tokenizer(expanded, **text_kwargs))
         truncated = text_kwargs.get("max_length") if text_kwargs.get("truncation") not in (None, False) else None
         check_context_tokens(
-            enc["input_ids"], [sum(m.context_tokens for m in g) for g in groups], self.image_context_token_id, truncated
-        )
+            enc["input_ids"], [sum(m.context_tokens for m in g) for g in groups], self.image_context_token_id, truncated,
+            self.family_spec.image_tokens.context,
+        )  # fmt: skip
         if want_offsets:
             enc["text_replacement_offsets"] = offsets
         if want_types:

@@ -7,7 +7,8 @@ The batch:
 * ``input_ids`` (B, L) right-padded with ``pad_token_id`` (upstream: 0), ``labels`` (B, L)
   padded with -100, ``attention_mask`` (B, L) bool, True over each sample's own tokens
   (not derived from the pad id, which may equal a real token), ``position_ids`` (B, L);
-* ``pixel_values`` (sum T, 3, 448, 448): all samples' tiles concatenated;
+* ``pixel_values`` (sum T, 3, 448, 448): all samples' tiles concatenated (Qwen-VL's flat patches,
+  (sum of patches, patch dim), likewise, with ``image_grid_thw`` (sum of images, 3) beside them);
 * ``vp_overall_mask`` (sum T,) bool, concatenated (all False for a sample without one);
 * ``g_pixel_values`` (sum F, 3, 1024, 1024): one per image / video frame, stacked, with
   ``frames_per_batch`` giving how many each sample has;
@@ -104,10 +105,11 @@ class Sa2VACollator:
         if any(s.get("pixel_values") is not None for s in samples):
             pixel_values = [_tensor(s["pixel_values"]) for s in samples if s.get("pixel_values") is not None]
             shapes = {tuple(p.shape[1:]) for p in pixel_values}
-            if len(shapes) != 1 or any(p.ndim != 4 for p in pixel_values):
+            ndims = {p.ndim for p in pixel_values}  # (T, 3, H, W) tiles / images, or Qwen-VL's (patches, dim)
+            if len(shapes) != 1 or ndims not in ({4}, {2}):
                 raise Sa2VAError(
-                    f"pixel_values must be (T, 3, H, W) with one tile size across the batch, got "
-                    f"{[tuple(p.shape) for p in pixel_values]}"
+                    f"pixel_values must be (T, 3, H, W) with one tile size across the batch (or Qwen-VL's "
+                    f"(patches, dim) with one dim), got {[tuple(p.shape) for p in pixel_values]}"
                 )
             out["pixel_values"] = torch.cat(pixel_values, dim=0)
             if any(s.get("vp_overall_mask") is not None for s in samples):
@@ -138,6 +140,9 @@ class Sa2VACollator:
         for key in ("num_patches", "num_frames"):
             if any(s.get(key) is not None for s in samples):
                 out[key] = torch.cat([_tensor(s[key]).reshape(-1) for s in samples if s.get(key) is not None])
+        if any(s.get("image_grid_thw") is not None for s in samples):
+            grids = [_grid(s, i) for i, s in enumerate(samples) if s.get("image_grid_thw") is not None]
+            out["image_grid_thw"] = torch.cat(grids)  # one (t, h, w) row per image, in batch order
         if any(s.get("masks") is not None for s in samples):
             out["masks"] = [_one(s["masks"]) for s in samples if s.get("masks") is not None]
         # The model takes prompt_masks[k] for the k-th tile flagged in vp_overall_mask, so only
@@ -167,6 +172,20 @@ def _has_vp_tile(sample: Mapping[str, Any]) -> bool:
     if flags.sum() > 1:
         raise Sa2VAError(f"vp_overall_mask flags {int(flags.sum())} tiles; a sample carries one prompted image")
     return bool(flags.any())
+
+
+def _grid(sample: Mapping[str, Any], i: int):
+    """A sample's ``image_grid_thw`` as (n_images, 3), checked against its flat ``pixel_values``."""
+    grid = _tensor(sample["image_grid_thw"])
+    grid = grid.unsqueeze(0) if grid.ndim == 1 else grid
+    if grid.ndim != 2 or grid.shape[1] != 3:
+        raise Sa2VAError(f"sample {i}: image_grid_thw must be (n_images, 3), got shape {tuple(grid.shape)}")
+    pixels = sample.get("pixel_values")
+    rows = int(grid.prod(dim=1).sum())
+    if pixels is None or np.ndim(pixels) != 2 or len(pixels) != rows:
+        shape = None if pixels is None else tuple(np.shape(pixels))
+        raise Sa2VAError(f"sample {i}: image_grid_thw {grid.tolist()} needs ({rows}, dim) pixel_values, got {shape}")
+    return grid
 
 
 def _tensor(value: Any):

@@ -166,3 +166,29 @@ def test_bad_samples_are_clear_errors():
     b = {"input_ids": [1], "pixel_values": np.zeros((1, 3, 336, 336), np.float32)}
     with pytest.raises(Sa2VAError, match="one tile size"):
         collate_fn([a, b])
+
+
+def test_qwen_samples_concatenate_patches_and_image_grid_thw():
+    from sa2va_hf import FAMILIES
+
+    ip = FAMILIES["qwen3_vl"].image_processor()
+    a, b = ip(image(120, 260)), ip([image(96, 96, 1), image(300, 200, 2)])
+    samples = [
+        {"input_ids": [1, 2, 3], **a},
+        {"input_ids": [4, 5], **b},
+        {"input_ids": [6]},  # text only
+    ]
+    batch = Sa2VACollator()(samples)
+    grid = np.concatenate([a["image_grid_thw"], b["image_grid_thw"]])
+    assert batch["image_grid_thw"].tolist() == grid.tolist() and len(grid) == 3
+    assert batch["pixel_values"].shape == (int(grid.prod(1).sum()), 3 * 2 * 16 * 16)
+    np.testing.assert_array_equal(batch["pixel_values"].numpy(), np.concatenate([a["pixel_values"], b["pixel_values"]]))
+    assert batch["frames_per_batch"] == [1, 2] and batch["g_pixel_values"].shape[0] == 3
+    with pytest.raises(
+        Sa2VAError, match=r"sample 0: image_grid_thw \[\[1, 28, 60\]\] needs \(1680, dim\) pixel_values"
+    ):
+        Sa2VACollator()(
+            [{"input_ids": [1], "pixel_values": a["pixel_values"][:-1], "image_grid_thw": a["image_grid_thw"]}]
+        )
+    with pytest.raises(Sa2VAError, match="must be \\(T, 3, H, W\\)"):
+        Sa2VACollator()([samples[0], {"input_ids": [1], "pixel_values": np.zeros((1, 3, 448, 448), np.float32)}])
