@@ -28,6 +28,7 @@ from .export.checkpoint import processor_from_checkpoint
 from .image_processing_sa2va import Sa2VAImageProcessor
 from .processing_sa2va import Sa2VAProcessor
 from .training.collator import Sa2VACollator
+from .video_processing_sa2va import Sa2VAVideoProcessor
 
 __version__ = "0.2.0.dev0"
 
@@ -38,6 +39,7 @@ __all__ = [
     "Sa2VAError",
     "Sa2VAImageProcessor",
     "Sa2VAProcessor",
+    "Sa2VAVideoProcessor",
     "Sa2VACollator",
     "CHAT_TEMPLATES",
     "ChatTemplate",
