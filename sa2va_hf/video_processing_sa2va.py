@@ -132,8 +132,9 @@ class Sa2VAVideoProcessor:
             pending = None
             if opts.return_grounding:
                 make = functools.partial(_grounding_stack, grounding, frames, opts.normalize_grounding)
-                pending = pool.submit(make) if pool else None
-                if pending is None:
+                if pool is not None:
+                    pending = pool.submit(make)  # beside the tiles below
+                else:
                     parts.setdefault("g_pixel_values", []).append(make())
             tiles = self.image_processor(frames[:n_llm], **tile_options)
             for key in ("pixel_values", "num_patches", "vp_overall_mask"):
@@ -273,6 +274,7 @@ def load_video(video: Any, v: int, opts: Any) -> list:
     ]  # fmt: skip
     first = rgb[0].size
     for k, im in enumerate(rgb):
+        im.load()  # decode a lazily opened file now, before two threads may read it (num_threads=2)
         if im.size != first:
             raise ShapeMismatchError(
                 f"{what}: frames differ in size: frame 0 is {first[0]}x{first[1]} (W x H) but frame {k} is "
