@@ -124,30 +124,34 @@ class Sa2VAVideoProcessor:
         video_list, _, batched = video_batch(videos)
         mask_list = _per_video(masks, batched, len(video_list))
         pool = _thread_pool() if opts.num_threads > 1 and opts.return_grounding else None
-        parts: dict[str, list] = {}
+        parts: dict[str, list] = {}  # per-video arrays of the frames that reach the language model
+        grounding_images: list[np.ndarray] = []  # per frame, every frame
         num_frames, num_llm, gt_masks = [], [], []
         for v, video in enumerate(video_list):
             frames = load_video(video, v, opts)
             n_llm = len(frames) if max_llm is None else min(max_llm, len(frames))
             pending = None
             if opts.return_grounding:
-                make = functools.partial(_grounding_stack, grounding, frames, opts.normalize_grounding)
+                make = functools.partial(_grounding_images, grounding, frames, opts.normalize_grounding)
                 if pool is not None:
                     pending = pool.submit(make)  # beside the tiles below
                 else:
-                    parts.setdefault("g_pixel_values", []).append(make())
+                    grounding_images.extend(make())
             tiles = self.image_processor(frames[:n_llm], **tile_options)
             for key in ("pixel_values", "num_patches", "vp_overall_mask"):
                 parts.setdefault(key, []).append(tiles[key])
             if pending is not None:
-                parts.setdefault("g_pixel_values", []).append(pending.result())
+                grounding_images.extend(pending.result())
             num_frames.append(len(frames))
             num_llm.append(n_llm)
             if masks is not None:
                 w, h = frames[0].size
                 gt_masks.append(video_masks(mask_list[v], len(frames), h, w, f"masks of video {v}"))
 
-        data: dict[str, Any] = {key: np.concatenate(values) for key, values in parts.items()}
+        # one copy into each output array (a video's frames are large: no intermediate stack)
+        data: dict[str, Any] = {key: vals[0] if len(vals) == 1 else np.concatenate(vals) for key, vals in parts.items()}
+        if opts.return_grounding:
+            data["g_pixel_values"] = np.stack(grounding_images)
         data["num_frames"] = np.asarray(num_frames, dtype=np.int64)
         data["num_llm_frames"] = np.asarray(num_llm, dtype=np.int64)
         if masks is not None:
@@ -175,8 +179,8 @@ def _check_max_llm_frames(value: Any) -> int | None:
     return int(value)
 
 
-def _grounding_stack(grounding: GroundingTransform, frames: list, normalized: bool) -> np.ndarray:
-    return np.stack([grounding(frame, normalized) for frame in frames])
+def _grounding_images(grounding: GroundingTransform, frames: list, normalized: bool) -> list[np.ndarray]:
+    return [grounding(frame, normalized) for frame in frames]
 
 
 @functools.lru_cache(maxsize=1)
