@@ -32,6 +32,7 @@ from .image_processing_sa2va_llava import Sa2VALlavaImageProcessor
 from .image_processing_sa2va_qwen2_vl import Sa2VAQwen2VLImageProcessor
 from .processing_sa2va import Sa2VAProcessor
 from .training.collator import Sa2VACollator
+from .video_processing_sa2va import Sa2VAVideoProcessor
 
 __version__ = "0.2.0.dev0"
 
@@ -45,6 +46,7 @@ __all__ = [
     "Sa2VALlavaImageProcessor",
     "Sa2VAProcessor",
     "Sa2VAQwen2VLImageProcessor",
+    "Sa2VAVideoProcessor",
     "Sa2VACollator",
     "CHAT_TEMPLATES",
     "ChatTemplate",

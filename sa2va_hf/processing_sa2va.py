@@ -36,10 +36,10 @@ from transformers.image_processing_utils import BatchFeature
 from transformers.processing_utils import ProcessingKwargs, ProcessorMixin, Unpack
 
 from .chat_templates import CHAT_TEMPLATES, ChatTemplate, get_template, template_to_config
-from .errors import Sa2VAError, ShapeMismatchError
+from .errors import Sa2VAError
 from .families import FAMILIES, Family, family_for_image_processor
 from .image_processing_sa2va import Sa2VAImageProcessorKwargs, convert_tensors
-from .inputs import as_video_batch, image_batch, is_video_batch, to_rgb_image, video_masks
+from .inputs import image_batch
 from .tokens import (
     IMAGE_PLACEHOLDER,
     MediaTokens,
@@ -50,13 +50,22 @@ from .tokens import (
     region_string,
     video_string,
 )
+from .video_processing_sa2va import (
+    REFUSED_OPTIONS,
+    VIDEO_OPTION_NAMES,
+    Sa2VAVideoProcessor,
+    Sa2VAVideoProcessorKwargs,
+    video_batch,
+)
 
 
 class Sa2VAProcessorKwargs(ProcessingKwargs, total=False):
     """``text_kwargs``: the tokenizer's; ``images_kwargs``: :class:`Sa2VAImageProcessor`'s (also used
-    for video frames). Defaults: the processor's class attributes, then the tokenizer's init kwargs."""
+    for video frames); ``videos_kwargs``: :class:`Sa2VAVideoProcessor`'s own (``max_llm_frames``).
+    Defaults: the processor's class attributes, then the tokenizer's init kwargs."""
 
     images_kwargs: Sa2VAImageProcessorKwargs
+    videos_kwargs: Sa2VAVideoProcessorKwargs
 
 
 #: Options that left ``__call__`` in 0.2, and where they went.
@@ -156,6 +165,12 @@ class Sa2VAProcessor(ProcessorMixin):
         return FAMILIES[self.family]
 
     @property
+    def video_processor(self) -> Sa2VAVideoProcessor:
+        """Videos go through :class:`Sa2VAVideoProcessor`, over this processor's image processor
+        (frames take its options; nothing of its own is saved)."""
+        return Sa2VAVideoProcessor(self.image_processor)
+
+    @property
     def image_context_token_id(self) -> int:
         """The id the model puts image embeddings on (``<IMG_CONTEXT>``, ``<|image_pad|>``, ``<image>``)."""
         return self.tokenizer.convert_tokens_to_ids(self.family_spec.image_tokens.context)
@@ -168,7 +183,11 @@ class Sa2VAProcessor(ProcessorMixin):
     @property
     def model_input_names(self) -> list[str]:
         """Every key ``__call__`` can return (each only when its input is given)."""
-        names = [*self.tokenizer.model_input_names, *self.image_processor.model_input_names, "num_frames"]
+        names = [
+            *self.tokenizer.model_input_names,
+            *self.image_processor.model_input_names,
+            *self.video_processor.model_input_names,
+        ]
         return list(dict.fromkeys(names))
 
     # ------------------------------------------------------------------ entry point
@@ -192,8 +211,12 @@ class Sa2VAProcessor(ProcessorMixin):
             text: a prompt or a list of prompts. Each ``<image>`` is expanded as upstream
                 ``predict_forward`` does, and the result is tokenized whole, with the tokenizer's
                 own special tokens (its BOS, as ``tokenizer.encode`` adds it).
-            videos: one video (a list of frames, or an (F, H, W, 3) array) or a list of videos.
-                Every frame is one 448x448 tile; one ``<image>`` per video.
+            videos: one video or a list of them (or one list per sample): a list of frames, an
+                (F, H, W, 3) array, a video file, or ``{"video": path, "frame_indices": [...]}`` (a
+                video record); see :class:`Sa2VAVideoProcessor`. Every frame is one 448x448 tile
+                and one SAM2 image; one ``<image>`` per video becomes one image string per frame,
+                joined with ``\n``. ``max_llm_frames=5`` gives only the first 5 frames to the
+                language model, as ``predict_forward`` does (every frame still reaches SAM2).
             visual_prompts: per image (a flat list over all images), the region masks (see
                 :class:`Sa2VAImageProcessor`). Each image's region string follows its expansion.
             masks: ground-truth masks, per image (as the image processor takes them); for a
@@ -212,7 +235,10 @@ class Sa2VAProcessor(ProcessorMixin):
         options = self._merge_kwargs(tokenizer_init_kwargs=self.tokenizer.init_kwargs, **kwargs)
         return_tensors = options["text_kwargs"].pop("return_tensors", None)
         return_tensors = options["images_kwargs"].pop("return_tensors", None) or return_tensors
-        data, media, per_sample = self.process_media(images, videos, visual_prompts, masks, **options["images_kwargs"])
+        options["videos_kwargs"].pop("return_tensors", None)
+        data, media, per_sample = self.process_media(
+            images, videos, visual_prompts, masks, **options["images_kwargs"], **options["videos_kwargs"]
+        )
         if text is not None:
             data.update(self._tokenize(text, media, per_sample, options, return_tensors))
         data = convert_tensors(data, return_tensors)  # ragged lists of arrays, one tensor each
@@ -252,20 +278,34 @@ class Sa2VAProcessor(ProcessorMixin):
         text_names = set(annotations["text_kwargs"].__annotations__)
         image_names = set(annotations["images_kwargs"].__annotations__)
         image_names |= set(getattr(self.image_processor.valid_kwargs, "__annotations__", {}))
+        video_names = set(annotations["videos_kwargs"].__annotations__)
         flat_names = {k for k in annotations if not k.endswith("_kwargs")}
-        allowed = {"text_kwargs": text_names, "images_kwargs": image_names, "common_kwargs": text_names | image_names}
-        known = text_names | image_names | flat_names | set(allowed)
+        allowed = {
+            "text_kwargs": text_names,
+            "images_kwargs": image_names,
+            "videos_kwargs": video_names,
+            "common_kwargs": text_names | image_names | video_names,
+        }
+        known = text_names | image_names | video_names | flat_names | set(allowed)
         for key, value in kwargs.items():
             if key in _MOVED:
                 raise Sa2VAError(f"{key}=: {_MOVED[key]}")
-            if key in ("videos_kwargs", "audio_kwargs"):
-                raise Sa2VAError(f"{key}: Sa2VA has no video or audio processor; video frames take images_kwargs")
+            if key == "audio_kwargs":
+                raise Sa2VAError(f"{key}: Sa2VA takes no audio")
+            if key in REFUSED_OPTIONS:
+                raise Sa2VAError(f"{key}=: {REFUSED_OPTIONS[key]}")
             if key not in known:
                 raise Sa2VAError(_unknown(key, known, "Sa2VAProcessor option"))
             if key in allowed:
                 if not isinstance(value, Mapping):
                     raise Sa2VAError(f"{key} must be a dict of options, got {type(value).__name__}")
                 for sub in value:
+                    if sub in REFUSED_OPTIONS:
+                        raise Sa2VAError(f"{key}[{sub!r}]: {REFUSED_OPTIONS[sub]}")
+                    if key == "videos_kwargs" and sub in image_names - video_names:
+                        raise Sa2VAError(
+                            f"{sub!r} in videos_kwargs: video frames take the image options, in images_kwargs"
+                        )
                     if sub not in allowed[key]:
                         raise Sa2VAError(_unknown(sub, allowed[key], f"option in {key}"))
 
@@ -294,6 +334,7 @@ class Sa2VAProcessor(ProcessorMixin):
             raise Sa2VAError("visual prompts are only supported on images")
         self._check_family_inputs(videos, visual_prompts)
         image_options.pop("return_tensors", None)
+        video_options = {k: image_options.pop(k) for k in VIDEO_OPTION_NAMES if k in image_options}  # videos only
         data: dict[str, Any] = {}
         media: list[MediaTokens] = []
         per_sample = None
@@ -322,49 +363,11 @@ class Sa2VAProcessor(ProcessorMixin):
                     )
                 )
         elif videos is not None:
-            data.update(self._process_videos(videos, masks, image_options))
-            for frames in data["num_frames"].tolist():
+            per_sample = video_batch(videos)[1]
+            data.update(self.video_processor(videos, masks=masks, **image_options, **video_options))
+            for frames in data["num_llm_frames"].tolist():
                 media.append(MediaTokens(video_string(frames, tokens_per_tile), tokens_per_tile * frames))
         return data, media, per_sample
-
-    def _process_videos(self, videos, masks, image_options: dict[str, Any]) -> dict[str, Any]:
-        video_list = as_video_batch(videos)
-        mask_list: list[Any] = [None] * len(video_list)
-        if masks is not None:
-            if len(video_list) == 1 and not is_video_batch(videos):
-                mask_list = [masks]
-            elif isinstance(masks, (list, tuple)) and len(masks) == len(video_list):
-                mask_list = list(masks)
-            else:
-                raise ShapeMismatchError(f"masks must have one entry per video ({len(video_list)} videos)")
-        frame_options = dict(image_options, min_tiles=1, max_tiles=1)
-        opts = self.image_processor.resolve_options(**frame_options)
-        parts: dict[str, list] = {}
-        num_frames, video_mask_list = [], []
-        for v, frames in enumerate(video_list):
-            if len(frames) == 0:
-                raise Sa2VAError(f"video {v} has no frames")
-            rgb = [
-                to_rgb_image(
-                    frame, opts.max_image_pixels, input_data_format=opts.input_data_format,
-                    do_convert_rgb=opts.do_convert_rgb, what=f"frame {k} of video {v}",
-                )
-                for k, frame in enumerate(frames)
-            ]  # fmt: skip
-            if len({im.size for im in rgb}) != 1:
-                raise ShapeMismatchError(f"video {v}: frames differ in size: {sorted({im.size for im in rgb})}")
-            feats = self.image_processor(rgb, **frame_options)
-            for key, value in feats.items():
-                parts.setdefault(key, []).append(value)
-            num_frames.append(len(rgb))
-            if masks is not None:
-                w, h = rgb[0].size
-                video_mask_list.append(video_masks(mask_list[v], len(rgb), h, w, f"masks of video {v}"))
-        data = {key: np.concatenate(vals) for key, vals in parts.items() if isinstance(vals[0], np.ndarray)}
-        data["num_frames"] = np.asarray(num_frames, dtype=np.int64)
-        if masks is not None:
-            data["masks"] = video_mask_list
-        return data
 
     # ------------------------------------------------------------------ text
 

@@ -50,7 +50,13 @@ def run_cases(proc, image, vp):
         conversation, tokenize=True, return_dict=True, return_assistant_tokens_mask=True, return_tensors="np",
         processor_kwargs={"images": [image]},
     )
+    frames = [image, image[::-1], image[:, ::-1]]
+    v = proc(videos=frames, text="<image>Segment it.", masks=vp[:, None].repeat(3, axis=1), max_llm_frames=2)
     return {
+        "v_ids": np.asarray(v["input_ids"][0]),
+        "v_pix": v["pixel_values"],
+        "v_g": v["g_pixel_values"],
+        "v_masks": v["masks"][0],
         "d_ids": d["input_ids"],
         "d_assistant": d["assistant_masks"],
         "a_ids": np.asarray(a["input_ids"][0]),
@@ -343,7 +349,8 @@ def test_package_exports():
 CLOSURE = [
     "processing_sa2va.py", "image_processing_sa2va.py", "chat_templates.py", "tokens.py", "inputs.py", "tiling.py",
     "prompt_grid.py", "grounding.py", "image_io.py", "masks.py", "errors.py",
-    # the other checkpoint families
+    # video, and the other checkpoint families
+    "video_processing_sa2va.py", "video_io.py",
     "families.py", "image_processing_sa2va_common.py", "image_processing_sa2va_qwen2_vl.py",
     "image_processing_sa2va_llava.py",
 ]  # fmt: skip
@@ -355,7 +362,7 @@ def test_remote_code_files_need_no_torch_or_sa2va_hf():
     import sa2va_hf.processing_sa2va as mod
 
     files = [mod.__file__, *get_relative_import_files(mod.__file__)]
-    # (transformers lists a file twice when two files of one round import it)
+    # transformers lists a file twice when two files of one round import it: compare as a set
     assert sorted({os.path.basename(f) for f in files}) == sorted(CLOSURE)
     for path in files:
         needed = set(get_imports(path))
