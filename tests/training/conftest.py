@@ -9,7 +9,7 @@ import pytest
 
 from sa2va_hf import Sa2VAImageProcessor, Sa2VAProcessor, load_source
 
-from ..fakedata import describe_anything, finetune, folder, gcg, llava, osprey, refcoco
+from ..fakedata import describe_anything, finetune, folder, gcg, llava, osprey, refcoco, refvos
 from ..tokenizer_utils import make_tokenizer
 
 datasets.disable_progress_bars()
@@ -31,6 +31,7 @@ WRITERS = {
     "describe_anything": describe_anything.write,
     "finetune": finetune.write,
     "folder": folder.write,
+    "revos": refvos.write,
 }
 OWN_DATA = {"finetune", "folder"}  # data_dir is the dataset's own folder
 
