@@ -24,8 +24,8 @@ from ..errors import PlanError, Sa2VAError
 from ..image_processing_sa2va import convert_tensors
 from ..prompt_grid import masks_to_grid
 from ..tiling import num_tiles
-from ..tokens import IMAGE_PLACEHOLDER, check_context_tokens, image_string, video_string
-from .conversations import check_max_length, encode_pieces, render_pieces, turn_pieces
+from ..tokens import IMAGE_PLACEHOLDER, IMG_CONTEXT_TOKEN, check_context_tokens, image_string, video_string
+from .conversations import IGNORE_INDEX, check_max_length, encode_pieces, render_pieces, turn_pieces
 from .fixes import FIXES, check_fixes
 from .plan import PlanRandom, check_plan
 from .prompts import RECIPE_PROMPTS
@@ -83,6 +83,7 @@ class Sa2VATrainingTransform:
         self.families = self._check_families(families)
         self.return_tensors = return_tensors
         self.epoch = 0
+        self._splits: bool | None = None  # does <IMG_CONTEXT> split the text around it (see _encode)
 
     def __repr__(self) -> str:
         return (
@@ -184,7 +185,7 @@ class Sa2VATrainingTransform:
         data, media = self._media(record, spec)
         text = [m.string for m in media]
         pieces = self._pieces(spec, text, record)
-        enc = encode_pieces(pieces, self.processor.tokenizer, self.max_length)
+        enc = self._encode(pieces, self.max_length)
         try:
             check_context_tokens(
                 [enc["input_ids"]], [sum(m.context_tokens for m in media)],
@@ -209,7 +210,7 @@ class Sa2VATrainingTransform:
         (upstream's ``modality_length`` is a constant 100)."""
         spec = self.spec(record, self.plan(record) if plan is None else plan)
         pieces = self._pieces(spec, self._media_strings(record, spec), record)
-        return len(encode_pieces(pieces, self.processor.tokenizer)["input_ids"])
+        return len(self._encode(pieces, max_length=None)["input_ids"])
 
     # ------------------------------------------------------------------ datasets
 
@@ -271,6 +272,47 @@ class Sa2VATrainingTransform:
             refcoco_instruction=spec.instruction,
         )  # fmt: skip
 
+    def _encode(self, pieces, max_length: int | None) -> dict[str, list[int]]:
+        """``encode_pieces`` without tokenizing the thousands of ``<IMG_CONTEXT>`` one by one: an added
+        token splits the text around it, so a run of them is their ids (checked once on the tokenizer;
+        a piece tokenized with the tokenizer's special tokens is tokenized whole)."""
+        tokenizer = self.processor.tokenizer
+        if not self._context_token_splits():
+            return encode_pieces(pieces, tokenizer, max_length)
+        context = self.processor.image_context_token_id
+        input_ids: list[int] = []
+        labels: list[int] = []
+        for piece in pieces:
+            if piece.token_ids is not None:
+                ids = list(piece.token_ids)
+            elif piece.add_special_tokens or IMG_CONTEXT_TOKEN not in piece.text:
+                ids = list(tokenizer.encode(piece.text, add_special_tokens=piece.add_special_tokens)) if (
+                    piece.text or piece.add_special_tokens) else []  # fmt: skip
+            else:
+                ids = []
+                for i, chunk in enumerate(piece.text.split(IMG_CONTEXT_TOKEN)):
+                    if i:
+                        ids.append(context)
+                    if chunk:
+                        ids += tokenizer.encode(chunk, add_special_tokens=False)
+            input_ids += ids
+            labels += ids if piece.labelled else [IGNORE_INDEX] * len(ids)
+        if max_length is not None and len(input_ids) > max_length:
+            input_ids, labels = input_ids[:max_length], labels[:max_length]
+        return {"input_ids": input_ids, "labels": labels}
+
+    def _context_token_splits(self) -> bool:
+        if getattr(self, "_splits", None) is None:
+            tokenizer, c = self.processor.tokenizer, IMG_CONTEXT_TOKEN
+            probe = tokenizer.encode("a\n\n" + c * 2 + "\n\nb", add_special_tokens=False)
+            parts = (
+                tokenizer.encode("a\n\n", add_special_tokens=False),
+                tokenizer.encode("\n\nb", add_special_tokens=False),
+            )
+            context = self.processor.image_context_token_id
+            self._splits = probe == parts[0] + [context, context] + parts[1]
+        return self._splits
+
     def _media_strings(self, record: Mapping[str, Any], spec: SampleSpec) -> list[str]:
         """What each medium puts in the text, from the record's size alone (no pixels)."""
         if spec.frames is None:
@@ -301,7 +343,10 @@ class Sa2VATrainingTransform:
             data, media, _ = self.processor.process_media(
                 images=frames[:1], visual_prompts=prompts, masks=masks, **spec.image_options
             )
-        out: dict[str, Any] = {"pixel_values": data["pixel_values"], "num_patches": data["num_patches"]}
+        out: dict[str, Any] = {"pixel_values": data["pixel_values"]}
+        for key in ("num_patches", "image_grid_thw"):  # InternVL tiles; Qwen-family patches
+            if data.get(key) is not None:
+                out[key] = data[key]
         if spec.video:
             out["num_frames"] = data["num_frames"]
         if spec.grounding:

@@ -215,3 +215,19 @@ def test_refused_records_raise_a_named_error_in_the_transform(built, processors)
     record = built("osprey_conversation")[1]
     with pytest.raises(SampleDroppedError, match=r"transform.filter\(dataset\)"):
         Sa2VATrainingTransform(processors("qwen"), "v2")(record)
+
+
+@pytest.mark.parametrize("flavour", ["phi3", "internlm2"])
+def test_context_tokens_are_not_tokenized_one_by_one(mix, processors, flavour):
+    """A run of <IMG_CONTEXT> is its ids (an added token splits the text around it): the samples and
+    lengths equal those of tokenizing everything, for tokenizers with a BOS and v1's own loop."""
+    t = Sa2VATrainingTransform(processors(flavour), "v1", fixes={"osprey_leading_gpt"})
+    slow = Sa2VATrainingTransform(processors(flavour), "v1", fixes={"osprey_leading_gpt"})
+    slow._splits = False  # tokenize every <IMG_CONTEXT>
+    for i in range(0, len(mix), 3):
+        record = mix[i]
+        plan = t.plan(record)
+        fast, full = t.build(record, plan), slow.build(record, plan)
+        assert fast["input_ids"] == full["input_ids"] and fast["labels"] == full["labels"]
+        assert t.length(record, plan) == slow.length(record, plan) == len(fast["input_ids"])
+    assert t._splits is True
