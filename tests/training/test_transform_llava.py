@@ -73,7 +73,7 @@ def test_image_placeholders_upstream_cannot_train_on(built, processors):
         v2.build(later, PLAN)
     for messages, count in [([("human", "<image> <image> Q"), ("gpt", "A")], 2), ([("human", "Q"), ("gpt", "A")], 0)]:
         for t in (v1, v2):
-            assert t.drop_reason(conversation(record, messages)) == (
+            assert t.drop_reason(conversation(record, messages)).startswith(
                 f"an image whose conversation holds {count} <image> placeholders instead of 1"
             )
     assert v1.drop_reason(conversation(record, [("human", "<image>Q")])) == "no answer to train on"

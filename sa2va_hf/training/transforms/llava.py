@@ -11,9 +11,10 @@ v1 encodes with its own loop (every user message and answer stripped, the templa
 the first turn tokenized with the tokenizer's special tokens, no separator, no EOS); v2 strips only
 the message holding ``<image>`` and the answers, and encodes as every v2 class.
 
-Refused (upstream builds no trainable sample): an image without exactly one ``<image>`` in its text
-(upstream expands each one to a full image string, and the model raises on the count), ``<image>``
-outside the first message (v2 asserts), no answer.
+Refused: an image without exactly one ``<image>`` in its text (upstream expands each one to a full
+image string: its image tokens disagree with its pixels, and v1's model then warns and fills the
+batch's image tokens with the wrong embeddings, v2's raises), ``<image>`` outside the first message
+(v2 asserts), no answer.
 """
 
 from __future__ import annotations
@@ -38,7 +39,10 @@ class LLaVATransform(FamilyTransform):
             return None
         counts = [m["value"].count(IMAGE_PLACEHOLDER) if m["from"] == "human" else 0 for m in messages]
         if sum(counts) != 1:
-            return f"an image whose conversation holds {sum(counts)} <image> placeholders instead of 1"
+            return (
+                f"an image whose conversation holds {sum(counts)} <image> placeholders instead of 1 (its image "
+                "tokens would disagree with its pixels)"
+            )
         if t.recipe == "v2" and counts[0] != 1:
             return "<image> outside the first message (v2 asserts)"
         return None
