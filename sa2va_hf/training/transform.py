@@ -26,14 +26,11 @@ from ..prompt_grid import masks_to_grid
 from ..tiling import num_tiles
 from ..tokens import IMAGE_PLACEHOLDER, IMG_CONTEXT_TOKEN, check_context_tokens, image_string, video_string
 from .conversations import IGNORE_INDEX, check_max_length, encode_pieces, render_pieces, turn_pieces
-from .fixes import FIXES, check_fixes
+from .fixes import check_fixes
 from .plan import PlanRandom, check_plan
 from .prompts import RECIPE_PROMPTS
 from .transforms import family_transforms
 from .transforms.base import RECIPES, FamilyTransform, SampleSpec, where
-
-#: Keys a sample can carry besides the processor's pixel outputs.
-SAMPLE_KEYS = ("input_ids", "labels", "plan")
 
 
 class Sa2VATrainingTransform:
@@ -396,4 +393,4 @@ def _n_frames(record: Mapping[str, Any]) -> int:
     return len(record["frame_indices"]) if record.get("video") is not None else len(record["frames"])
 
 
-__all__ = ["FIXES", "SAMPLE_KEYS", "Sa2VATrainingTransform"]
+__all__ = ["Sa2VATrainingTransform"]
