@@ -16,7 +16,12 @@ The batch:
 * ``prompt_masks`` (and ``region_pixels``): one entry per sample with a tile flagged in
   ``vp_overall_mask``, in batch order -- the model pairs the k-th entry with the k-th flagged
   tile, so a sample whose regions were all dropped contributes none;
-* ``num_patches`` (sum of images,) and ``num_frames`` concatenated where present.
+* ``num_patches`` (sum of images,) and ``num_frames`` concatenated where present; ``image_grid_thw``
+  (Qwen-family processors) concatenated;
+* ``plans`` (with ``return_plans=True``): each sample's plan (``Sa2VATrainingTransform`` samples), in order.
+
+Keys a sample lacks may also be present with the value ``None`` (a batched ``with_transform`` gives
+every sample every key of its batch).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ class Sa2VACollator:
         label_pad_id: value of padded ``labels`` (-100).
         pad_to_multiple_of: round the padded length up to a multiple of this.
         return_position_ids: also return ``position_ids`` as upstream does.
+        return_plans: also return ``plans``, each sample's ``plan`` (``None`` for a sample without one).
     """
 
     def __init__(
@@ -58,11 +64,13 @@ class Sa2VACollator:
         label_pad_id: int = IGNORE_INDEX,
         pad_to_multiple_of: int | None = None,
         return_position_ids: bool = True,
+        return_plans: bool = False,
     ) -> None:
         self.pad_token_id = pad_token_id
         self.label_pad_id = label_pad_id
         self.pad_to_multiple_of = pad_to_multiple_of
         self.return_position_ids = return_position_ids
+        self.return_plans = return_plans
 
     def __call__(self, samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         import torch
@@ -75,9 +83,9 @@ class Sa2VACollator:
             if s.get("input_ids") is None:
                 raise Sa2VAError(f"sample {i} has no input_ids (keys: {sorted(s)})")
         ids = [_tokens(s["input_ids"], "input_ids", i) for i, s in enumerate(samples)]
-        if all("labels" in s for s in samples):
+        if all(s.get("labels") is not None for s in samples):
             labels = [_tokens(s["labels"], "labels", i) for i, s in enumerate(samples)]
-        elif any("labels" in s for s in samples):
+        elif any(s.get("labels") is not None for s in samples):
             raise Sa2VAError("some samples have labels and some do not")
         else:
             labels = None
@@ -161,6 +169,8 @@ class Sa2VACollator:
             out["prompt_masks"] = [_one(samples[i]["prompt_masks"]) for i in vp_samples]
             if all(samples[i].get("region_pixels") is not None for i in vp_samples):
                 out["region_pixels"] = [_one_list(samples[i]["region_pixels"]) for i in vp_samples]
+        if self.return_plans:
+            out["plans"] = [s.get("plan") for s in samples]
         return out
 
 
