@@ -39,6 +39,7 @@ from ...errors import AnnotationError, Sa2VAError, VideoLoadError, where
 from ..catalog import SourceSpec
 from ..safety import safe_join
 from ..schema import make_record, validate_record
+from ._fields import conversations as read_conversations
 from ._fields import get
 from ._json import iter_json_array, iter_shard, json_array_shards, require_file
 from ._video import count_frames
@@ -126,13 +127,9 @@ def video_path(folder: str, rel: str, file: str, index: int) -> str:
 def _record(entry: object, index: int, source: str, p: dict, file: str, headers: dict) -> dict:
     rec = str(index)
     rel = get(entry, "video", str, file=file, record=rec)
-    turns = get(entry, "conversations", list, file=file, record=rec)
-    if not turns:
+    conversations = read_conversations(entry, file=file, record=rec)
+    if not conversations:
         raise AnnotationError(f"the entry has no conversation turns{where(file, rec)}")
-    conversations = [
-        {"from": get(t, "from", str, file=file, record=rec), "value": get(t, "value", str, file=file, record=rec)}
-        for t in turns
-    ]
     path = video_path(p["videos"], rel, file, index)
     if path not in headers:
         headers[path] = count_frames(path, file=file, record=rec)
