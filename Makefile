@@ -12,7 +12,7 @@ DS3_VENV  := .venv-datasets3
 DS3_STAMP := $(DS3_VENV)/.installed
 DATASETS3 ?= datasets==3.6.0
 
-.PHONY: test test-datasets3 demo bench lint clean
+.PHONY: test test-datasets3 test-ray demo bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,13 @@ $(DS3_STAMP): pyproject.toml
 test-datasets3: $(DS3_STAMP)
 	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(DS3_VENV)/bin/python -m pytest -q tests/data tests/export
 
+# training samples on a local Ray instance (the optional Ray extra, installed into .venv)
+test-ray: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[test,ray]"
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q tests/training/test_ray_data.py
+
 demo: $(STAMP)
-	HF_HUB_OFFLINE=1 $(VENV)/bin/sa2va-hf demo --output demo.png
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(VENV)/bin/sa2va-hf demo --output demo.png
 
 bench: $(STAMP)
 	$(VENV)/bin/sa2va-hf bench

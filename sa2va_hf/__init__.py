@@ -9,7 +9,8 @@ Where things live (see the README's "Where things live"):
 * :mod:`sa2va_hf.export` -- checkpoints, Parquet / Hub export;
 * :mod:`sa2va_hf.cli` -- the ``sa2va-hf`` command line.
 
-Importing the package registers :class:`Sa2VAImageProcessor` with ``AutoImageProcessor``
+Importing the package registers every family's image processor (:class:`Sa2VAImageProcessor`,
+:class:`Sa2VAQwen2VLImageProcessor`, :class:`Sa2VALlavaImageProcessor`) with ``AutoImageProcessor``
 and :class:`Sa2VAProcessor` with ``AutoProcessor``, so a saved folder loads back with
 ``AutoImageProcessor.from_pretrained(dir)`` / ``AutoProcessor.from_pretrained(dir)``.
 """
@@ -25,19 +26,27 @@ from .errors import (
     ShapeMismatchError,
 )
 from .export.checkpoint import processor_from_checkpoint
+from .families import FAMILIES
 from .image_processing_sa2va import Sa2VAImageProcessor
+from .image_processing_sa2va_llava import Sa2VALlavaImageProcessor
+from .image_processing_sa2va_qwen2_vl import Sa2VAQwen2VLImageProcessor
 from .processing_sa2va import Sa2VAProcessor
 from .training.collator import Sa2VACollator
+from .video_processing_sa2va import Sa2VAVideoProcessor
 
 __version__ = "0.2.0.dev0"
 
 __all__ = [
     "EmptyRegionError",
+    "FAMILIES",
     "ImageLoadError",
     "MaskFormatError",
     "Sa2VAError",
     "Sa2VAImageProcessor",
+    "Sa2VALlavaImageProcessor",
     "Sa2VAProcessor",
+    "Sa2VAQwen2VLImageProcessor",
+    "Sa2VAVideoProcessor",
     "Sa2VACollator",
     "CHAT_TEMPLATES",
     "ChatTemplate",
@@ -53,11 +62,15 @@ __all__ = [
 def _register_auto_classes() -> None:
     from transformers import AutoImageProcessor, AutoProcessor
 
-    from .configuration_sa2va import Sa2VAProcessingConfig
+    from .configuration_sa2va import Sa2VALlavaProcessingConfig, Sa2VAProcessingConfig, Sa2VAQwen2VLProcessingConfig
 
-    AutoImageProcessor.register(
-        Sa2VAProcessingConfig, image_processor_classes={"pil": Sa2VAImageProcessor}, exist_ok=True
-    )
+    # one config class per image processor: AutoImageProcessor finds a saved class name through its mapping
+    for config, image_processor_class in (
+        (Sa2VAProcessingConfig, Sa2VAImageProcessor),
+        (Sa2VAQwen2VLProcessingConfig, Sa2VAQwen2VLImageProcessor),
+        (Sa2VALlavaProcessingConfig, Sa2VALlavaImageProcessor),
+    ):
+        AutoImageProcessor.register(config, image_processor_classes={"pil": image_processor_class}, exist_ok=True)
     AutoProcessor.register(Sa2VAProcessingConfig, Sa2VAProcessor, exist_ok=True)
 
 

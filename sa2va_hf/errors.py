@@ -44,6 +44,14 @@ class UnsafePickleError(Sa2VAError):
     """A pickle holds more than plain containers and scalars (it would import or run code)."""
 
 
+class SampleDroppedError(Sa2VAError):
+    """Upstream builds no training sample from this record (it asserts, crashes, or drops and redraws)."""
+
+
+class PlanError(Sa2VAError):
+    """A sampling plan that does not fit its record or recipe (an index out of range, a missing key)."""
+
+
 def where(file: object = None, record: object = None) -> str:
     """Format the 'in file X, record Y' suffix used by error messages."""
     parts = []

@@ -39,5 +39,9 @@ class GroundingTransform:
 
 #: SAM2 (Sa2VA's InternVL / Qwen checkpoints): 1024, ImageNet mean/std.
 SAM2_GROUNDING = GroundingTransform(1024, IMAGENET_MEAN, IMAGENET_STD)
-#: SAM3 (Sa2VA-4B-SAM3): 1008, mean = std = 0.5 (transformers' ``Sam3ImageProcessor``).
-SAM3_GROUNDING = GroundingTransform(1008, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+#: SAM3 (Sa2VA-Qwen3-VL-4B-SAM3): 1008, and ImageNet mean/std: Sa2VA's SAM3 wrapper normalizes as its
+#: SAM2 one does (``hf/models_qwen3vl_sam3/sam3.py``, ``img_mean`` / ``img_std``). transformers'
+#: ``Sam3ImageProcessor`` (mean = std = 0.5, bilinear) is stock SAM3's, not what the Sa2VA model computes.
+SAM3_GROUNDING = GroundingTransform(1008, IMAGENET_MEAN, IMAGENET_STD)
+#: By mask decoder: what ``grounding="sam2" | "sam3"`` selects.
+GROUNDING_MODELS = {"sam2": SAM2_GROUNDING, "sam3": SAM3_GROUNDING}

@@ -60,6 +60,8 @@ class Sa2VAImageProcessorKwargs(ImagesKwargs, total=False):
     max_tiles: int
     use_thumbnail: bool
     grounding_size: int
+    grounding_mean: list[float]
+    grounding_std: list[float]
     normalize_grounding: bool
     return_grounding: bool
     prompt_mask_mode: str
@@ -189,6 +191,10 @@ class ImageOptions(SimpleNamespace):
         self.image_std = _three(self.image_std, "image_std")
         if self.do_normalize and 0 in self.image_std:
             raise Sa2VAError(f"image_std must not hold 0 (it divides), got {self.image_std}")
+        self.grounding_mean = _three(self.grounding_mean, "grounding_mean")
+        self.grounding_std = _three(self.grounding_std, "grounding_std")
+        if 0 in self.grounding_std:
+            raise Sa2VAError(f"grounding_std must not hold 0 (it divides), got {self.grounding_std}")
         if self.grid_size < 1:
             raise Sa2VAError(
                 f"image_size // patch_size * downsample_ratio must be at least 1, got "
@@ -213,9 +219,11 @@ class Sa2VAImageProcessor(BaseImageProcessor):
         patch_size, downsample_ratio: with ``image_size`` they fix the token grid,
             ``int(image_size // patch_size * downsample_ratio)`` = 16, so 256 tokens per tile.
         min_tiles, max_tiles, use_thumbnail: InternVL dynamic tiling (1, 12, True).
-        grounding_size: side of ``g_pixel_values`` (1024, SAM2's input).
-        normalize_grounding: return ``g_pixel_values`` as ImageNet-normalized float32
-            (what the model computes itself) instead of uint8 0..255.
+        grounding_size: side of ``g_pixel_values`` (1024, SAM2's input; 1008 for SAM3).
+        grounding_mean, grounding_std: how the model normalizes ``g_pixel_values`` (ImageNet, for
+            SAM2 and Sa2VA's SAM3); used only with ``normalize_grounding``.
+        normalize_grounding: return ``g_pixel_values`` normalized as float32 (what the model
+            computes itself) instead of uint8 0..255.
         return_grounding: compute ``g_pixel_values`` at all.
         prompt_mask_mode: ``"nearest"`` (upstream Osprey / HF ``predict_forward``) or
             ``"pool"`` (nearest to ``image_size``, then per-cell mean > 0.5).
@@ -233,10 +241,10 @@ class Sa2VAImageProcessor(BaseImageProcessor):
             resizes of an image and the images of a batch run side by side. Outputs are identical.
         resize_backend: ``"pil"`` (default: PIL's bicubic, bit-identical to the recipe) or
             ``"torch"`` (torch's uint8 antialiased bicubic: several times faster, every value within
-            1 grey level of PIL's before normalization; needs torch). See :mod:`sa2va_hf.resize`.
+            2 grey levels of PIL's before normalization; needs torch). See :mod:`sa2va_hf.resize`.
         do_rescale, rescale_factor, do_normalize, image_mean, image_std: the tiles' ``x / 255``
             and ``(x - mean) / std`` steps, as in every transformers image processor (the
-            grounding image keeps SAM2's own normalization).
+            grounding image has its own, ``grounding_mean`` / ``grounding_std``).
         do_convert_rgb: convert non-RGB images with PIL's ``convert("RGB")`` (upstream's rule);
             ``False`` refuses them instead.
         input_data_format: ``"channels_last"`` / ``"channels_first"`` for image arrays whose
@@ -259,6 +267,8 @@ class Sa2VAImageProcessor(BaseImageProcessor):
     max_tiles = 12
     use_thumbnail = True
     grounding_size = 1024
+    grounding_mean = list(SAM2_GROUNDING.mean)
+    grounding_std = list(SAM2_GROUNDING.std)
     normalize_grounding = False
     return_grounding = True
     prompt_mask_mode = "nearest"
@@ -332,7 +342,7 @@ class Sa2VAImageProcessor(BaseImageProcessor):
         image_list, _, batched = image_batch(images)
         prompt_list = per_image(visual_prompts, batched, len(image_list), "visual_prompts")
         mask_list = per_image(masks, batched, len(image_list), "masks")
-        grounding = GroundingTransform(opts.grounding_size, SAM2_GROUNDING.mean, SAM2_GROUNDING.std)
+        grounding = GroundingTransform(opts.grounding_size, opts.grounding_mean, opts.grounding_std)
         pixels = ImagePixels(image_list, opts, grounding if opts.return_grounding else None)
         pixels.start()  # with a pool, the resizes run while the prompts and masks are worked out here
         try:

@@ -3,8 +3,9 @@
 * images (a path, a PIL image, an array) -> an RGB PIL image, as upstream's ``convert("RGB")``;
 * one image or a list of them -> a list, and per-image extras (visual prompts, masks) matched to it;
 * mask inputs ((n, H, W) arrays, lists of (H, W) arrays, RLE dicts, polygon lists) -> a binary
-  (n, H, W) uint8 stack at the image's size;
-* videos (a list of frames, an (F, H, W, 3) array, or a batch of those) and their per-frame masks.
+  (n, H, W) uint8 stack at the image's size.
+
+Videos and their per-frame masks: :mod:`video_processing_sa2va`.
 
 Bad input ends here as a :class:`~sa2va_hf.errors.Sa2VAError` naming what disagrees.
 """
@@ -211,65 +212,3 @@ def as_mask_stack(value: Any, height: int, width: int, what: str) -> np.ndarray:
             raise ShapeMismatchError(f"{what}[{k}]: expected one (H, W) mask, got shape {tuple(np.shape(v))}")
         parts.append(one[0])
     return np.stack(parts)
-
-
-# --------------------------------------------------------------------------- videos
-
-
-def _is_frame(x: Any) -> bool:
-    if isinstance(x, (str, bytes)) or hasattr(x, "getpixel"):
-        return True
-    if is_array_like(x):
-        return np.asarray(x).ndim in (2, 3)
-    return hasattr(x, "__fspath__")
-
-
-def is_video_batch(videos: Any) -> bool:
-    """A list of videos (or a (B, F, H, W, 3) array), as opposed to one video."""
-    if is_array_like(videos):
-        return np.asarray(videos).ndim == 5
-    return isinstance(videos, (list, tuple)) and len(videos) > 0 and not _is_frame(videos[0])
-
-
-def as_video_batch(videos: Any) -> list[list[Any]]:
-    """One video or a batch of them -> a list of frame lists."""
-    if is_array_like(videos):
-        arr = np.asarray(videos)
-        if arr.ndim == 4:
-            return [list(arr)]
-        if arr.ndim == 5:
-            return [list(v) for v in arr]
-        raise ShapeMismatchError(f"a video array must be (F, H, W, 3) or (B, F, H, W, 3), got {arr.shape}")
-    if not isinstance(videos, (list, tuple)) or not videos:
-        raise Sa2VAError("videos must be a list of frames, an (F, H, W, 3) array, or a list of videos")
-    if is_video_batch(videos):
-        return [list(v) for v in videos]
-    return [list(videos)]
-
-
-def video_masks(value: Any, n_frames: int, h: int, w: int, what: str) -> np.ndarray:
-    """(n_obj, F, H, W) array or [obj][frame] masks (None = empty) -> (n_obj * F, H, W) uint8."""
-    if value is None:
-        return np.zeros((0, h, w), dtype=np.uint8)
-    if is_array_like(value):
-        arr = np.asarray(value)
-        if arr.ndim != 4 or arr.shape[1:] != (n_frames, h, w):
-            raise ShapeMismatchError(f"{what}: expected (n_obj, {n_frames}, {h}, {w}), got {arr.shape}")
-        return (arr != 0).astype(np.uint8).reshape(-1, h, w)
-    if not isinstance(value, (list, tuple)):
-        raise ShapeMismatchError(
-            f"{what}: expected an (n_obj, {n_frames}, {h}, {w}) array or a list over objects of per-frame masks, "
-            f"got {type(value).__name__}"
-        )
-    out = []
-    for o, per_frame in enumerate(value):
-        if not isinstance(per_frame, (list, tuple)) and not (is_array_like(per_frame) and np.ndim(per_frame) == 3):
-            raise ShapeMismatchError(f"{what}[{o}]: expected one mask per frame ({n_frames})")
-        if len(per_frame) != n_frames:
-            raise ShapeMismatchError(f"{what}[{o}]: {len(per_frame)} masks for {n_frames} frames")
-        for f, m in enumerate(per_frame):
-            if m is None:
-                out.append(np.zeros((h, w), dtype=np.uint8))
-            else:
-                out.append(as_mask_stack([m], h, w, f"{what}[{o}][{f}]")[0])
-    return np.stack(out) if out else np.zeros((0, h, w), dtype=np.uint8)

@@ -17,6 +17,12 @@ checks it and raises :class:`Sa2VAError` otherwise. Training samples (``input_id
 are built by :func:`sa2va_hf.training.encode_conversation` from the same media step
 (:meth:`Sa2VAProcessor.process_media`).
 
+The ``family`` setting (saved with the processor) picks the checkpoint family (:mod:`families`):
+``internvl`` (the default, described above), ``qwen2_5_vl`` / ``qwen3_vl`` (``<image>`` becomes
+``<|vision_start|>`` + ``<|image_pad|>`` x prod(image_grid_thw)/4 + ``<|vision_end|>``) or ``llava``
+(``<image>`` becomes 576 ``<image>``); each family has its own image processor, and only InternVL has
+visual prompts.
+
 This file travels as remote code: only relative imports among the package's self-contained
 modules, plus numpy / PIL / transformers.
 """
@@ -30,14 +36,12 @@ from transformers.image_processing_utils import BatchFeature
 from transformers.processing_utils import ProcessingKwargs, ProcessorMixin, Unpack
 
 from .chat_templates import CHAT_TEMPLATES, ChatTemplate, get_template, template_to_config
-from .errors import Sa2VAError, ShapeMismatchError
-from .image_processing_sa2va import Sa2VAImageProcessor, Sa2VAImageProcessorKwargs, convert_tensors
-from .inputs import as_video_batch, image_batch, is_video_batch, to_rgb_image, video_masks
+from .errors import Sa2VAError
+from .families import FAMILIES, Family, family_for_image_processor
+from .image_processing_sa2va import Sa2VAImageProcessorKwargs, convert_tensors
+from .inputs import image_batch
 from .tokens import (
     IMAGE_PLACEHOLDER,
-    IMG_CONTEXT_TOKEN,
-    IMG_END_TOKEN,
-    IMG_START_TOKEN,
     MediaTokens,
     add_special_tokens,
     assign_media,
@@ -46,13 +50,22 @@ from .tokens import (
     region_string,
     video_string,
 )
+from .video_processing_sa2va import (
+    REFUSED_OPTIONS,
+    VIDEO_OPTION_NAMES,
+    Sa2VAVideoProcessor,
+    Sa2VAVideoProcessorKwargs,
+    video_batch,
+)
 
 
 class Sa2VAProcessorKwargs(ProcessingKwargs, total=False):
     """``text_kwargs``: the tokenizer's; ``images_kwargs``: :class:`Sa2VAImageProcessor`'s (also used
-    for video frames). Defaults: the processor's class attributes, then the tokenizer's init kwargs."""
+    for video frames); ``videos_kwargs``: :class:`Sa2VAVideoProcessor`'s own (``max_llm_frames``).
+    Defaults: the processor's class attributes, then the tokenizer's init kwargs."""
 
     images_kwargs: Sa2VAImageProcessorKwargs
+    videos_kwargs: Sa2VAVideoProcessorKwargs
 
 
 #: Options that left ``__call__`` in 0.2, and where they went.
@@ -79,21 +92,28 @@ _GENERATED_JINJA = {tpl.jinja() for tpl in CHAT_TEMPLATES.values()}
 
 
 class Sa2VAProcessor(ProcessorMixin):
-    r"""Processor for Sa2VA: :class:`Sa2VAImageProcessor` + the LLM's tokenizer + a chat template.
+    r"""Processor for Sa2VA: the family's image processor + the LLM's tokenizer + a chat template.
 
     Args:
-        image_processor: a :class:`Sa2VAImageProcessor`.
+        image_processor: the family's image processor: :class:`Sa2VAImageProcessor` (InternVL),
+            ``Sa2VAQwen2VLImageProcessor`` (Qwen2.5-VL, Qwen3-VL) or ``Sa2VALlavaImageProcessor``;
+            ``None`` builds the family's default one.
         tokenizer: the LLM tokenizer. Unless ``add_sa2va_tokens=False``, the Sa2VA tokens
-            ``[SEG] <p> </p> <vp> </vp>`` (in upstream's order) and then ``<img> </img>
-            <IMG_CONTEXT>`` are added as special tokens where the tokenizer does not already
-            encode them as single tokens. This changes the tokenizer in place (as upstream
-            does); a model must have embeddings for them.
+            ``[SEG] <p> </p> <vp> </vp>`` (in upstream's order) and then the family's image tokens
+            (InternVL: ``<img> </img> <IMG_CONTEXT>``) are added as special tokens where the
+            tokenizer does not already encode them as single tokens. This changes the tokenizer in
+            place (as upstream does); a model must have embeddings for them.
         template: ``"phi3"``, ``"qwen"``, ``"internlm2"`` or ``"vicuna"`` (upstream's ``*_chat``
-            names work too), or a dict / :class:`ChatTemplate`. Saved by ``save_pretrained``;
-            the training encoder uses it, and the Jinja ``chat_template`` is written from it.
+            names work too), or a dict / :class:`ChatTemplate`; by default the family's (InternVL
+            ``phi3``, Qwen ``qwen``, LLaVA ``vicuna``). Saved by ``save_pretrained``; the training
+            encoder uses it, and the Jinja ``chat_template`` is written from it.
         add_sa2va_tokens: add the special tokens above to the tokenizer.
         chat_template: a Jinja chat template of your own for ``apply_chat_template`` (by default,
             the one written from ``template``).
+        family: ``"internvl"``, ``"qwen2_5_vl"``, ``"qwen3_vl"`` or ``"llava"`` (see
+            :mod:`families`); saved by ``save_pretrained``. By default read off the image
+            processor (InternVL without one; the Qwen image processor serves two families, so it
+            needs ``family=``).
     """
 
     valid_processor_kwargs = Sa2VAProcessorKwargs
@@ -105,26 +125,32 @@ class Sa2VAProcessor(ProcessorMixin):
         self,
         image_processor=None,
         tokenizer=None,
-        template: str | dict | ChatTemplate = "phi3",
+        template: str | dict | ChatTemplate | None = None,
         add_sa2va_tokens: bool = True,
         chat_template: str | None = None,
+        family: str | None = None,
     ):
-        tpl = get_template(template)
+        spec = family_for_image_processor(image_processor, family)
+        if image_processor is None:
+            image_processor = spec.image_processor()
+        tpl = get_template(spec.template if template is None else template)
         if chat_template is None or (isinstance(chat_template, str) and chat_template in _GENERATED_JINJA):
             chat_template = tpl.jinja()
         super().__init__(image_processor, tokenizer, chat_template=chat_template)
+        self.family = spec.name
         self._chat_template = tpl
         self.template = template_to_config(tpl)
         self.add_sa2va_tokens = add_sa2va_tokens
-        self.added_tokens = add_special_tokens(tokenizer) if add_sa2va_tokens else []
+        self.added_tokens = add_special_tokens(tokenizer, spec.image_tokens.tokens) if add_sa2va_tokens else []
 
     @classmethod
     def register_for_auto_class(cls, auto_class="AutoProcessor"):
-        """Register for remote code; also registers :class:`Sa2VAImageProcessor` with
+        """Register for remote code; also registers every family's image processor with
         ``AutoImageProcessor``, without which the saved folder's image processor has no
         ``auto_map`` and ``trust_remote_code=True`` loading fails."""
         super().register_for_auto_class(auto_class)
-        Sa2VAImageProcessor.register_for_auto_class("AutoImageProcessor")
+        for image_processor_class in {f.image_processor_class for f in FAMILIES.values()}:
+            image_processor_class.register_for_auto_class("AutoImageProcessor")
 
     # ------------------------------------------------------------------ properties
 
@@ -134,18 +160,34 @@ class Sa2VAProcessor(ProcessorMixin):
         return self._chat_template
 
     @property
+    def family_spec(self) -> Family:
+        """The checkpoint family: image token strings, template, whether it has visual prompts."""
+        return FAMILIES[self.family]
+
+    @property
+    def video_processor(self) -> Sa2VAVideoProcessor:
+        """Videos go through :class:`Sa2VAVideoProcessor`, over this processor's image processor
+        (frames take its options; nothing of its own is saved)."""
+        return Sa2VAVideoProcessor(self.image_processor)
+
+    @property
     def image_context_token_id(self) -> int:
-        return self.tokenizer.convert_tokens_to_ids(IMG_CONTEXT_TOKEN)
+        """The id the model puts image embeddings on (``<IMG_CONTEXT>``, ``<|image_pad|>``, ``<image>``)."""
+        return self.tokenizer.convert_tokens_to_ids(self.family_spec.image_tokens.context)
 
     @property
     def image_token_ids(self) -> list[int]:
         """Ids marked as image tokens by ``return_mm_token_type_ids``."""
-        return self.tokenizer.convert_tokens_to_ids([IMG_CONTEXT_TOKEN, IMG_START_TOKEN, IMG_END_TOKEN])
+        return self.tokenizer.convert_tokens_to_ids(list(self.family_spec.image_tokens.tokens))
 
     @property
     def model_input_names(self) -> list[str]:
         """Every key ``__call__`` can return (each only when its input is given)."""
-        names = [*self.tokenizer.model_input_names, *self.image_processor.model_input_names, "num_frames"]
+        names = [
+            *self.tokenizer.model_input_names,
+            *self.image_processor.model_input_names,
+            *self.video_processor.model_input_names,
+        ]
         return list(dict.fromkeys(names))
 
     # ------------------------------------------------------------------ entry point
@@ -169,8 +211,12 @@ class Sa2VAProcessor(ProcessorMixin):
             text: a prompt or a list of prompts. Each ``<image>`` is expanded as upstream
                 ``predict_forward`` does, and the result is tokenized whole, with the tokenizer's
                 own special tokens (its BOS, as ``tokenizer.encode`` adds it).
-            videos: one video (a list of frames, or an (F, H, W, 3) array) or a list of videos.
-                Every frame is one 448x448 tile; one ``<image>`` per video.
+            videos: one video or a list of them (or one list per sample): a list of frames, an
+                (F, H, W, 3) array, a video file, or ``{"video": path, "frame_indices": [...]}`` (a
+                video record); see :class:`Sa2VAVideoProcessor`. Every frame is one 448x448 tile
+                and one SAM2 image; one ``<image>`` per video becomes one image string per frame,
+                joined with ``\n``. ``max_llm_frames=5`` gives only the first 5 frames to the
+                language model, as ``predict_forward`` does (every frame still reaches SAM2).
             visual_prompts: per image (a flat list over all images), the region masks (see
                 :class:`Sa2VAImageProcessor`). Each image's region string follows its expansion.
             masks: ground-truth masks, per image (as the image processor takes them); for a
@@ -189,7 +235,10 @@ class Sa2VAProcessor(ProcessorMixin):
         options = self._merge_kwargs(tokenizer_init_kwargs=self.tokenizer.init_kwargs, **kwargs)
         return_tensors = options["text_kwargs"].pop("return_tensors", None)
         return_tensors = options["images_kwargs"].pop("return_tensors", None) or return_tensors
-        data, media, per_sample = self.process_media(images, videos, visual_prompts, masks, **options["images_kwargs"])
+        options["videos_kwargs"].pop("return_tensors", None)
+        data, media, per_sample = self.process_media(
+            images, videos, visual_prompts, masks, **options["images_kwargs"], **options["videos_kwargs"]
+        )
         if text is not None:
             data.update(self._tokenize(text, media, per_sample, options, return_tensors))
         data = convert_tensors(data, return_tensors)  # ragged lists of arrays, one tensor each
@@ -204,6 +253,7 @@ class Sa2VAProcessor(ProcessorMixin):
             raise Sa2VAError("give images or videos, not both, in one call")
         if kwargs.get("visual_prompts") is not None and images is None:
             raise Sa2VAError("visual_prompts need images (visual prompts are only supported on images)")
+        self._check_family_inputs(videos, kwargs.get("visual_prompts"))
         if kwargs.get("masks") is not None and images is None and videos is None:
             raise Sa2VAError("masks need images or videos to belong to")
         if text is not None and not (
@@ -228,22 +278,46 @@ class Sa2VAProcessor(ProcessorMixin):
         text_names = set(annotations["text_kwargs"].__annotations__)
         image_names = set(annotations["images_kwargs"].__annotations__)
         image_names |= set(getattr(self.image_processor.valid_kwargs, "__annotations__", {}))
+        video_names = set(annotations["videos_kwargs"].__annotations__)
         flat_names = {k for k in annotations if not k.endswith("_kwargs")}
-        allowed = {"text_kwargs": text_names, "images_kwargs": image_names, "common_kwargs": text_names | image_names}
-        known = text_names | image_names | flat_names | set(allowed)
+        allowed = {
+            "text_kwargs": text_names,
+            "images_kwargs": image_names,
+            "videos_kwargs": video_names,
+            "common_kwargs": text_names | image_names | video_names,
+        }
+        known = text_names | image_names | video_names | flat_names | set(allowed)
         for key, value in kwargs.items():
             if key in _MOVED:
                 raise Sa2VAError(f"{key}=: {_MOVED[key]}")
-            if key in ("videos_kwargs", "audio_kwargs"):
-                raise Sa2VAError(f"{key}: Sa2VA has no video or audio processor; video frames take images_kwargs")
+            if key == "audio_kwargs":
+                raise Sa2VAError(f"{key}: Sa2VA takes no audio")
+            if key in REFUSED_OPTIONS:
+                raise Sa2VAError(f"{key}=: {REFUSED_OPTIONS[key]}")
             if key not in known:
                 raise Sa2VAError(_unknown(key, known, "Sa2VAProcessor option"))
             if key in allowed:
                 if not isinstance(value, Mapping):
                     raise Sa2VAError(f"{key} must be a dict of options, got {type(value).__name__}")
                 for sub in value:
+                    if sub in REFUSED_OPTIONS:
+                        raise Sa2VAError(f"{key}[{sub!r}]: {REFUSED_OPTIONS[sub]}")
+                    if key == "videos_kwargs" and sub in image_names - video_names:
+                        raise Sa2VAError(
+                            f"{sub!r} in videos_kwargs: video frames take the image options, in images_kwargs"
+                        )
                     if sub not in allowed[key]:
                         raise Sa2VAError(_unknown(sub, allowed[key], f"option in {key}"))
+
+    def _check_family_inputs(self, videos=None, visual_prompts=None) -> None:
+        spec = self.family_spec
+        if visual_prompts is not None and not spec.visual_prompts:
+            raise Sa2VAError(
+                f"family {spec.name!r} takes no visual prompts: upstream has no visual-prompt path for its "
+                "checkpoints (its training leaves the visual-prompt data out); the InternVL family has them"
+            )
+        if videos is not None and spec.name != "internvl":
+            raise Sa2VAError(f"videos: the processor's video path serves family 'internvl' only, not {spec.name!r}")
 
     # ------------------------------------------------------------------ media
 
@@ -258,17 +332,24 @@ class Sa2VAProcessor(ProcessorMixin):
         """
         if videos is not None and visual_prompts is not None:
             raise Sa2VAError("visual prompts are only supported on images")
+        self._check_family_inputs(videos, visual_prompts)
         image_options.pop("return_tensors", None)
+        video_options = {k: image_options.pop(k) for k in VIDEO_OPTION_NAMES if k in image_options}  # videos only
         data: dict[str, Any] = {}
         media: list[MediaTokens] = []
         per_sample = None
-        tokens_per_tile = self.image_processor.resolve_options(**image_options).grid_size ** 2
+        tiled = self.family == "internvl"
+        tokens_per_tile = self.image_processor.resolve_options(**image_options).grid_size ** 2 if tiled else None
         if images is not None:
             flat, per_sample, batched = image_batch(images)
             feats = self.image_processor(
                 flat if batched else flat[0], visual_prompts=visual_prompts, masks=masks, **image_options
             )
             data.update(feats)
+            if not tiled:  # one language-model image per picture, no regions
+                image_tokens = self.family_spec.image_tokens
+                counts = self.image_processor.image_token_counts(feats, **image_options)
+                return data, [MediaTokens(image_tokens.string(n), n) for n in counts], per_sample
             region_pixels = feats.get("region_pixels")
             dropped = feats.get("dropped_regions")
             for i, tiles in enumerate(np.asarray(feats["num_patches"]).tolist()):
@@ -282,49 +363,11 @@ class Sa2VAProcessor(ProcessorMixin):
                     )
                 )
         elif videos is not None:
-            data.update(self._process_videos(videos, masks, image_options))
-            for frames in data["num_frames"].tolist():
+            per_sample = video_batch(videos)[1]
+            data.update(self.video_processor(videos, masks=masks, **image_options, **video_options))
+            for frames in data["num_llm_frames"].tolist():
                 media.append(MediaTokens(video_string(frames, tokens_per_tile), tokens_per_tile * frames))
         return data, media, per_sample
-
-    def _process_videos(self, videos, masks, image_options: dict[str, Any]) -> dict[str, Any]:
-        video_list = as_video_batch(videos)
-        mask_list: list[Any] = [None] * len(video_list)
-        if masks is not None:
-            if len(video_list) == 1 and not is_video_batch(videos):
-                mask_list = [masks]
-            elif isinstance(masks, (list, tuple)) and len(masks) == len(video_list):
-                mask_list = list(masks)
-            else:
-                raise ShapeMismatchError(f"masks must have one entry per video ({len(video_list)} videos)")
-        frame_options = dict(image_options, min_tiles=1, max_tiles=1)
-        opts = self.image_processor.resolve_options(**frame_options)
-        parts: dict[str, list] = {}
-        num_frames, video_mask_list = [], []
-        for v, frames in enumerate(video_list):
-            if len(frames) == 0:
-                raise Sa2VAError(f"video {v} has no frames")
-            rgb = [
-                to_rgb_image(
-                    frame, opts.max_image_pixels, input_data_format=opts.input_data_format,
-                    do_convert_rgb=opts.do_convert_rgb, what=f"frame {k} of video {v}",
-                )
-                for k, frame in enumerate(frames)
-            ]  # fmt: skip
-            if len({im.size for im in rgb}) != 1:
-                raise ShapeMismatchError(f"video {v}: frames differ in size: {sorted({im.size for im in rgb})}")
-            feats = self.image_processor(rgb, **frame_options)
-            for key, value in feats.items():
-                parts.setdefault(key, []).append(value)
-            num_frames.append(len(rgb))
-            if masks is not None:
-                w, h = rgb[0].size
-                video_mask_list.append(video_masks(mask_list[v], len(rgb), h, w, f"masks of video {v}"))
-        data = {key: np.concatenate(vals) for key, vals in parts.items() if isinstance(vals[0], np.ndarray)}
-        data["num_frames"] = np.asarray(num_frames, dtype=np.int64)
-        if masks is not None:
-            data["masks"] = video_mask_list
-        return data
 
     # ------------------------------------------------------------------ text
 
@@ -338,7 +381,15 @@ class Sa2VAProcessor(ProcessorMixin):
 
     def _tokenize(self, text, media, per_sample, options: dict[str, Any], return_tensors) -> dict[str, Any]:
         texts = [text] if isinstance(text, str) else list(text)
-        groups = assign_media(texts, media, per_sample)
+        try:
+            groups = assign_media(texts, media, per_sample)
+        except Sa2VAError as e:
+            if self.family_spec.image_tokens.context != IMAGE_PLACEHOLDER or "placeholder" not in str(e):
+                raise
+            raise Sa2VAError(
+                f"{e} (family {self.family!r}: <image> is also the image token; give the text with one <image> per "
+                "image, not expanded: the processor expands each once)"
+            ) from None
         expanded, offsets = self.get_text_with_replacements(list(texts), [self.replacement(m) for m in media])
         text_kwargs = options["text_kwargs"]
         want_offsets = text_kwargs.pop("return_text_replacement_offsets", options["return_text_replacement_offsets"])
@@ -351,8 +402,9 @@ class Sa2VAProcessor(ProcessorMixin):
             enc = dict(self.tokenizer(expanded, **text_kwargs))
         truncated = text_kwargs.get("max_length") if text_kwargs.get("truncation") not in (None, False) else None
         check_context_tokens(
-            enc["input_ids"], [sum(m.context_tokens for m in g) for g in groups], self.image_context_token_id, truncated
-        )
+            enc["input_ids"], [sum(m.context_tokens for m in g) for g in groups], self.image_context_token_id, truncated,
+            self.family_spec.image_tokens.context,
+        )  # fmt: skip
         if want_offsets:
             enc["text_replacement_offsets"] = offsets
         if want_types:

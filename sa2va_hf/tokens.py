@@ -78,15 +78,15 @@ def expand_placeholders(text: str, media_strings: Sequence[str]) -> str:
     return "".join(out)
 
 
-def add_special_tokens(tokenizer: Any) -> list[str]:
+def add_special_tokens(tokenizer: Any, image_tokens: Sequence[str] = IMAGE_SPECIAL_TOKENS) -> list[str]:
     """Add the Sa2VA special tokens the tokenizer does not already encode as one token each.
 
     ``[SEG] <p> </p> <vp> </vp>`` come first, in upstream's order (so a plain InternVL
-    tokenizer gets the same ids as in upstream training), then any missing image token.
-    Returns what was added.
+    tokenizer gets the same ids as in upstream training), then any missing image token
+    (``image_tokens``: the model family's, InternVL's by default). Returns what was added.
     """
     missing = []
-    for token in SA2VA_SPECIAL_TOKENS + IMAGE_SPECIAL_TOKENS:
+    for token in (*SA2VA_SPECIAL_TOKENS, *image_tokens):
         ids = tokenizer.encode(token, add_special_tokens=False)
         if len(ids) != 1 or tokenizer.convert_ids_to_tokens(ids[0]) != token:
             missing.append(token)
@@ -143,10 +143,15 @@ def assign_media(
 
 
 def check_context_tokens(
-    input_ids: Any, expected: Sequence[int], context_token_id: int, max_length: int | None = None
+    input_ids: Any,
+    expected: Sequence[int],
+    context_token_id: int,
+    max_length: int | None = None,
+    context_token: str = IMG_CONTEXT_TOKEN,
 ) -> None:
-    """Every sample must hold exactly its images' and regions' ``<IMG_CONTEXT>`` count: the model
-    fills them in order, and one too many or too few shifts every embedding after it."""
+    """Every sample must hold exactly its images' and regions' ``<IMG_CONTEXT>`` count (``context_token``:
+    the model family's): the model fills them in order, and one too many or too few shifts every
+    embedding after it."""
     rows = input_ids.tolist() if hasattr(input_ids, "tolist") else input_ids
     for i, (ids, want) in enumerate(zip(rows, expected)):
         got = sum(1 for t in ids if t == context_token_id)
@@ -154,6 +159,6 @@ def check_context_tokens(
             hint = (
                 f"; the sequence was cut at max_length={max_length}, raise it"
                 if max_length is not None and len(ids) >= max_length
-                else "; does the tokenizer encode <IMG_CONTEXT> as one token, and was the text free of it?"
+                else f"; does the tokenizer encode {context_token} as one token, and was the text free of it?"
             )
-            raise Sa2VAError(f"sample {i}: {got} <IMG_CONTEXT> tokens, but its images and regions need {want}{hint}")
+            raise Sa2VAError(f"sample {i}: {got} {context_token} tokens, but its images and regions need {want}{hint}")

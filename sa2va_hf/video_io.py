@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from PIL import Image
 
 from .errors import VideoLoadError, where
+from .image_io import to_rgb_image
 
-__all__ = ["frame_count", "header_info", "read_frames", "video_source"]
+__all__ = ["frame_count", "header_info", "read_frames", "read_record_frames", "video_source"]
 
 
 def video_source(video: Any) -> tuple[Any, str]:
@@ -133,3 +134,32 @@ def header_info(video: Any, *, file: object = None, record: object = None) -> tu
         stream = container.streams.video[0]
         n = int(stream.frames or 0)
         return (n or None), int(stream.codec_context.height), int(stream.codec_context.width)
+
+
+def read_record_frames(
+    record: Mapping[str, Any], which: Sequence[int] | None = None, *, max_pixels: int | None = None
+) -> list[Image.Image]:
+    """A record's frames ``which`` (positions in its per-frame order; all by default), as RGB PIL images.
+
+    ``record`` is a canonical record (``sa2va_hf.data.schema``) or any dict laid out like one:
+    stored ``frames`` (PIL images as ``datasets`` decodes them, paths, or ``{"path", "bytes"}``),
+    or a ``video`` (path, bytes or ``{"path", "bytes"}``) read at ``frame_indices`` -- every frame of
+    the video when the dict has no ``frame_indices``. Only the frames asked for are decoded.
+    ``max_pixels`` bounds image files read by path (PIL's limit by default).
+    """
+    rec = record.get("id")
+    video = record.get("video")
+    if video is None:
+        frames = list(record.get("frames") or [])
+        chosen = frames if which is None else [frames[i] for i in which]
+        out = []
+        for frame in chosen:
+            if isinstance(frame, Mapping):
+                frame = frame.get("path") if frame.get("bytes") is None else Image.open(io.BytesIO(frame["bytes"]))
+            out.append(to_rgb_image(frame, max_pixels))
+        return out
+    indices = record.get("frame_indices")
+    if indices is None:  # a video on its own: positions are frame numbers
+        return read_frames(video, which, record=rec)
+    wanted = list(indices) if which is None else [indices[i] for i in which]
+    return read_frames(video, wanted, record=rec)

@@ -98,3 +98,18 @@ def ref_vp_overall_mask(num_tiles: int, has_prompt: bool) -> np.ndarray:
     if not has_prompt:
         return np.zeros(num_tiles, dtype=bool)
     return np.array([False] * (num_tiles - 1) + [True])
+
+
+def ref_video_frame(frame: Image.Image) -> np.ndarray:
+    """``predict_forward``'s per-frame transform: RGB, ``T.Resize((448, 448), BICUBIC)`` (PIL's resize on
+    a PIL image), ``ToTensor``, ``Normalize``: one CHW float32 tile."""
+    return ref_normalize(frame.convert("RGB").resize((448, 448), Image.Resampling.BICUBIC))
+
+
+def ref_video_prompt(n_frames: int, tokens: int = 256) -> str:
+    """``predict_forward``'s video string: ``((img + '\\n') * n).strip()``, written out."""
+    one = "<img>" + "<IMG_CONTEXT>" * tokens + "</img>"
+    out = ""
+    for k in range(n_frames):
+        out += one + ("\n" if k < n_frames - 1 else "")
+    return out

@@ -4,13 +4,17 @@ A byte-level BPE over the 256-symbol byte alphabet encodes and decodes any text 
 a few merges make tokenization depend on where the text is cut, as real BPEs do, so a
 test notices when pieces are tokenized together that upstream tokenizes apart.
 
-Three flavours mirror the LLMs Sa2VA uses:
+Five flavours mirror the LLMs Sa2VA uses:
 
 * ``phi3``: BOS ``<s>`` added by the tokenizer (Llama-style), chat tokens ``<|user|>`` ...;
 * ``qwen``: no BOS, ``<|im_start|>`` / ``<|im_end|>``;
-* ``internlm2``: BOS ``<s>``, ``<|im_start|>`` / ``<|im_end|>``.
+* ``internlm2``: BOS ``<s>``, ``<|im_start|>`` / ``<|im_end|>``;
+* ``qwen_vl``: ``qwen`` as the Qwen2.5-VL / Qwen3-VL tokenizers are (``<|vision_start|>`` ...);
+* ``llava``: LLaVA-1.5's Vicuna (Llama): BOS ``<s>``, EOS ``</s>``, no chat tokens.
 
-``image_tokens=True`` pre-adds ``<img> </img> <IMG_CONTEXT>`` as the InternVL tokenizers have them.
+``image_tokens=True`` pre-adds the flavour's image tokens as the real tokenizers have them:
+``<img> </img> <IMG_CONTEXT>`` (InternVL), ``<|vision_start|> <|vision_end|> <|image_pad|>
+<|video_pad|>`` (Qwen-VL), ``<image>`` (LLaVA-1.5 as transformers ships it).
 """
 
 from __future__ import annotations
@@ -40,6 +44,13 @@ FLAVOURS = {
     "phi3": dict(bos="<s>", eos="</s>", chat=["<|user|>", "<|end|>", "<|assistant|>", "<|system|>", "<|endoftext|>"]),
     "qwen": dict(bos=None, eos="<|im_end|>", chat=["<|endoftext|>", "<|im_start|>", "<|im_end|>"]),
     "internlm2": dict(bos="<s>", eos="</s>", chat=["<|im_start|>", "<|im_end|>"]),
+    "qwen_vl": dict(bos=None, eos="<|im_end|>", chat=["<|endoftext|>", "<|im_start|>", "<|im_end|>"]),
+    "llava": dict(bos="<s>", eos="</s>", chat=[]),
+}
+INTERNVL_IMAGE_TOKENS = ["<img>", "</img>", "<IMG_CONTEXT>"]
+IMAGE_TOKENS = {
+    "qwen_vl": ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"],
+    "llava": ["<image>"],
 }
 
 
@@ -55,7 +66,7 @@ def make_tokenizer(flavour: str = "phi3", image_tokens: bool = True, **init_kwar
     tok.decoder = decoders.ByteLevel()
     specials = [t for t in (spec["bos"], spec["eos"], "<unk>") if t] + spec["chat"]
     if image_tokens:
-        specials += ["<img>", "</img>", "<IMG_CONTEXT>"]
+        specials += IMAGE_TOKENS.get(flavour, INTERNVL_IMAGE_TOKENS)
     tok.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in dict.fromkeys(specials)])
     if spec["bos"]:
         bos_id = tok.token_to_id(spec["bos"])
@@ -67,7 +78,7 @@ def make_tokenizer(flavour: str = "phi3", image_tokens: bool = True, **init_kwar
     kwargs = dict(eos_token=spec["eos"], unk_token="<unk>", clean_up_tokenization_spaces=False)
     if spec["bos"]:
         kwargs["bos_token"] = spec["bos"]
-    if flavour == "qwen":
+    if flavour in ("qwen", "qwen_vl"):
         kwargs["pad_token"] = "<|endoftext|>"
     return PreTrainedTokenizerFast(tokenizer_object=tok, **kwargs, **init_kwargs)
 

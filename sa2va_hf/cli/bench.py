@@ -279,14 +279,18 @@ def _check(condition: bool, what: str) -> None:
 
 
 def end_to_end_rows(paths: Sequence[str], rounds: int) -> list[str]:
-    """TODO(training transform): samples/s of the end-to-end training transform through a DataLoader.
+    """Hook: samples/s of the training transform end to end (records -> ``Sa2VATrainingTransform`` ->
+    ``DataLoader`` -> ``Sa2VACollator``).
 
-    Waits for the training transform (records -> model inputs, being built in ``sa2va_hf.training``):
-    once it exists, time it here over these images in a ``torch.utils.data.DataLoader`` (num_workers
-    0 and 2) against upstream's dataset ``__getitem__`` on the same records. No number is made up
-    until then.
+    Not measured here: a training sample needs a tokenizer, and a wheel ships none that works
+    offline. ``bench/training.py`` in the repository measures it with the tests' tokenizer, beside
+    the processor's pixel work for the same samples (README, "Training samples"). TODO: a row here
+    once a tokenizer can be had offline (e.g. ``--tokenizer PATH``).
     """
-    return ["end-to-end transform + DataLoader samples/s: not measured yet (waits for the training transform)"]
+    return [
+        "end-to-end transform + DataLoader samples/s: not measured here (needs a tokenizer); "
+        "bench/training.py in the repository measures it"
+    ]
 
 
 def run(args) -> int:

@@ -18,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..data import list_sources, load_source
+    from .info import _lengths
 
     if args.list or not args.names:
         print("\n".join(list_sources()))
@@ -26,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
         built = load_source(name, args.data_dir, split=args.split, cache_dir=args.cache_dir, num_proc=args.num_proc)
         splits = {args.split: built} if args.split else dict(built)
         for split, ds in splits.items():
-            regions = sum(len(r) for r in ds["regions"])
-            texts = sum(len(t) for t in ds["texts"])
+            # list lengths from the Arrow columns: reading ds["regions"] would load every RLE into Python
+            regions = int(_lengths(ds.data.column("regions")).sum())
+            texts = int(_lengths(ds.data.column("texts")).sum())
             print(f"{name}/{split}: {ds.num_rows} records, {regions} regions, {texts} texts")
     return 0

@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench, build, convert, demo, export, push, show
+from . import bench, build, convert, demo, export, info, push, push_processor, save_processor, show
 
 COMMANDS = {
     "demo": demo,
     "show": show,
     "build": build,
+    "info": info,
     "export": export,
     "convert": convert,
     "push": push,
+    "save-processor": save_processor,
+    "push-processor": push_processor,
     "bench": bench,
 }
 

@@ -26,9 +26,11 @@ def denormalize(tile: np.ndarray, mean: Sequence[float], std: Sequence[float]) -
     return Image.fromarray(np.clip(np.rint(x * 255), 0, 255).astype(np.uint8).transpose(1, 2, 0))
 
 
-def overlay(image: Image.Image, masks: np.ndarray, alpha: float = 0.45) -> Image.Image:
+def overlay(image: Image.Image, masks: np.ndarray | None, alpha: float = 0.45) -> Image.Image:
     """Masks (n, H, W) painted over an RGB image, one palette colour each."""
-    out = np.asarray(image, dtype=np.float32).copy()
+    out = np.asarray(image.convert("RGB"), dtype=np.float32).copy()
+    if masks is None:
+        return image.convert("RGB")
     for k, m in enumerate(masks):
         colour = np.asarray(PALETTE[k % len(PALETTE)], np.float32)
         sel = m.astype(bool)
@@ -69,11 +71,14 @@ def render(
     mean: Sequence[float] = (0.485, 0.456, 0.406),
     std: Sequence[float] = (0.229, 0.224, 0.225),
     grid: tuple[int, int] | None = None,
+    names: Sequence[str] | None = None,
 ) -> Image.Image:
-    """Compose image+masks | thumbnail+grid on top, all tiles below.
+    """Compose image+masks | thumbnail+grid on top, all tiles below, and a legend when ``names`` are given.
 
     ``features`` is the image processor's output for a batch; ``index`` picks the image.
-    ``region_masks`` (n, H, W) are drawn over the image (the visual prompts, or GT masks).
+    ``region_masks`` (n, H, W) are drawn over the image (the visual prompts, or GT masks); the
+    legend gives each region's colour, name and grid cells (= its ``<IMG_CONTEXT>`` tokens), with
+    its own 16x16 grid.
     """
     num_patches = [int(n) for n in np.asarray(features["num_patches"])]
     start = sum(num_patches[:index])
@@ -95,11 +100,13 @@ def render(
         places.append((10 + cols * (small + 2) + 24, 0))
     label_h = 16
     header = 28
-    width = max(left.width + right.width + 30, max(x for x, _ in places) + small + 20)
-    height = header + panel_h + 30 + max(y for _, y in places) + small + label_h + 10
+    counts = features["region_pixels"][index] if "region_pixels" in features else []
+    legend_rows = len(names or [])
+    width = max(left.width + right.width + 30, max(x for x, _ in places) + small + 20, 640 if legend_rows else 0)
+    tiles_h = header + panel_h + 30 + max(y for _, y in places) + small + label_h + 10
+    height = tiles_h + legend_rows * (LEGEND_ROW + 4) + (20 if legend_rows else 0)
     canvas = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
-    counts = features["region_pixels"][index] if "region_pixels" in features else []
     text = title or "sa2va-hf"
     text += f"   tiles T={len(tiles)}   image tokens={256 * len(tiles)}   region cells={list(counts)}"
     draw.text((10, 8), text, fill=TEXT)
@@ -116,6 +123,50 @@ def render(
         canvas.paste(t, (x, y0 + y))
         if has_thumb and i == len(tile_imgs) - 1:
             draw.text((x, y0 + y + small + 2), "thumbnail", fill=TEXT)
+    if legend_rows:
+        cells = [prompt[k] if k < len(prompt) else None for k in range(legend_rows)]
+        region_counts = [counts[k] if k < len(counts) else None for k in range(legend_rows)]
+        draw_legend(canvas, names, (10, tiles_h + 10), region_counts, cells)
+    return canvas
+
+
+LEGEND_ROW = 36
+
+
+def draw_legend(canvas: Image.Image, names: Sequence[str], origin: tuple[int, int], counts=None, grids=None) -> None:
+    """One row per region: its colour, its 16x16 grid (when given), its name and grid cells."""
+    draw = ImageDraw.Draw(canvas)
+    x0, y = origin
+    for k, name in enumerate(names):
+        colour = PALETTE[k % len(PALETTE)]
+        draw.rectangle([x0, y + 8, x0 + 18, y + 26], fill=colour)
+        x = x0 + 26
+        if grids is not None and grids[k] is not None:
+            g = np.asarray(grids[k]).astype(bool)
+            cell = np.zeros((*g.shape, 3), np.uint8) + np.asarray((60, 60, 66), np.uint8)
+            cell[g] = colour
+            canvas.paste(Image.fromarray(cell).resize((LEGEND_ROW - 4, LEGEND_ROW - 4), Image.NEAREST), (x, y))
+            x += LEGEND_ROW + 4
+        cells = "" if counts is None or counts[k] is None else f"  ({int(counts[k])} grid cells)"
+        draw.text((x, y + 11), f"{name}{cells}", fill=TEXT)
+        y += LEGEND_ROW + 4
+
+
+def render_strip(
+    frames: Sequence[Image.Image], frame_masks: Sequence[np.ndarray], names: Sequence[str], title: str = ""
+) -> Image.Image:
+    """A video record: a strip of frames, each with its regions' masks (n, H, W) painted, and a legend."""
+    height = 180
+    shown = [_fit(overlay(f, m), height) for f, m in zip(frames, frame_masks)]
+    width = max(sum(im.width + 6 for im in shown) + 14, 640)
+    canvas = Image.new("RGB", (width, 28 + height + 24 + len(names) * (LEGEND_ROW + 4) + 10), BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    draw.text((10, 8), title or "sa2va-hf", fill=TEXT)
+    x = 10
+    for im in shown:
+        canvas.paste(im, (x, 28))
+        x += im.width + 6
+    draw_legend(canvas, names, (10, 28 + height + 14))
     return canvas
 
 

@@ -30,7 +30,6 @@ as lists (``datasets.List`` exists only in >= 4).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -263,23 +262,11 @@ def record_frames(record: dict, which: Sequence[int] | None = None) -> list:
     """The record's frames ``which`` (positions in its per-frame order; all by default) as RGB PIL images.
 
     Stored frames come from ``frames`` (decoded by ``datasets`` or opened from their path); a
-    ``video`` is decoded here, only at the frames asked for.
+    ``video`` is decoded here, only at the frames asked for (:func:`sa2va_hf.video_io.read_record_frames`).
     """
-    from PIL import Image as PILImage
+    from .. import video_io
 
-    from .. import image_io, video_io
-
-    if record["video"] is None:
-        chosen = record["frames"] if which is None else [record["frames"][i] for i in which]
-        out = []
-        for frame in chosen:
-            if isinstance(frame, dict):
-                frame = frame["path"] if frame.get("bytes") is None else PILImage.open(io.BytesIO(frame["bytes"]))
-            out.append(image_io.to_rgb_image(frame))
-        return out
-    indices = record["frame_indices"]
-    wanted = indices if which is None else [indices[i] for i in which]
-    return video_io.read_frames(record["video"], wanted, record=record["id"])
+    return video_io.read_record_frames(record, which)
 
 
 def region_mask(record: dict, region: int, frame: int = 0) -> np.ndarray | None:

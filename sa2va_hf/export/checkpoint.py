@@ -1,10 +1,27 @@
-"""Build a :class:`Sa2VAProcessor` from a Sa2VA checkpoint folder (``ByteDance/Sa2VA-*`` layout).
+"""Build a :class:`Sa2VAProcessor` from a Sa2VA checkpoint folder or Hub repo (``ByteDance/Sa2VA-*`` layout).
 
 Such a folder has the tokenizer files (with ``[SEG]``, ``<vp>`` ... already added) and a
-``config.json`` (``model_type`` ``sa2va_chat``) whose ``template`` names the chat template
-(``phi3_chat``, ``qwen_chat``, ``internlm2_chat``). The image settings follow upstream's
-``predict_forward``, which fixes 1..12 tiles with a thumbnail whatever ``config.json`` says;
-the token-grid parameters (tile size, patch size, downsample ratio) are read from the config.
+``config.json`` (``model_type`` ``sa2va_chat``, written by upstream's ``tools/convert_to_hf.py``).
+What is read from it, and what must be said instead:
+
+* **family** -- from ``architectures[0]``: ``Sa2VAChatModel`` is InternVL (every v1 checkpoint and
+  v2's InternVL3; a config with an ``llm_config`` and no ``architectures`` too),
+  ``Sa2VAChatModelQwen`` is Qwen-VL, told apart by ``vision_config.model_type`` (or
+  ``text_config.model_type``): ``qwen2_5_vl*`` or ``qwen3_vl*``. The public code shows no LLaVA-1.5
+  checkpoint, so ``family="llava"`` must be given; so must any family the keys do not settle.
+* **template** -- ``template`` (``phi3_chat``, ``qwen_chat``, ``internlm2_chat``, ``vicuna``, ...).
+  InternVL's v1 checkpoints differ by size, so an InternVL config without it is an error; the Qwen and
+  LLaVA families fall back to their one template (``qwen``, ``vicuna``).
+* **image sizes** -- InternVL: tile size, patch size and downsample ratio (``force_image_size`` /
+  ``vision_config.image_size``, ``vision_config.patch_size``, ``downsample_ratio``); the tiling
+  itself follows upstream's ``predict_forward``, which fixes 1..12 tiles with a thumbnail whatever
+  ``config.json`` says. Qwen: ``patch_size``, ``merge_size``, ``temporal_patch_size``,
+  ``image_mean``, ``image_std`` from the folder's ``preprocessor_config.json`` (the stock Qwen
+  processor the converter saves), else ``vision_config`` (``patch_size``, ``spatial_merge_size``,
+  ``temporal_patch_size``); the pixel limits are always Sa2VA's (``predict_forward`` passes its own,
+  not the stock processor's). LLaVA: ``vision_config.image_size`` / ``patch_size`` and the
+  preprocessor's ``image_mean`` / ``image_std`` where present.
+* **grounding model** -- not in the public configs: SAM2 (1024) unless ``grounding="sam3"`` (1008).
 """
 
 from __future__ import annotations
@@ -13,9 +30,28 @@ import json
 import os
 from typing import Any
 
+from ..chat_templates import get_template
 from ..errors import Sa2VAError
-from ..image_processing_sa2va import Sa2VAImageProcessor
+from ..families import FAMILIES, get_family
+from ..grounding import GROUNDING_MODELS
 from ..processing_sa2va import Sa2VAProcessor
+
+#: ``architectures[0]`` of a Sa2VA ``config.json`` -> family (Qwen: refined by the vision config).
+ARCHITECTURES = {"Sa2VAChatModel": "internvl", "Sa2VAChatModelQwen": "qwen"}
+#: ``vision_config.model_type`` / ``text_config.model_type`` prefixes of the two Qwen-VL generations
+#: (transformers 4.x writes ``qwen2_5_vl``, 5.x ``qwen2_5_vl_vision`` ...).
+QWEN_MODEL_TYPES = {"qwen3_vl": "qwen3_vl", "qwen2_5_vl": "qwen2_5_vl"}
+
+
+def read_json(path: str | os.PathLike, what: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except (OSError, ValueError) as e:
+        raise Sa2VAError(f"cannot read {os.fspath(path)!r}: {e}") from None
+    if not isinstance(value, dict):
+        raise Sa2VAError(f"{os.fspath(path)!r}: {what} must be a JSON object, got {type(value).__name__}")
+    return value
 
 
 def read_checkpoint_config(path: str | os.PathLike) -> dict[str, Any]:
@@ -23,15 +59,37 @@ def read_checkpoint_config(path: str | os.PathLike) -> dict[str, Any]:
     config_file = os.path.join(os.fspath(path), "config.json")
     if not os.path.isfile(config_file):
         raise Sa2VAError(f"{os.fspath(path)!r} has no config.json; is it a Sa2VA checkpoint folder?")
-    try:
-        with open(config_file, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise Sa2VAError(f"cannot read {config_file!r}: {e}") from None
+    return read_json(config_file, "config.json")
+
+
+def detect_family(config: dict[str, Any], where: str = "config.json") -> str:
+    """The Sa2VA family a checkpoint config describes (see the module docstring for the keys)."""
+    architectures = config.get("architectures") or []
+    arch = architectures[0] if isinstance(architectures, list) and architectures else None
+    family = ARCHITECTURES.get(arch) if isinstance(arch, str) else None
+    if family is None and arch is None and isinstance(config.get("llm_config"), dict):
+        family = "internvl"  # configs written before architectures were recorded
+    if family == "qwen":
+        for key in ("vision_config", "text_config"):
+            model_type = (config.get(key) or {}).get("model_type")
+            for prefix, name in QWEN_MODEL_TYPES.items():
+                if isinstance(model_type, str) and model_type.startswith(prefix):
+                    return name
+        raise Sa2VAError(
+            f"{where}: a Sa2VAChatModelQwen whose vision_config / text_config model_type names neither "
+            "Qwen2.5-VL nor Qwen3-VL; pass family='qwen2_5_vl' or family='qwen3_vl'"
+        )
+    if family is None:
+        known = ", ".join(f"{a} -> {f}" for a, f in ARCHITECTURES.items())
+        raise Sa2VAError(
+            f"{where}: cannot tell the Sa2VA family from architectures={architectures!r} (detected: {known}); "
+            f"pass family= one of {', '.join(FAMILIES)} (a LLaVA-1.5 checkpoint always needs family='llava')"
+        )
+    return family
 
 
 def image_processor_kwargs_from_config(config: dict[str, Any]) -> dict[str, Any]:
-    """Tile size, patch size and downsample ratio of a ``sa2va_chat`` config (where present)."""
+    """Tile size, patch size and downsample ratio of an InternVL ``sa2va_chat`` config (where present)."""
     vision = config.get("vision_config") or {}
     out: dict[str, Any] = {}
     size = config.get("force_image_size") or vision.get("image_size")
@@ -44,45 +102,100 @@ def image_processor_kwargs_from_config(config: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+def _qwen_kwargs(config: dict[str, Any], preprocessor: dict[str, Any]) -> dict[str, Any]:
+    vision = config.get("vision_config") or {}
+    out: dict[str, Any] = {}
+    for name, vision_name in (
+        ("patch_size", "patch_size"),
+        ("merge_size", "spatial_merge_size"),
+        ("temporal_patch_size", "temporal_patch_size"),
+    ):
+        value = preprocessor.get(name, vision.get(vision_name))
+        if value is not None:
+            out[name] = value
+    for name in ("image_mean", "image_std"):
+        if preprocessor.get(name) is not None:
+            out[name] = preprocessor[name]
+    return out
+
+
+def _llava_kwargs(config: dict[str, Any], preprocessor: dict[str, Any]) -> dict[str, Any]:
+    vision = config.get("vision_config") or {}
+    out = {name: vision[name] for name in ("image_size", "patch_size") if vision.get(name) is not None}
+    out.update({name: preprocessor[name] for name in ("image_mean", "image_std") if preprocessor.get(name) is not None})
+    return out
+
+
 def processor_from_checkpoint(
-    path: str | os.PathLike,
+    path_or_repo: str | os.PathLike,
+    family: str | None = None,
     *,
+    grounding: str | None = None,
     template: Any = None,
     tokenizer: Any = None,
     trust_remote_code: bool = False,
     image_processor_kwargs: dict[str, Any] | None = None,
     **processor_kwargs: Any,
 ) -> Sa2VAProcessor:
-    """A :class:`Sa2VAProcessor` for the Sa2VA checkpoint at ``path`` (a local folder or a Hub id).
+    """A :class:`Sa2VAProcessor` for the Sa2VA checkpoint at ``path_or_repo`` (a local folder or a Hub id).
+
+    Local folders are read offline. See the module docstring for what is read from the checkpoint.
 
     Args:
-        path: checkpoint folder (or Hub repo id, resolved with ``huggingface_hub``).
+        path_or_repo: checkpoint folder (or Hub repo id, whose json / tokenizer files are fetched
+            with ``huggingface_hub``).
+        family: ``"internvl"``, ``"qwen2_5_vl"``, ``"qwen3_vl"`` or ``"llava"``; by default detected
+            from ``config.json`` (LLaVA never is).
+        grounding: ``"sam2"`` (1024, the default) or ``"sam3"`` (1008; Sa2VA-Qwen3-VL-4B-SAM3).
         template: overrides the config's ``template``.
         tokenizer: a tokenizer to use instead of loading the checkpoint's.
         trust_remote_code: passed to ``AutoTokenizer`` (InternLM2-based checkpoints ship
             their tokenizer as remote code).
-        image_processor_kwargs: extra :class:`Sa2VAImageProcessor` options.
+        image_processor_kwargs: extra options for the family's image processor.
         **processor_kwargs: extra :class:`Sa2VAProcessor` options (``add_sa2va_tokens``, ...).
     """
-    local = os.fspath(path)
+    local = os.fspath(path_or_repo)
     if not os.path.isdir(local):
         try:
             from huggingface_hub import snapshot_download
 
-            local = snapshot_download(
-                os.fspath(path), allow_patterns=["*.json", "*.model", "*.txt", "*.py", "*.tiktoken"]
-            )
+            local = snapshot_download(local, allow_patterns=["*.json", "*.model", "*.txt", "*.py", "*.tiktoken"])
         except Exception as e:  # noqa: BLE001 - any hub failure is reported the same way
-            raise Sa2VAError(f"{os.fspath(path)!r} is not a local folder and could not be fetched: {e}") from None
+            raise Sa2VAError(
+                f"{os.fspath(path_or_repo)!r} is not a local folder and could not be fetched: {e}"
+            ) from None
+    config_file = os.path.join(local, "config.json")
     config = read_checkpoint_config(local)
+    spec = get_family(family if family is not None else detect_family(config, repr(config_file)))
+    preprocessor_file = os.path.join(local, "preprocessor_config.json")
+    preprocessor = read_json(preprocessor_file, "the preprocessor config") if os.path.isfile(preprocessor_file) else {}
+
     if template is None:
-        template = config.get("template")
+        template = config.get("template") or (None if spec.name == "internvl" else spec.template)
         if not template:
-            raise Sa2VAError(f"{os.path.join(local, 'config.json')!r} has no 'template'; pass template=...")
+            raise Sa2VAError(f"{config_file!r} has no 'template'; pass template=...")
+        try:
+            get_template(template)
+        except Sa2VAError as e:  # e.g. a Jinja template written where upstream writes a name
+            raise Sa2VAError(
+                f"{config_file!r}: its 'template' is not one sa2va-hf knows ({e}); pass template=..."
+            ) from None
+    if spec.name == "internvl":
+        ip_kwargs = image_processor_kwargs_from_config(config)
+    elif spec.name == "llava":
+        ip_kwargs = _llava_kwargs(config, preprocessor)
+    else:
+        ip_kwargs = _qwen_kwargs(config, preprocessor)
+    if grounding is not None:
+        if grounding not in GROUNDING_MODELS:
+            raise Sa2VAError(f"grounding must be one of {sorted(GROUNDING_MODELS)}, got {grounding!r}")
+        model = GROUNDING_MODELS[grounding]
+        ip_kwargs.update(grounding_size=model.size, grounding_mean=list(model.mean), grounding_std=list(model.std))
+    ip_kwargs.update(image_processor_kwargs or {})
     if tokenizer is None:
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(local, trust_remote_code=trust_remote_code)
-    ip_kwargs = image_processor_kwargs_from_config(config)
-    ip_kwargs.update(image_processor_kwargs or {})
-    return Sa2VAProcessor(Sa2VAImageProcessor(**ip_kwargs), tokenizer, template=template, **processor_kwargs)
+    return Sa2VAProcessor(
+        spec.image_processor(**ip_kwargs), tokenizer, template=template, family=spec.name, **processor_kwargs
+    )

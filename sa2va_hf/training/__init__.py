@@ -1,9 +1,27 @@
-"""The training side: conversations -> ``input_ids`` + ``labels``, and the batch collator.
+"""The training side: records -> upstream Sa2VA training samples, conversations -> ``input_ids`` +
+``labels``, the batch collator.
 
 Not part of the processor's remote code: it imports the processor closure, never the reverse.
 """
 
 from .collator import Sa2VACollator, collate_fn
 from .conversations import CONVERSATION_STYLES, IGNORE_INDEX, encode_conversation, encode_turns
+from .fixes import FIXES
+from .mix import UPSTREAM_REPEATS, upstream_mix, with_repeats
+from .plan import PlanRandom
+from .transform import Sa2VATrainingTransform
 
-__all__ = ["CONVERSATION_STYLES", "IGNORE_INDEX", "Sa2VACollator", "collate_fn", "encode_conversation", "encode_turns"]
+__all__ = [
+    "CONVERSATION_STYLES",
+    "FIXES",
+    "IGNORE_INDEX",
+    "PlanRandom",
+    "Sa2VACollator",
+    "Sa2VATrainingTransform",
+    "UPSTREAM_REPEATS",
+    "collate_fn",
+    "encode_conversation",
+    "encode_turns",
+    "upstream_mix",
+    "with_repeats",
+]

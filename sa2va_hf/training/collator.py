@@ -7,7 +7,8 @@ The batch:
 * ``input_ids`` (B, L) right-padded with ``pad_token_id`` (upstream: 0), ``labels`` (B, L)
   padded with -100, ``attention_mask`` (B, L) bool, True over each sample's own tokens
   (not derived from the pad id, which may equal a real token), ``position_ids`` (B, L);
-* ``pixel_values`` (sum T, 3, 448, 448): all samples' tiles concatenated;
+* ``pixel_values`` (sum T, 3, 448, 448): all samples' tiles concatenated (Qwen-VL's flat patches,
+  (sum of patches, patch dim), likewise, with ``image_grid_thw`` (sum of images, 3) beside them);
 * ``vp_overall_mask`` (sum T,) bool, concatenated (all False for a sample without one);
 * ``g_pixel_values`` (sum F, 3, 1024, 1024): one per image / video frame, stacked, with
   ``frames_per_batch`` giving how many each sample has;
@@ -15,7 +16,12 @@ The batch:
 * ``prompt_masks`` (and ``region_pixels``): one entry per sample with a tile flagged in
   ``vp_overall_mask``, in batch order -- the model pairs the k-th entry with the k-th flagged
   tile, so a sample whose regions were all dropped contributes none;
-* ``num_patches`` (sum of images,) and ``num_frames`` concatenated where present.
+* ``num_patches`` (sum of images,) and ``num_frames`` concatenated where present; ``image_grid_thw``
+  (Qwen-family processors) concatenated;
+* ``plans`` (with ``return_plans=True``): each sample's plan (``Sa2VATrainingTransform`` samples), in order.
+
+Keys a sample lacks may also be present with the value ``None`` (a batched ``with_transform`` gives
+every sample every key of its batch).
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ class Sa2VACollator:
         label_pad_id: value of padded ``labels`` (-100).
         pad_to_multiple_of: round the padded length up to a multiple of this.
         return_position_ids: also return ``position_ids`` as upstream does.
+        return_plans: also return ``plans``, each sample's ``plan`` (``None`` for a sample without one).
     """
 
     def __init__(
@@ -57,11 +64,13 @@ class Sa2VACollator:
         label_pad_id: int = IGNORE_INDEX,
         pad_to_multiple_of: int | None = None,
         return_position_ids: bool = True,
+        return_plans: bool = False,
     ) -> None:
         self.pad_token_id = pad_token_id
         self.label_pad_id = label_pad_id
         self.pad_to_multiple_of = pad_to_multiple_of
         self.return_position_ids = return_position_ids
+        self.return_plans = return_plans
 
     def __call__(self, samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         import torch
@@ -74,9 +83,9 @@ class Sa2VACollator:
             if s.get("input_ids") is None:
                 raise Sa2VAError(f"sample {i} has no input_ids (keys: {sorted(s)})")
         ids = [_tokens(s["input_ids"], "input_ids", i) for i, s in enumerate(samples)]
-        if all("labels" in s for s in samples):
+        if all(s.get("labels") is not None for s in samples):
             labels = [_tokens(s["labels"], "labels", i) for i, s in enumerate(samples)]
-        elif any("labels" in s for s in samples):
+        elif any(s.get("labels") is not None for s in samples):
             raise Sa2VAError("some samples have labels and some do not")
         else:
             labels = None
@@ -104,10 +113,11 @@ class Sa2VACollator:
         if any(s.get("pixel_values") is not None for s in samples):
             pixel_values = [_tensor(s["pixel_values"]) for s in samples if s.get("pixel_values") is not None]
             shapes = {tuple(p.shape[1:]) for p in pixel_values}
-            if len(shapes) != 1 or any(p.ndim != 4 for p in pixel_values):
+            ndims = {p.ndim for p in pixel_values}  # (T, 3, H, W) tiles / images, or Qwen-VL's (patches, dim)
+            if len(shapes) != 1 or ndims not in ({4}, {2}):
                 raise Sa2VAError(
-                    f"pixel_values must be (T, 3, H, W) with one tile size across the batch, got "
-                    f"{[tuple(p.shape) for p in pixel_values]}"
+                    f"pixel_values must be (T, 3, H, W) with one tile size across the batch (or Qwen-VL's "
+                    f"(patches, dim) with one dim), got {[tuple(p.shape) for p in pixel_values]}"
                 )
             out["pixel_values"] = torch.cat(pixel_values, dim=0)
             if any(s.get("vp_overall_mask") is not None for s in samples):
@@ -138,6 +148,9 @@ class Sa2VACollator:
         for key in ("num_patches", "num_frames"):
             if any(s.get(key) is not None for s in samples):
                 out[key] = torch.cat([_tensor(s[key]).reshape(-1) for s in samples if s.get(key) is not None])
+        if any(s.get("image_grid_thw") is not None for s in samples):
+            grids = [_grid(s, i) for i, s in enumerate(samples) if s.get("image_grid_thw") is not None]
+            out["image_grid_thw"] = torch.cat(grids)  # one (t, h, w) row per image, in batch order
         if any(s.get("masks") is not None for s in samples):
             out["masks"] = [_one(s["masks"]) for s in samples if s.get("masks") is not None]
         # The model takes prompt_masks[k] for the k-th tile flagged in vp_overall_mask, so only
@@ -156,6 +169,8 @@ class Sa2VACollator:
             out["prompt_masks"] = [_one(samples[i]["prompt_masks"]) for i in vp_samples]
             if all(samples[i].get("region_pixels") is not None for i in vp_samples):
                 out["region_pixels"] = [_one_list(samples[i]["region_pixels"]) for i in vp_samples]
+        if self.return_plans:
+            out["plans"] = [s.get("plan") for s in samples]
         return out
 
 
@@ -167,6 +182,20 @@ def _has_vp_tile(sample: Mapping[str, Any]) -> bool:
     if flags.sum() > 1:
         raise Sa2VAError(f"vp_overall_mask flags {int(flags.sum())} tiles; a sample carries one prompted image")
     return bool(flags.any())
+
+
+def _grid(sample: Mapping[str, Any], i: int):
+    """A sample's ``image_grid_thw`` as (n_images, 3), checked against its flat ``pixel_values``."""
+    grid = _tensor(sample["image_grid_thw"])
+    grid = grid.unsqueeze(0) if grid.ndim == 1 else grid
+    if grid.ndim != 2 or grid.shape[1] != 3:
+        raise Sa2VAError(f"sample {i}: image_grid_thw must be (n_images, 3), got shape {tuple(grid.shape)}")
+    pixels = sample.get("pixel_values")
+    rows = int(grid.prod(dim=1).sum())
+    if pixels is None or np.ndim(pixels) != 2 or len(pixels) != rows:
+        shape = None if pixels is None else tuple(np.shape(pixels))
+        raise Sa2VAError(f"sample {i}: image_grid_thw {grid.tolist()} needs ({rows}, dim) pixel_values, got {shape}")
+    return grid
 
 
 def _tensor(value: Any):

@@ -13,6 +13,7 @@ suffix) and ``refcoco`` (upstream v1's forced instruction, no separator).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -196,6 +197,117 @@ def _check_turns(turns: Any) -> None:
                 raise Sa2VAError(f"turn {i}: {key!r} must be a string, got {type(value).__name__}")
 
 
+@dataclass(frozen=True)
+class Piece:
+    """One piece of a training sequence, tokenized on its own as upstream does.
+
+    ``text`` is tokenized without the tokenizer's special tokens (with them when
+    ``add_special_tokens``: upstream's RefCOCO / LLaVA first turn); ``token_ids`` (BOS, EOS) are
+    used as they are. ``labelled``: the piece is trained on (its labels are its ids).
+    """
+
+    text: str = ""
+    labelled: bool = False
+    token_ids: tuple[int, ...] | None = None
+    add_special_tokens: bool = False
+
+
+def turn_pieces(
+    turns: Sequence[Mapping[str, str]],
+    tokenizer: Any,
+    template: str | ChatTemplate | Mapping[str, Any] = "phi3",
+    system: str = "",
+    style: str = "llava",
+    refcoco_instruction: str | None = REFCOCO_INSTRUCTION,
+) -> list[Piece]:
+    """``[{"input", "output"}]`` turns -> the pieces :func:`encode_turns` tokenizes, in order.
+
+    Default (every style but ``refcoco``), exactly xtuner ``template_map_fn`` +
+    ``video_lisa_encode_fn``: per turn, [BOS on the first turn, where the tokenizer has one]
+    + ``instruction(input)`` (unlabelled) + ``output + suffix`` (labelled) + [EOS, labelled,
+    only when the template's suffix is not its EOS] + ``sep`` (unlabelled).
+
+    ``refcoco`` (upstream v1 ``ReferSegmDataset`` / ``LLaVADataset.get_inputid_labels``): the
+    instruction is ``refcoco_instruction`` (upstream's phi3-style override; ``None`` keeps the
+    template's), the first turn is tokenized *with* the tokenizer's special tokens, answers get the
+    suffix, and there is no separator and no EOS.
+    """
+    tpl = get_template(template)
+    _check_turns(turns)
+    pieces: list[Piece] = []
+    if style == "refcoco":
+        instruction = tpl.instruction if refcoco_instruction is None else refcoco_instruction
+        if refcoco_instruction is not None:
+            ChatTemplate(name="refcoco", instruction=refcoco_instruction)  # same checks as a template's
+        for i, turn in enumerate(turns):
+            text = instruction.format(input=turn.get("input") or "", round=i + 1, bot_name=BOT_NAME)
+            if i == 0 and system:
+                text = tpl.system.format(system=system, bot_name=BOT_NAME) + text
+            pieces.append(Piece(text, add_special_tokens=(i == 0)))
+            pieces.append(Piece((turn.get("output") or "") + tpl.suffix, labelled=True))
+        return pieces
+    if style not in CONVERSATION_STYLES:
+        raise Sa2VAError(f"conversation style must be one of {CONVERSATION_STYLES}, got {style!r}")
+    bos, eos = tuple(bos_token_ids(tokenizer)), tuple(eos_token_ids(tokenizer))
+    need_eos = not tpl.suffix_as_eos
+    next_needs_bos = True
+    for i, turn in enumerate(turns):
+        if next_needs_bos and bos:
+            pieces.append(Piece(token_ids=bos))
+        pieces.append(Piece(tpl.format_input(turn.get("input") or "", round=i + 1, system=system if i == 0 else "")))
+        pieces.append(Piece((turn.get("output") or "") + tpl.suffix, labelled=True))
+        if need_eos and eos:
+            pieces.append(Piece(labelled=True, token_ids=eos))
+        next_needs_bos = need_eos
+        if tpl.sep:
+            pieces.append(Piece(tpl.sep))
+    return pieces
+
+
+def encode_pieces(pieces: Sequence[Piece], tokenizer: Any, max_length: int | None = None) -> dict[str, list[int]]:
+    """Tokenize each piece on its own; labels are the ids of labelled pieces, -100 elsewhere; cut to ``max_length``."""
+    max_length = check_max_length(max_length)
+    input_ids: list[int] = []
+    labels: list[int] = []
+    for piece in pieces:
+        if piece.token_ids is not None:
+            ids = list(piece.token_ids)
+        else:
+            ids = _encode(tokenizer, piece.text, add_special_tokens=piece.add_special_tokens)
+        input_ids += ids
+        labels += ids if piece.labelled else [IGNORE_INDEX] * len(ids)
+    if max_length is not None and len(input_ids) > max_length:
+        input_ids, labels = input_ids[:max_length], labels[:max_length]
+    return {"input_ids": input_ids, "labels": labels}
+
+
+def render_pieces(pieces: Sequence[Piece], tokenizer: Any) -> list[tuple[str, bool]]:
+    """The text of ``pieces`` as (text, labelled) runs, adjacent runs of one kind merged: what the
+    sequence says before tokenization (BOS / EOS ids shown as their token strings; a piece
+    tokenized with special tokens shows the ones the tokenizer puts in front)."""
+    runs: list[tuple[str, bool]] = []
+    for piece in pieces:
+        if piece.token_ids is not None:
+            text = "".join(tokenizer.convert_ids_to_tokens(list(piece.token_ids)))
+        elif piece.add_special_tokens:
+            text = _special_prefix(tokenizer) + piece.text
+        else:
+            text = piece.text
+        if not text:
+            continue
+        if runs and runs[-1][1] == piece.labelled:
+            runs[-1] = (runs[-1][0] + text, piece.labelled)
+        else:
+            runs.append((text, piece.labelled))
+    return runs
+
+
+def _special_prefix(tokenizer: Any) -> str:
+    """The special tokens ``encode(text, add_special_tokens=True)`` puts before the text (a BOS, or nothing)."""
+    ids = list(tokenizer.encode("", add_special_tokens=True))
+    return "".join(tokenizer.convert_ids_to_tokens(ids))
+
+
 def encode_turns(
     turns: Sequence[Mapping[str, str]],
     tokenizer: Any,
@@ -207,65 +319,15 @@ def encode_turns(
 ) -> dict[str, list[int]]:
     """Training encoding of ``[{"input", "output"}]`` turns -> ``input_ids`` + ``labels``.
 
-    Default (every style but ``refcoco``), exactly xtuner ``template_map_fn`` +
-    ``video_lisa_encode_fn``: per turn, [BOS on the first turn, where the tokenizer has one]
-    + ``instruction(input)`` (labels -100) + ``output + suffix`` (labelled) + [EOS, labelled,
-    only when the template's suffix is not its EOS] + ``sep`` (labels -100). Each piece is
-    tokenized on its own, without special tokens.
-
-    ``refcoco`` (upstream v1 ``ReferSegmDataset.get_inputid_labels``): the instruction is
-    ``refcoco_instruction`` (upstream's phi3-style override; ``None`` keeps the template's),
-    the first turn is tokenized *with* the tokenizer's special tokens, answers get the suffix,
-    and there is no separator and no EOS.
-
-    Both truncate ``input_ids`` and ``labels`` to ``max_length``.
+    The pieces of :func:`turn_pieces` (xtuner's layout, or upstream v1's RefCOCO / LLaVA path
+    with ``style="refcoco"``), each tokenized on its own without special tokens (the ``refcoco``
+    first turn with them); both lists truncated to ``max_length``.
     """
-    tpl = get_template(template)
-    _check_turns(turns)
     max_length = check_max_length(max_length)
-    input_ids: list[int] = []
-    labels: list[int] = []
-    if style == "refcoco":
-        instruction = tpl.instruction if refcoco_instruction is None else refcoco_instruction
-        if refcoco_instruction is not None:
-            ChatTemplate(name="refcoco", instruction=refcoco_instruction)  # same checks as a template's
-        for i, turn in enumerate(turns):
-            text = instruction.format(input=turn.get("input") or "", round=i + 1, bot_name=BOT_NAME)
-            if i == 0 and system:
-                text = tpl.system.format(system=system, bot_name=BOT_NAME) + text
-            ids = _encode(tokenizer, text, add_special_tokens=(i == 0))
-            input_ids += ids
-            labels += [IGNORE_INDEX] * len(ids)
-            out = _encode(tokenizer, (turn.get("output") or "") + tpl.suffix)
-            input_ids += out
-            labels += out
-    else:
-        if style not in CONVERSATION_STYLES:
-            raise Sa2VAError(f"conversation style must be one of {CONVERSATION_STYLES}, got {style!r}")
-        bos, eos = bos_token_ids(tokenizer), eos_token_ids(tokenizer)
-        need_eos = not tpl.suffix_as_eos
-        next_needs_bos = True
-        for i, turn in enumerate(turns):
-            text = tpl.format_input(turn.get("input") or "", round=i + 1, system=system if i == 0 else "")
-            ids = _encode(tokenizer, text)
-            if next_needs_bos:
-                input_ids += bos
-                labels += [IGNORE_INDEX] * len(bos)
-            input_ids += ids
-            labels += [IGNORE_INDEX] * len(ids)
-            out = _encode(tokenizer, (turn.get("output") or "") + tpl.suffix)
-            input_ids += out
-            labels += out
-            if need_eos:
-                input_ids += eos
-                labels += eos
-            next_needs_bos = need_eos
-            sep = _encode(tokenizer, tpl.sep)
-            input_ids += sep
-            labels += [IGNORE_INDEX] * len(sep)
-    if max_length is not None and len(input_ids) > max_length:
-        input_ids, labels = input_ids[:max_length], labels[:max_length]
-    return {"input_ids": input_ids, "labels": labels}
+    pieces = turn_pieces(
+        turns, tokenizer, template, system=system, style=style, refcoco_instruction=refcoco_instruction
+    )
+    return encode_pieces(pieces, tokenizer, max_length)
 
 
 # --------------------------------------------------------------------------- samples

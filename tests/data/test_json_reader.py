@@ -183,3 +183,10 @@ def test_object_stream_holds_one_value_at_a_time(tmp_path):
     finally:
         common._DECODER = saved
     assert seen_max < 3 * 4096 + 2100
+
+
+def test_content_after_an_object_names_the_object(tmp_path):
+    p = tmp_path / "two.json"
+    p.write_text('{"a": 1} {"b": 2}')
+    with pytest.raises(AnnotationError, match=r"content after the end of the top-level JSON object at byte 9"):
+        list(iter_json_object(p))

@@ -16,6 +16,7 @@ import pytest
 from sa2va_hf import load_source
 from sa2va_hf.data.catalog import catalog
 
+from ..fakedata import chat_univi as fake_chat_univi
 from ..fakedata import describe_anything as fake_dam
 from ..fakedata import gcg as fake_gcg
 from ..fakedata import osprey as fake_osprey
@@ -33,6 +34,7 @@ ONE_PER_FAMILY = {
     "refcocog": fake_refcoco.write,
     "gcg_flickr": fake_gcg.write,
     "describe_anything": fake_dam.write,
+    "chat_univi": fake_chat_univi.write,  # a video source: records with an mp4 and frame_indices
 }
 
 

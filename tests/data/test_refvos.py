@@ -4,7 +4,6 @@ import json
 import os
 import pickle
 
-import datasets
 import numpy as np
 import pytest
 
@@ -20,12 +19,12 @@ from sa2va_hf.errors import (
 
 from ..fakedata import refvos as fake_refvos
 from ..fakedata._common import compressed_rle, write_image
-from ..fakedata.check import check_against
+from ..fakedata.check import check_against, raw_frames
 from .source_case import NumProcCheck, SourceTestCase
 
 
 def frame_paths(ds, i):
-    return [f["path"] for f in ds.cast_column("frames", datasets.List(datasets.Image(decode=False)))[i]["frames"]]
+    return [f["path"] for f in raw_frames(ds)[i]]
 
 
 class TestReVOS(NumProcCheck, SourceTestCase):

@@ -99,13 +99,14 @@ def frame_signature(frame) -> int:
     return int(round((mean - 20) / 20))
 
 
-def write_mp4(path: str, frames: list[np.ndarray], fps: int = 24) -> str:
-    """Encode RGB frames (H, W even) as an H.264 mp4 with PyAV."""
+def write_mp4(path: str, frames: list[np.ndarray], fps: int = 24, container_format: str = "mp4") -> str:
+    """Encode RGB frames (H, W even) as H.264 with PyAV, in an mp4 (or ``container_format``, e.g.
+    ``"matroska"``, whose header states no frame count)."""
     import av
 
     os.makedirs(os.path.dirname(path), exist_ok=True)
     h, w = frames[0].shape[:2]
-    with av.open(path, "w", format="mp4") as container:
+    with av.open(path, "w", format=container_format) as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.options = {"preset": "ultrafast", "crf": "10"}

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from sa2va_hf import EmptyRegionError, Sa2VAError, ShapeMismatchError, masks
+from sa2va_hf.grounding import SAM3_GROUNDING
 from sa2va_hf.image_processing_sa2va import Sa2VAImageProcessor
 from sa2va_hf.tiling import candidate_grids, choose_grid
 
@@ -139,6 +140,19 @@ def test_g_pixel_values_normalized_option():
     g = Sa2VAImageProcessor(normalize_grounding=True)(image)["g_pixel_values"][0]
     assert g.dtype == np.float32
     assert np.array_equal(g, ref.ref_normalize(image.resize((1024, 1024))))
+
+
+def test_grounding_size_and_mean_std_options():
+    """SAM3's 1008 input, and the normalization the model applies, come from the options."""
+    image = noise_image(300, 200)
+    ip = Sa2VAImageProcessor(grounding_size=1008, grounding_mean=0.5, grounding_std=[0.5, 0.5, 0.5])
+    assert np.array_equal(ip(image)["g_pixel_values"][0], ref.ref_g_pixel_values(image, 1008))
+    g = ip(image, normalize_grounding=True)["g_pixel_values"][0]
+    assert np.array_equal(g, ref.ref_normalize(image.resize((1008, 1008)), (0.5,) * 3, (0.5,) * 3))
+    # Sa2VA's SAM3 wrapper normalizes with ImageNet, as its SAM2 one does
+    assert (SAM3_GROUNDING.size, tuple(SAM3_GROUNDING.mean), tuple(SAM3_GROUNDING.std)) == (1008, ref.MEAN, ref.STD)
+    with pytest.raises(Sa2VAError, match="grounding_std must not hold 0"):
+        Sa2VAImageProcessor(grounding_std=0)
 
 
 MASK_SIZES = [(16, 16), (17, 15), (20, 30), (448, 448), (640, 480), (1023, 769), (2000, 3), (3, 2000), (33, 1000)]

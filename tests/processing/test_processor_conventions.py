@@ -170,7 +170,11 @@ def test_an_option_given_flat_and_nested_is_an_error():
         ({"max_tile": 3}, "'max_tile'; did you mean 'max_tiles'"),
         ({"images_kwargs": {"prompt_mode": "pool"}}, "'prompt_mode'; did you mean 'prompt_mask_mode'"),
         ({"text_kwargs": {"paddin": True}}, "'paddin'; did you mean 'padding'"),
-        ({"videos_kwargs": {"fps": 2}}, "no video or audio processor"),
+        ({"videos_kwargs": {"fps": 2}}, "samples no frames"),
+        ({"num_frames": 8}, "samples no frames"),
+        ({"videos_kwargs": {"max_tiles": 2}}, "frames take the image options, in images_kwargs"),
+        ({"videos_kwargs": {"max_llm_frame": 2}}, "did you mean 'max_llm_frames'"),
+        ({"audio_kwargs": {}}, "no audio"),
         ({"images_kwargs": 3}, "images_kwargs must be a dict"),
         ({"conversations": [{"from": "human", "value": "Q"}]}, r"sa2va_hf\.training\.encode_conversation"),
         ({"conversation_style": "osprey"}, "encode_conversation"),
@@ -219,7 +223,7 @@ def test_model_input_names_are_the_keys_returned():
     video = proc(videos=[image(), image()], text="<image>", masks=np.zeros((1, 2, 96, 96), np.uint8))
     # images and videos never come in one call: together, their fullest calls return every name
     assert set(full.keys()) | set(video.keys()) == set(proc.model_input_names)
-    assert set(proc.model_input_names) - set(full.keys()) == {"num_frames"}
+    assert set(proc.model_input_names) - set(full.keys()) == {"num_frames", "num_llm_frames"}
     for partial in (
         proc(images=image()),
         proc(text="Q"),

@@ -50,7 +50,13 @@ def run_cases(proc, image, vp):
         conversation, tokenize=True, return_dict=True, return_assistant_tokens_mask=True, return_tensors="np",
         processor_kwargs={"images": [image]},
     )
+    frames = [image, image[::-1], image[:, ::-1]]
+    v = proc(videos=frames, text="<image>Segment it.", masks=vp[:, None].repeat(3, axis=1), max_llm_frames=2)
     return {
+        "v_ids": np.asarray(v["input_ids"][0]),
+        "v_pix": v["pixel_values"],
+        "v_g": v["g_pixel_values"],
+        "v_masks": v["masks"][0],
         "d_ids": d["input_ids"],
         "d_assistant": d["assistant_masks"],
         "a_ids": np.asarray(a["input_ids"][0]),
@@ -211,6 +217,82 @@ def test_remote_code_loads_without_sa2va_hf_installed(tmp_path, monkeypatch):
     assert_same(run_cases(proc, IMAGE, VP), remote)
 
 
+FAMILY_CASES = """
+def run_family(proc, image):
+    prompt = proc.apply_chat_template(
+        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is it?"}]}],
+        add_generation_prompt=True,
+    )
+    out = proc(images=[image, image[:, :100]], text=[prompt, "<image> B"], return_tensors="np")
+    return {key: np.asarray(value) for key, value in out.items()}
+"""
+family_namespace: dict = {"np": np}
+exec(FAMILY_CASES, family_namespace)
+run_family = family_namespace["run_family"]
+
+
+def test_every_family_loads_as_remote_code_without_sa2va_hf(tmp_path, monkeypatch):
+    """Each family's processor (its own image processor, token strings, template) survives the trip."""
+    from sa2va_hf import FAMILIES
+
+    monkeypatch.setattr(Sa2VAProcessor, "_auto_class", None)
+    for f in FAMILIES.values():
+        monkeypatch.setattr(f.image_processor_class, "_auto_class", None)
+    Sa2VAProcessor.register_for_auto_class("AutoProcessor")  # registers every family's image processor
+    procs = {
+        "qwen2_5_vl": Sa2VAProcessor(tokenizer=make_tokenizer("qwen_vl"), family="qwen2_5_vl"),
+        "qwen3_vl": Sa2VAProcessor(
+            FAMILIES["qwen3_vl"].image_processor(grounding_size=1008), make_tokenizer("qwen_vl"), family="qwen3_vl"
+        ),
+        "llava": Sa2VAProcessor(tokenizer=make_tokenizer("llava"), family="llava"),
+    }
+    for name, proc in procs.items():
+        proc.save_pretrained(tmp_path / name)
+        for file in CLOSURE:
+            assert (tmp_path / name / file).is_file(), (name, file)
+        image_cfg = json.loads((tmp_path / name / "processor_config.json").read_text())["image_processor"]
+        assert image_cfg["auto_map"]["AutoImageProcessor"].endswith(type(proc.image_processor).__name__)
+    np.save(tmp_path / "image.npy", IMAGE)
+    code = (
+        textwrap.dedent(
+            f"""
+        import importlib.abc, sys
+
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name == "sa2va_hf" or name.startswith("sa2va_hf."):
+                    raise ImportError("sa2va_hf is not installed here")
+                return None
+
+        sys.meta_path.insert(0, Block())
+        import numpy as np
+        from transformers import AutoProcessor
+
+        tmp = {str(tmp_path)!r}
+        """
+        )
+        + FAMILY_CASES
+        + textwrap.dedent(
+            f"""
+        for name in {list(procs)!r}:
+            proc = AutoProcessor.from_pretrained(tmp + "/" + name, trust_remote_code=True)
+            assert type(proc).__module__.startswith("transformers_modules"), type(proc).__module__
+            assert type(proc.image_processor).__module__.startswith("transformers_modules")
+            assert proc.family == name, (proc.family, name)
+            np.savez(tmp + "/" + name + "_out.npz", **run_family(proc, np.load(tmp + "/image.npy")))
+        assert not any(m == "sa2va_hf" or m.startswith("sa2va_hf.") for m in sys.modules)
+        print("ok")
+        """
+        )
+    )
+    res = _python(code, cwd=tmp_path, env_extra={"HF_MODULES_CACHE": str(tmp_path / "modules")})
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    for name, proc in procs.items():
+        remote = dict(np.load(tmp_path / f"{name}_out.npz"))
+        assert_same(run_family(proc, IMAGE), remote)
+        assert remote["g_pixel_values"].shape[-1] == (1008 if name == "qwen3_vl" else 1024)
+
+
 # --------------------------------------------------------------------------- checkpoints
 
 
@@ -266,8 +348,13 @@ def test_package_exports():
 
 CLOSURE = [
     "processing_sa2va.py", "image_processing_sa2va.py", "chat_templates.py", "tokens.py", "inputs.py", "tiling.py",
-    "prompt_grid.py", "grounding.py", "image_io.py", "masks.py", "errors.py", "image_pipeline.py", "resize.py",
-    "threads.py",
+    "prompt_grid.py", "grounding.py", "image_io.py", "masks.py", "errors.py",
+    # video, and the other checkpoint families
+    "video_processing_sa2va.py", "video_io.py",
+    "families.py", "image_processing_sa2va_common.py", "image_processing_sa2va_qwen2_vl.py",
+    "image_processing_sa2va_llava.py",
+    # the InternVL image path's speed: one call's pixels, the resize backends, the thread policy
+    "image_pipeline.py", "resize.py", "threads.py",
 ]  # fmt: skip
 
 
@@ -277,7 +364,7 @@ def test_remote_code_files_need_no_torch_or_sa2va_hf():
     import sa2va_hf.processing_sa2va as mod
 
     files = [mod.__file__, *get_relative_import_files(mod.__file__)]
-    # (transformers may list a file twice when two modules of one level import it)
+    # transformers lists a file twice when two files of one round import it: compare as a set
     assert sorted({os.path.basename(f) for f in files}) == sorted(CLOSURE)
     for path in files:
         needed = set(get_imports(path))

@@ -166,3 +166,53 @@ def test_bad_samples_are_clear_errors():
     b = {"input_ids": [1], "pixel_values": np.zeros((1, 3, 336, 336), np.float32)}
     with pytest.raises(Sa2VAError, match="one tile size"):
         collate_fn([a, b])
+
+
+def test_qwen_samples_concatenate_patches_and_image_grid_thw():
+    from sa2va_hf import FAMILIES
+
+    ip = FAMILIES["qwen3_vl"].image_processor()
+    a, b = ip(image(120, 260)), ip([image(96, 96, 1), image(300, 200, 2)])
+    samples = [
+        {"input_ids": [1, 2, 3], **a},
+        {"input_ids": [4, 5], **b},
+        {"input_ids": [6]},  # text only
+    ]
+    batch = Sa2VACollator()(samples)
+    grid = np.concatenate([a["image_grid_thw"], b["image_grid_thw"]])
+    assert batch["image_grid_thw"].tolist() == grid.tolist() and len(grid) == 3
+    assert batch["pixel_values"].shape == (int(grid.prod(1).sum()), 3 * 2 * 16 * 16)
+    np.testing.assert_array_equal(batch["pixel_values"].numpy(), np.concatenate([a["pixel_values"], b["pixel_values"]]))
+    assert batch["frames_per_batch"] == [1, 2] and batch["g_pixel_values"].shape[0] == 3
+    with pytest.raises(
+        Sa2VAError, match=r"sample 0: image_grid_thw \[\[1, 28, 60\]\] needs \(1680, dim\) pixel_values"
+    ):
+        Sa2VACollator()(
+            [{"input_ids": [1], "pixel_values": a["pixel_values"][:-1], "image_grid_thw": a["image_grid_thw"]}]
+        )
+    with pytest.raises(Sa2VAError, match="must be \\(T, 3, H, W\\)"):
+        Sa2VACollator()([samples[0], {"input_ids": [1], "pixel_values": np.zeros((1, 3, 448, 448), np.float32)}])
+
+
+def test_transform_samples_text_only_float_masks_none_keys_plans_and_grid_thw():
+    """What Sa2VATrainingTransform gives: a text-only sample (one zero tile), an Osprey sample whose
+    vp_overall_mask / prompt_masks are float32 as upstream's, keys set to None by a batched transform,
+    plans; Qwen-family samples' image_grid_thw rows are concatenated."""
+    text_only = {"input_ids": [1, 2], "labels": [1, 2], "pixel_values": np.zeros((1, 3, 448, 448), np.float32),
+                 "num_patches": np.ones(1, np.int64), "masks": None, "prompt_masks": None, "plan": {"id": "t"}}  # fmt: skip
+    osprey = {
+        "input_ids": [3], "labels": [3], "pixel_values": np.ones((2, 3, 448, 448), np.float32),
+        "num_patches": np.array([2]), "vp_overall_mask": np.array([0.0, 1.0], np.float32),
+        "prompt_masks": np.ones((1, 16, 16), np.float32), "region_pixels": [256], "masks": None, "plan": {"id": "o"},
+    }  # fmt: skip
+    batch = Sa2VACollator(return_plans=True)([text_only, osprey])
+    assert batch["vp_overall_mask"].tolist() == [False, False, True]
+    assert batch["pixel_values"].shape == (3, 3, 448, 448) and batch["num_patches"].tolist() == [1, 2]
+    assert batch["prompt_masks"][0].dtype == torch.float32 and batch["region_pixels"] == [[256]]
+    assert "masks" not in batch and batch["plans"] == [{"id": "t"}, {"id": "o"}]
+    assert "plans" not in Sa2VACollator()([text_only])
+    qwen = [  # flat patch rows, as many as each grid says
+        {"input_ids": [1], "image_grid_thw": np.array([[1, 4, 6]]), "pixel_values": np.zeros((24, 1176), np.float32)},
+        {"input_ids": [2], "image_grid_thw": [[1, 2, 2]], "pixel_values": np.zeros((4, 1176), np.float32)},
+    ]
+    assert Sa2VACollator()(qwen)["image_grid_thw"].tolist() == [[1, 4, 6], [1, 2, 2]]

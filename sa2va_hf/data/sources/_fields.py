@@ -76,3 +76,12 @@ def bbox_or_none(value: object, *, file: object, record: object) -> list[float] 
     if not all(math.isfinite(v) and abs(v) <= FLOAT32_MAX for v in box):
         raise AnnotationError(f"bbox must hold finite float32 numbers, got {value!r:.60}{where(file, record)}")
     return box
+
+
+def conversations(entry: object, *, file: object, record: object) -> list[dict]:
+    """The ``conversations`` of an entry, exactly as written: ``[{"from": str, "value": str}, ...]``."""
+    turns = get(entry, "conversations", list, file=file, record=record)
+    return [
+        {"from": get(t, "from", str, file=file, record=record), "value": get(t, "value", str, file=file, record=record)}
+        for t in turns
+    ]

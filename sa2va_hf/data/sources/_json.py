@@ -85,34 +85,47 @@ def iter_json_array(
     sharded across processes. A full pass (no ``start``) also checks that nothing but whitespace
     follows the array: ``[A][B]`` or ``[A] garbage`` is an error, not a file of one element.
     """
+    return _walk(path, "array", _array_element, start, count, chunk_size)
+
+
+def _array_element(buf: _Buffer, i: int) -> tuple[tuple[int, object], int]:
+    item, end, i = _decode_one(buf, i)
+    return (buf.byte_offset(i), item), end
+
+
+def _walk(path, kind: str, read_item, start: int | None, count: int | None, chunk_size: int) -> Iterator:
+    """The items of the top-level JSON array or object in ``path``: ``read_item(buf, i)`` reads one at
+    ``buf.text[i]`` and returns (what to yield, index after it); the separators, the end of the
+    container, and what may follow it are checked here, once for both kinds."""
+    opening, closing, item_name = ("[", "]", "array element") if kind == "array" else ("{", "}", "object member")
     path = os.fspath(path)
     with open(path, "rb") as f:
         buf, i = _start_reading(f, path, start, chunk_size)
         if start is None:
-            if i >= len(buf.text) or buf.text[i] != "[":
-                raise buf.error("expected a JSON array ('[') at the top level", i)
+            if i >= len(buf.text) or buf.text[i] != opening:
+                raise buf.error(f"expected a JSON {kind} ('{opening}') at the top level", i)
             i = buf.skip_ws(i + 1)
-            if i < len(buf.text) and buf.text[i] == "]":
-                _check_nothing_follows(buf, i + 1)
+            if i < len(buf.text) and buf.text[i] == closing:
+                _check_nothing_follows(buf, i + 1, kind)
                 return
         n = 0
         while count is None or n < count:
             if i >= len(buf.text):
-                raise buf.error("unexpected end of file inside the JSON array", i)
-            item, end, i = _decode_one(buf, i)
-            yield buf.byte_offset(i), item
+                raise buf.error(f"unexpected end of file inside the JSON {kind}", i)
+            item, end = read_item(buf, i)
+            yield item
             n += 1
             i = buf.skip_ws(end)
             if i < len(buf.text) and buf.text[i] == ",":
                 i = buf.skip_ws(i + 1)
-            elif i < len(buf.text) and buf.text[i] == "]":
+            elif i < len(buf.text) and buf.text[i] == closing:
                 if start is None:
-                    _check_nothing_follows(buf, i + 1)
+                    _check_nothing_follows(buf, i + 1, kind)
                 return
             elif count is not None and n >= count:
                 return
             else:
-                raise buf.error("expected ',' or ']' after an array element", i)
+                raise buf.error(f"expected ',' or '{closing}' after an {item_name}", i)
 
 
 def _start_reading(f, path: str, start: int | None, chunk_size: int) -> tuple[_Buffer, int]:
@@ -146,10 +159,10 @@ def _decode_one(buf: _Buffer, i: int) -> tuple[object, int, int]:
         i = buf.fill(i, min_chars=len(buf.text) - i)  # at least double what is held: amortised linear
 
 
-def _check_nothing_follows(buf: _Buffer, i: int) -> None:
+def _check_nothing_follows(buf: _Buffer, i: int, kind: str) -> None:
     i = buf.skip_ws(i)
     if i < len(buf.text):
-        raise buf.error("content after the end of the top-level JSON array", i)
+        raise buf.error(f"content after the end of the top-level JSON {kind}", i)
 
 
 # --------------------------------------------------------------------------- JSON objects
@@ -175,44 +188,22 @@ def iter_json_object(
     and on a full pass nothing but whitespace may follow the closing ``}``. Repeated keys are
     yielded as they come (the caller decides; ``json.load`` would keep the last silently).
     """
-    path = os.fspath(path)
-    with open(path, "rb") as f:
-        buf, i = _start_reading(f, path, start, chunk_size)
-        if start is None:
-            if i >= len(buf.text) or buf.text[i] != "{":
-                raise buf.error("expected a JSON object ('{') at the top level", i)
-            i = buf.skip_ws(i + 1)
-            if i < len(buf.text) and buf.text[i] == "}":
-                _check_nothing_follows(buf, i + 1)
-                return
-        n = 0
-        while count is None or n < count:
-            if i >= len(buf.text):
-                raise buf.error("unexpected end of file inside the JSON object", i)
-            if buf.text[i] != '"':
-                raise buf.error("expected a string key in the JSON object", i)
-            key, end, i = _decode_one(buf, i)
-            offset = buf.byte_offset(i)
-            i = buf.skip_ws(end)
-            if i >= len(buf.text) or buf.text[i] != ":":
-                raise buf.error(f"expected ':' after the key {key!r:.60}", i)
-            i = buf.skip_ws(i + 1)
-            if i >= len(buf.text):
-                raise buf.error(f"unexpected end of file: no value for the key {key!r:.60}", i)
-            value, end, i = _decode_one(buf, i)
-            yield Member(offset, key, value, buf.byte_offset(i), buf.byte_offset(end))
-            n += 1
-            i = buf.skip_ws(end)
-            if i < len(buf.text) and buf.text[i] == ",":
-                i = buf.skip_ws(i + 1)
-            elif i < len(buf.text) and buf.text[i] == "}":
-                if start is None:
-                    _check_nothing_follows(buf, i + 1)
-                return
-            elif count is not None and n >= count:
-                return
-            else:
-                raise buf.error("expected ',' or '}' after an object member", i)
+    return _walk(path, "object", _object_member, start, count, chunk_size)
+
+
+def _object_member(buf: _Buffer, i: int) -> tuple[Member, int]:
+    if buf.text[i] != '"':
+        raise buf.error("expected a string key in the JSON object", i)
+    key, end, i = _decode_one(buf, i)
+    offset = buf.byte_offset(i)
+    i = buf.skip_ws(end)
+    if i >= len(buf.text) or buf.text[i] != ":":
+        raise buf.error(f"expected ':' after the key {key!r:.60}", i)
+    i = buf.skip_ws(i + 1)
+    if i >= len(buf.text):
+        raise buf.error(f"unexpected end of file: no value for the key {key!r:.60}", i)
+    value, end, i = _decode_one(buf, i)
+    return Member(offset, key, value, buf.byte_offset(i), buf.byte_offset(end)), end
 
 
 def json_object_spans(path: str | os.PathLike) -> dict[str, tuple[int, int]]:

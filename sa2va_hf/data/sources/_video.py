@@ -80,3 +80,16 @@ def every_fourth(n_annotated: int) -> list[int]:
 def annotated_count(n_video_frames: int) -> int:
     """How many masklet entries a video of ``n_video_frames`` frames has (upstream's ``frames[::4]``)."""
     return math.ceil(n_video_frames / 4)
+
+
+def count_frames(path: str, *, file: str, record: str) -> tuple[int, int, int]:
+    """(frame count, height, width) of a video file, cheaply: the count the container header states,
+    or -- only where it states none (Matroska, WebM) -- the frames decoded and counted. A video
+    without a frame or without a frame size is a :class:`VideoLoadError` naming it."""
+    stated, h, w = video_io.header_info(path, file=file, record=record)
+    if h <= 0 or w <= 0:
+        raise VideoLoadError(f"video {path!r} states no frame size ({w}x{h}){where(file, record)}")
+    n = stated if stated is not None else video_io.frame_count(path, file=file, record=record)
+    if n < 1:
+        raise VideoLoadError(f"video {path!r} has no decodable frame{where(file, record)}")
+    return n, h, w

@@ -27,6 +27,7 @@ from ...errors import ImageLoadError, Sa2VAError
 from ..catalog import SourceSpec
 from ..safety import safe_join
 from ..schema import make_record, validate_record
+from ._fields import conversations as read_conversations
 from ._fields import get
 from ._images import check_image
 from ._json import iter_json_array, iter_shard, json_array_shards, require_file
@@ -99,11 +100,7 @@ def generate(
 def _record(entry: object, index: int, source: str, p: dict, file: str) -> dict:
     rec = str(index)
     image = get(entry, "image", str, file=file, record=rec, optional=True)
-    turns = get(entry, "conversations", list, file=file, record=rec)
-    conversations = [
-        {"from": get(t, "from", str, file=file, record=rec), "value": get(t, "value", str, file=file, record=rec)}
-        for t in turns
-    ]
+    conversations = read_conversations(entry, file=file, record=rec)
     frames, h, w = [], 0, 0
     if image is not None:
         path = safe_join(p["images"], image, file=file, record=rec)

@@ -25,6 +25,7 @@ from ...errors import AnnotationError, where
 from ..catalog import SourceSpec
 from ..schema import make_record, make_region, make_text, validate_record
 from ._fields import bbox_or_none, get, optional_size
+from ._fields import conversations as read_conversations
 from ._images import check_image, find_image
 from ._json import iter_shard, json_array_shards, require_file
 
@@ -54,16 +55,6 @@ def generate(
             yield str(index), parse_entry(entry, index, spec, root, shard["path"])
 
 
-def _conversations(entry: dict, file: str, rec: str) -> list[dict]:
-    turns = get(entry, "conversations", list, file=file, record=rec)
-    out = []
-    for t in turns:
-        out.append(
-            {"from": get(t, "from", str, file=file, record=rec), "value": get(t, "value", str, file=file, record=rec)}
-        )
-    return out
-
-
 def parse_entry(entry: object, index: int, spec: SourceSpec, root: str, file: str) -> dict:
     rec = str(index)
     file_name = get(entry, "file_name", str, file=file, record=rec)
@@ -90,7 +81,7 @@ def parse_entry(entry: object, index: int, spec: SourceSpec, root: str, file: st
                 raise AnnotationError(f"description {i} must be a string, got {type(item).__name__}{where(file, rec)}")
             texts.append(make_text(item, [i]))
     else:
-        conversations = _conversations(entry, file, rec)
+        conversations = read_conversations(entry, file=file, record=rec)
     record = make_record(
         id=rec,
         source=spec.name,

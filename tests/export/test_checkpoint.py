@@ -1,0 +1,163 @@
+"""processor_from_checkpoint for every family: the keys of a Sa2VA checkpoint folder, read offline.
+
+The fake folders hold what upstream's ``tools/convert_to_hf.py`` writes: ``config.json``
+(``architectures`` = the HF model class, ``template``, the vision config), the tokenizer and, for
+Qwen, the stock Qwen processor's ``preprocessor_config.json``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from transformers import Qwen2_5_VLConfig, Qwen3VLConfig
+
+from sa2va_hf import Sa2VAError, Sa2VALlavaImageProcessor, Sa2VAQwen2VLImageProcessor, processor_from_checkpoint
+from sa2va_hf.export.checkpoint import detect_family
+
+from ..tokenizer_utils import make_tokenizer
+
+IMAGE = Image.fromarray(np.random.RandomState(3).randint(0, 256, (120, 260, 3), dtype=np.uint8))
+SA2VA_TOKENS = ["[SEG]", "<p>", "</p>", "<vp>", "</vp>"]
+
+#: The stock Qwen3-VL preprocessor config the converter saves beside the weights (its limits are not Sa2VA's).
+QWEN3_PREPROCESSOR = {
+    "image_processor_type": "Qwen2VLImageProcessorFast", "patch_size": 16, "merge_size": 2, "temporal_patch_size": 2,
+    "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5], "size": {"longest_edge": 16777216, "shortest_edge": 65536},
+}  # fmt: skip
+
+
+def write_checkpoint(path, config: dict, flavour: str, preprocessor: dict | None = None):
+    tok = make_tokenizer(flavour)
+    tok.add_tokens(SA2VA_TOKENS, special_tokens=True)
+    tok.save_pretrained(path)
+    (path / "config.json").write_text(json.dumps(config))
+    if preprocessor is not None:
+        (path / "preprocessor_config.json").write_text(json.dumps(preprocessor))
+    return tok
+
+
+def qwen_config(vision_model_type: str, patch_size: int, template="qwen_chat") -> dict:
+    config = {
+        "architectures": ["Sa2VAChatModelQwen"], "model_type": "sa2va_chat",
+        "auto_map": {"AutoConfig": "configuration_sa2va_chat.Sa2VAChatConfigQwen"},
+        "vision_config": {"model_type": vision_model_type, "patch_size": patch_size, "spatial_merge_size": 2,
+                          "temporal_patch_size": 2},
+        "text_config": {"model_type": vision_model_type.split("_vision")[0] + "_text"},
+    }  # fmt: skip
+    if template is not None:
+        config["template"] = template
+    return config
+
+
+@pytest.mark.parametrize(
+    "config,family",
+    [
+        ({"architectures": ["Sa2VAChatModel"], "llm_config": {}}, "internvl"),
+        ({"llm_config": {"architectures": ["InternLM2ForCausalLM"]}}, "internvl"),  # no architectures recorded
+        (qwen_config("qwen2_5_vl", 14), "qwen2_5_vl"),  # transformers 4.x sub-config names
+        (qwen_config("qwen3_vl", 16), "qwen3_vl"),
+        (qwen_config("qwen2_5_vl_vision", 14), "qwen2_5_vl"),  # transformers 5.x
+        ({**Qwen3VLConfig().to_dict(), "architectures": ["Sa2VAChatModelQwen"]}, "qwen3_vl"),
+        ({**Qwen2_5_VLConfig().to_dict(), "architectures": ["Sa2VAChatModelQwen"]}, "qwen2_5_vl"),
+    ],
+)
+def test_family_detected_from_config(config, family):
+    assert detect_family(config) == family
+
+
+def test_undetectable_configs_ask_for_family():
+    with pytest.raises(Sa2VAError, match=r"architectures=\['LlavaForConditionalGeneration'\].*family='llava'"):
+        detect_family({"architectures": ["LlavaForConditionalGeneration"]})
+    with pytest.raises(Sa2VAError, match="pass family='qwen2_5_vl' or family='qwen3_vl'"):
+        detect_family({"architectures": ["Sa2VAChatModelQwen"], "vision_config": {"model_type": "siglip"}})
+    with pytest.raises(Sa2VAError, match="cannot tell the Sa2VA family"):
+        detect_family({})
+
+
+def test_qwen3_vl_checkpoint(tmp_path):
+    write_checkpoint(tmp_path, qwen_config("qwen3_vl", 16), "qwen_vl", QWEN3_PREPROCESSOR)
+    proc = processor_from_checkpoint(tmp_path)
+    ip = proc.image_processor
+    assert (proc.family, proc.template, type(ip)) == ("qwen3_vl", "qwen", Sa2VAQwen2VLImageProcessor)
+    assert (ip.patch_size, ip.merge_size, ip.image_mean, ip.image_std) == (16, 2, [0.5] * 3, [0.5] * 3)
+    assert (ip.min_pixels, ip.max_pixels) == (512 * 28 * 28, 2048 * 28 * 28)  # Sa2VA's, not the stock processor's
+    assert proc.added_tokens == []  # the checkpoint's tokenizer has them all
+    prompt = proc.apply_chat_template([{"role": "user", "content": "<image>\nHi"}], add_generation_prompt=True)
+    out = proc(images=IMAGE, text=prompt)
+    assert out["image_grid_thw"].tolist() == [[1, 28, 60]]
+    assert proc.tokenizer.decode(out["input_ids"][0]) == (
+        "<|im_start|>user\n<|vision_start|>"
+        + "<|image_pad|>" * 420
+        + "<|vision_end|>\nHi<|im_end|>\n<|im_start|>assistant\n"
+    )
+    sam3 = processor_from_checkpoint(tmp_path, grounding="sam3")
+    assert sam3(images=IMAGE)["g_pixel_values"].shape == (1, 3, 1008, 1008)
+
+
+def test_qwen2_5_vl_checkpoint_without_preprocessor_or_template(tmp_path):
+    write_checkpoint(tmp_path, qwen_config("qwen2_5_vl", 14, template=None), "qwen_vl")
+    proc = processor_from_checkpoint(tmp_path)
+    assert (proc.family, proc.template, proc.image_processor.patch_size) == ("qwen2_5_vl", "qwen", 14)
+    assert proc(images=IMAGE)["image_grid_thw"].tolist() == [[1, 32, 68]]
+    assert proc.image_processor.image_mean == [0.48145466, 0.4578275, 0.40821073]
+
+
+def test_llava_checkpoint_needs_family(tmp_path):
+    config = {
+        "architectures": ["Sa2VAChatModelLlava"],
+        "template": "vicuna",
+        "vision_config": {"image_size": 336, "patch_size": 14},
+    }
+    write_checkpoint(tmp_path, config, "llava")
+    with pytest.raises(Sa2VAError, match="family='llava'"):
+        processor_from_checkpoint(tmp_path)
+    proc = processor_from_checkpoint(tmp_path, "llava")
+    assert (proc.family, proc.template, type(proc.image_processor)) == ("llava", "vicuna", Sa2VALlavaImageProcessor)
+    ids = proc(images=IMAGE, text="<image>\nHi")["input_ids"][0]
+    assert proc.tokenizer.decode(ids) == "<s>" + "<image>" * 576 + "\nHi"
+
+
+def test_internvl_keys_and_sam3(tmp_path):
+    config = {
+        "architectures": ["Sa2VAChatModel"], "template": "phi3_chat", "force_image_size": 448, "downsample_ratio": 0.5,
+        "vision_config": {"image_size": 448, "patch_size": 14}, "llm_config": {"architectures": ["Phi3ForCausalLM"]},
+    }  # fmt: skip
+    write_checkpoint(tmp_path, config, "phi3")
+    proc = processor_from_checkpoint(tmp_path, grounding="sam3", image_processor_kwargs={"max_tiles": 4})
+    assert (proc.family, proc.template, proc.image_processor.max_tiles) == ("internvl", "phi3", 4)
+    out = proc(images=IMAGE, text="<image>")
+    assert out["g_pixel_values"].shape == (1, 3, 1008, 1008)
+
+
+def test_errors_name_the_file_and_the_way_out(tmp_path):
+    write_checkpoint(tmp_path, qwen_config("qwen3_vl", 16), "qwen_vl")
+    with pytest.raises(Sa2VAError, match="grounding must be one of"):
+        processor_from_checkpoint(tmp_path, grounding="sam4")
+    with pytest.raises(Sa2VAError, match="unknown Sa2VA family"):
+        processor_from_checkpoint(tmp_path, "qwen")
+    with pytest.raises(Sa2VAError, match="unknown Sa2VAQwen2VLImageProcessor option.*max_tiles"):
+        processor_from_checkpoint(tmp_path, "qwen3_vl", image_processor_kwargs={"max_tiles": 4})  # not a Qwen option
+    (tmp_path / "config.json").write_text(json.dumps(qwen_config("qwen3_vl", 16, template="{{ messages }}")))
+    with pytest.raises(Sa2VAError, match=r"config.json'?: its 'template' is not one sa2va-hf knows.*pass template="):
+        processor_from_checkpoint(tmp_path)
+    assert processor_from_checkpoint(tmp_path, template="qwen").template == "qwen"
+    (tmp_path / "config.json").write_text("[1, 2]")
+    with pytest.raises(Sa2VAError, match=r"config.json.*must be a JSON object"):
+        processor_from_checkpoint(tmp_path)
+    with pytest.raises(Sa2VAError, match="is not a local folder and could not be fetched"):
+        processor_from_checkpoint(tmp_path / "missing")
+
+
+def test_qwen_image_settings_preprocessor_first_then_vision_config(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    config = qwen_config("qwen3_vl", 16)
+    config["vision_config"]["spatial_merge_size"] = 4  # differs from the preprocessor's 2: the preprocessor wins
+    write_checkpoint(tmp_path / "a", config, "qwen_vl", QWEN3_PREPROCESSOR)
+    assert processor_from_checkpoint(tmp_path / "a").image_processor.merge_size == 2
+    write_checkpoint(tmp_path / "b", config, "qwen_vl")  # no preprocessor_config.json: the vision config's
+    ip = processor_from_checkpoint(tmp_path / "b").image_processor
+    assert (ip.patch_size, ip.merge_size, ip.image_mean) == (16, 4, [0.5] * 3)  # mean/std: Qwen3-VL's own
