@@ -3,9 +3,10 @@
 * ``"pil"`` (default): ``Image.resize`` with PIL's default filter, BICUBIC -- what upstream calls,
   so every output is bit-identical to the recipe.
 * ``"torch"``: ``F.interpolate(x_uint8, mode="bicubic", antialias=True)`` on a channels-last uint8
-  image, the kernel ported from Pillow-SIMD. It is 5-8x faster than PIL on one thread and differs
-  from PIL's result by at most 1 grey level (on about 0.2% of the values of a photo; transformers'
-  fast image processors accept the same difference). torch is imported when this backend is used.
+  image, the kernel ported from Pillow-SIMD, run in PIL's pass order (:func:`vertical_first`). It is
+  5-8x faster than PIL on one thread; 0.2-0.4% of a photo's values differ from PIL's by 1 grey level
+  and a few per million by 2 (its weights have 15-17 bits where PIL's have 22; transformers' fast
+  image processors accept the same kind of difference). torch is imported when this backend is used.
 
 :func:`resize` returns the three colour planes of the result, each a row-contiguous (H, W) uint8
 array: what the normalization reads and the grounding image stores, so no pixel is transposed.
