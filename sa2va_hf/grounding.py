@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .tiling import IMAGENET_MEAN, IMAGENET_STD, normalization_table, normalize_tiles
+from .resize import resize
+from .tiling import IMAGENET_MEAN, IMAGENET_STD, normalization_table, normalize_planes_into
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,15 @@ class GroundingTransform:
     std: Sequence[float] = IMAGENET_STD
 
     def __call__(self, rgb: Image.Image, normalized: bool = False) -> np.ndarray:
-        arr = np.asarray(rgb.resize((self.size, self.size)))
+        planes = resize(rgb, self.size, self.size)  # R, G, B planes: no transpose
         if normalized:
-            return normalize_tiles(arr[None], normalization_table(self.mean, self.std))[0]
-        return np.ascontiguousarray(arr.transpose(2, 0, 1))
+            out = np.empty((1, 3, self.size, self.size), dtype=np.float32)
+            normalize_planes_into(out, planes, normalization_table(self.mean, self.std))
+            return out[0]
+        out = np.empty((3, self.size, self.size), dtype=np.uint8)
+        for c in range(3):
+            out[c] = planes[c]
+        return out
 
 
 #: SAM2 (Sa2VA's InternVL / Qwen checkpoints): 1024, ImageNet mean/std.

@@ -29,22 +29,21 @@ IMAGE_FILE_ERRORS = (
 )
 
 
-def open_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image.Image:
-    """Decode an image file to RGB; ``max_pixels`` defaults to PIL's ``MAX_IMAGE_PIXELS``."""
-    limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+def _refuse_over_limit(path: str | os.PathLike, w: int, h: int, limit: int | None) -> None:
+    if limit is not None and w * h > limit:
+        raise ImageLoadError(
+            f"image file {os.fspath(path)!r} is {w}x{h} = {w * h} pixels, over the limit of {limit} "
+            "(a decompression bomb?); raise max_pixels if it is genuine"
+        )
+
+
+def _reading(path: str | os.PathLike, action):
+    """``action()`` with every error PIL may raise on a bad file turned into an ``ImageLoadError`` naming it."""
     try:
         with warnings.catch_warnings():
             # PIL only warns between 1x and 2x its limit; we refuse anything over the limit.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                w, h = im.size
-                if limit is not None and w * h > limit:
-                    raise ImageLoadError(
-                        f"image file {os.fspath(path)!r} is {w}x{h} = {w * h} pixels, over the limit of {limit} "
-                        "(a decompression bomb?); raise max_pixels if it is genuine"
-                    )
-                im.load()
-                return im.convert("RGB")
+            return action()
     except ImageLoadError:
         raise
     except FileNotFoundError:
@@ -55,6 +54,35 @@ def open_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image.
         raise ImageLoadError(f"image file {os.fspath(path)!r} is too large to decode in the memory available") from None
     except IMAGE_FILE_ERRORS as e:
         raise ImageLoadError(f"image file {os.fspath(path)!r} cannot be decoded: {e}") from None
+
+
+def open_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image.Image:
+    """Decode an image file to RGB; ``max_pixels`` defaults to PIL's ``MAX_IMAGE_PIXELS``.
+
+    The file is decoded once; an RGB file is returned as decoded (no copy), anything else
+    through ``convert("RGB")``, as upstream.
+    """
+    limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+
+    def decode() -> Image.Image:
+        with Image.open(path) as im:
+            _refuse_over_limit(path, *im.size, limit)
+            im.load()
+            return im if im.mode == "RGB" else im.convert("RGB")
+
+    return _reading(path, decode)
+
+
+def image_file_size(path: str | os.PathLike, max_pixels: int | None = None) -> tuple[int, int]:
+    """(width, height) of an image file from its header, refused like :func:`open_image` refuses it."""
+    limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+
+    def probe() -> tuple[int, int]:
+        with Image.open(path) as im:
+            _refuse_over_limit(path, *im.size, limit)
+            return im.size
+
+    return _reading(path, probe)
 
 
 def to_rgb_image(image: Any, max_pixels: int | None = None) -> Image.Image:

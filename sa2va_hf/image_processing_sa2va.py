@@ -14,9 +14,7 @@ Everything here is numpy + PIL and reproduces the upstream recipe bit for bit
 """
 
 import difflib
-import functools
 import numbers
-from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 from typing import Any
 
@@ -27,9 +25,19 @@ from transformers.processing_utils import ImagesKwargs
 
 from .errors import Sa2VAError
 from .grounding import SAM2_GROUNDING, GroundingTransform
-from .inputs import as_mask_stack, image_batch, per_image, to_rgb_image
-from .prompt_grid import EMPTY_REGION_POLICIES, PROMPT_MASK_MODES, apply_empty_region_policy, masks_to_grid
-from .tiling import (
+from .image_pipeline import ImagePixels
+from .inputs import as_mask_stack, image_batch, per_image, to_rgb_image  # noqa: F401 (to_rgb_image: 0.1's path)
+from .masks import is_rle
+from .prompt_grid import (
+    EMPTY_REGION_POLICIES,
+    PROMPT_MASK_MODES,
+    apply_empty_region_policy,
+    masks_to_grid,
+    segmentations_to_grid,
+)
+from .resize import check_backend
+from .threads import MAX_THREADS
+from .tiling import (  # noqa: F401 (normalization_table, normalize_tiles, tile_image: 0.1's path, see CHANGELOG)
     IMAGENET_MEAN,
     IMAGENET_STD,
     choose_grid,
@@ -60,7 +68,8 @@ class Sa2VAImageProcessorKwargs(ImagesKwargs, total=False):
     min_region_cells: int
     empty_region: str
     max_image_pixels: int | None
-    num_threads: int
+    num_threads: int | None
+    resize_backend: str
 
 
 #: Generic options Sa2VA honours: stored like its own, overridable per call.
@@ -147,16 +156,19 @@ class ImageOptions(SimpleNamespace):
             raise Sa2VAError(f"empty_region must be one of {EMPTY_REGION_POLICIES}, got {self.empty_region!r}")
         bounds = {
             "image_size": (1, MAX_SIDE), "grounding_size": (1, MAX_SIDE), "patch_size": (1, MAX_SIDE),
-            "min_tiles": (1, MAX_TILES), "max_tiles": (1, MAX_TILES), "num_threads": (1, 64),
+            "min_tiles": (1, MAX_TILES), "max_tiles": (1, MAX_TILES), "num_threads": (1, MAX_THREADS),
             "min_region_cells": (0, None),
         }  # fmt: skip
         for name, (low, high) in bounds.items():
             value = getattr(self, name)
+            if name == "num_threads" and value is None:  # the default: see sa2va_hf.threads
+                continue
             if not _is_int(value) or value < low or (high is not None and value > high):
                 limit = f"{low}..{high}" if high is not None else f">= {low}"
                 raise Sa2VAError(f"{name} must be an int, got {value!r} (allowed: {limit})")
         if not 1 <= self.min_tiles <= self.max_tiles:
             raise Sa2VAError(f"need 1 <= min_tiles <= max_tiles, got {self.min_tiles}, {self.max_tiles}")
+        check_backend(self.resize_backend)
         if self.max_image_pixels is not None and (not _is_int(self.max_image_pixels) or self.max_image_pixels < 1):
             raise Sa2VAError(f"max_image_pixels must be a positive int or None, got {self.max_image_pixels!r}")
         for name in ("use_thumbnail", "normalize_grounding", "return_grounding", "do_rescale", "do_normalize"):
@@ -223,9 +235,13 @@ class Sa2VAImageProcessor(BaseImageProcessor):
             ``"drop"`` (remove the region; the output's ``dropped_regions`` lists the
             original indices per image), or ``"keep"`` (upstream v1; a warning is issued).
         max_image_pixels: refuse image files larger than this (PIL's limit by default).
-        num_threads: with 2 or more, the grounding image is resized on a worker thread while
-            the tiles are cut (PIL releases the GIL while resizing). Outputs are identical;
-            leave it at 1 inside multi-process data loaders, which already use every core.
+        num_threads: threads for one call (``None``, the default: every core in a plain call, one
+            inside a DataLoader worker, ``datasets.map(num_proc=...)`` or another process pool, or
+            ``SA2VA_HF_NUM_THREADS``; see :mod:`sa2va_hf.threads`). With 2 or more, the three
+            resizes of an image and the images of a batch run side by side. Outputs are identical.
+        resize_backend: ``"pil"`` (default: PIL's bicubic, bit-identical to the recipe) or
+            ``"torch"`` (torch's uint8 antialiased bicubic: several times faster, every value within
+            2 grey levels of PIL's before normalization; needs torch). See :mod:`sa2va_hf.resize`.
         do_rescale, rescale_factor, do_normalize, image_mean, image_std: the tiles' ``x / 255``
             and ``(x - mean) / std`` steps, as in every transformers image processor (the
             grounding image has its own, ``grounding_mean`` / ``grounding_std``).
@@ -259,7 +275,8 @@ class Sa2VAImageProcessor(BaseImageProcessor):
     min_region_cells = 1
     empty_region = "error"
     max_image_pixels = None
-    num_threads = 1
+    num_threads = None
+    resize_backend = "pil"
     image_mean = list(IMAGENET_MEAN)
     image_std = list(IMAGENET_STD)
     do_rescale = True
@@ -296,6 +313,18 @@ class Sa2VAImageProcessor(BaseImageProcessor):
         """This processor's options with ``overrides`` applied, checked."""
         return ImageOptions.resolve(self, overrides)
 
+    @staticmethod
+    def _prompt_cells(value: Any, height: int, width: int, opts: ImageOptions, what: str) -> np.ndarray:
+        """One image's visual prompts on the token grid: RLE / polygons from their runs, arrays through pixels."""
+        if isinstance(value, (list, tuple)) and value and all(
+            is_rle(v) or (isinstance(v, (list, tuple)) and v and isinstance(v[0], (list, tuple))) for v in value
+        ):
+            return segmentations_to_grid(
+                value, height, width, opts.grid_size, opts.prompt_mask_mode, opts.image_size, record=what
+            )
+        stack = as_mask_stack(value, height, width, what)
+        return masks_to_grid(stack, opts.grid_size, opts.prompt_mask_mode, opts.image_size)
+
     # -- entry point
 
     def __call__(self, images, visual_prompts=None, masks=None, return_tensors=None, **overrides) -> BatchFeature:
@@ -313,52 +342,37 @@ class Sa2VAImageProcessor(BaseImageProcessor):
         image_list, _, batched = image_batch(images)
         prompt_list = per_image(visual_prompts, batched, len(image_list), "visual_prompts")
         mask_list = per_image(masks, batched, len(image_list), "masks")
-        table = normalization_table(
-            opts.image_mean, opts.image_std, opts.do_rescale, opts.rescale_factor, opts.do_normalize
-        )
         grounding = GroundingTransform(opts.grounding_size, opts.grounding_mean, opts.grounding_std)
-
-        pixel_values, num_patches, grounding_images, vp_overall = [], [], [], []
-        prompt_masks, region_pixels, dropped, gt_masks = [], [], [], []
-        pool = _thread_pool() if opts.num_threads > 1 and opts.return_grounding else None
-        for i, image in enumerate(image_list):
-            rgb = to_rgb_image(
-                image,
-                opts.max_image_pixels,
-                input_data_format=opts.input_data_format,
-                do_convert_rgb=opts.do_convert_rgb,
-                what=f"image {i}",
-            )
-            w, h = rgb.size
-            pending = pool.submit(grounding, rgb, opts.normalize_grounding) if pool else None
-            tiles = tile_image(rgb, opts.min_tiles, opts.max_tiles, opts.image_size, opts.use_thumbnail)
-            pixel_values.append(normalize_tiles(tiles, table))
-            num_patches.append(len(tiles))
-            if pending is not None:
-                grounding_images.append(pending.result())
-            elif opts.return_grounding:
-                grounding_images.append(grounding(rgb, opts.normalize_grounding))
-
-            has_prompt = False
-            if visual_prompts is not None:
-                stack = as_mask_stack(prompt_list[i], h, w, f"visual_prompts of image {i}")
-                cells = masks_to_grid(stack, opts.grid_size, opts.prompt_mask_mode, opts.image_size)
-                cells, counts, gone = apply_empty_region_policy(cells, opts.min_region_cells, opts.empty_region, i)
-                prompt_masks.append(cells)
-                region_pixels.append(counts)
-                dropped.append(gone)
-                has_prompt = len(counts) > 0
-            vp_overall.append(np.array([False] * (len(tiles) - 1) + [has_prompt]))
-            if masks is not None:
-                gt_masks.append(as_mask_stack(mask_list[i], h, w, f"masks of image {i}"))
+        pixels = ImagePixels(image_list, opts, grounding if opts.return_grounding else None)
+        pixels.start()  # with a pool, the resizes run while the prompts and masks are worked out here
+        try:
+            vp_overall, prompt_masks, region_pixels, dropped, gt_masks = [], [], [], [], []
+            for i, ((w, h), tiles) in enumerate(zip(pixels.sizes, pixels.num_patches.tolist())):
+                has_prompt = False
+                if visual_prompts is not None:
+                    cells = self._prompt_cells(prompt_list[i], h, w, opts, f"visual_prompts of image {i}")
+                    cells, counts, gone = apply_empty_region_policy(
+                        cells, opts.min_region_cells, opts.empty_region, i
+                    )
+                    prompt_masks.append(cells)
+                    region_pixels.append(counts)
+                    dropped.append(gone)
+                    has_prompt = len(counts) > 0
+                vp_overall.append(np.array([False] * (tiles - 1) + [has_prompt]))
+                if masks is not None:
+                    gt_masks.append(as_mask_stack(mask_list[i], h, w, f"masks of image {i}"))
+        except BaseException:
+            pixels.cancel()
+            raise
+        pixel_values, num_patches, g_pixel_values = pixels.finish()
 
         data: dict[str, Any] = {
-            "pixel_values": np.concatenate(pixel_values),
-            "num_patches": np.asarray(num_patches, dtype=np.int64),
+            "pixel_values": pixel_values,
+            "num_patches": num_patches,
             "vp_overall_mask": np.concatenate(vp_overall),
         }
         if opts.return_grounding:
-            data["g_pixel_values"] = np.stack(grounding_images)
+            data["g_pixel_values"] = g_pixel_values
         if visual_prompts is not None:
             data["prompt_masks"] = prompt_masks
             data["region_pixels"] = region_pixels
@@ -367,12 +381,6 @@ class Sa2VAImageProcessor(BaseImageProcessor):
         if masks is not None:
             data["masks"] = gt_masks
         return BatchFeature(data=convert_tensors(data, return_tensors))
-
-
-@functools.lru_cache(maxsize=1)
-def _thread_pool() -> ThreadPoolExecutor:
-    # One worker is all the overlap needs: the grounding resize runs beside the tiling.
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sa2va-grounding")
 
 
 def convert_tensors(data: dict[str, Any], return_tensors: Any) -> dict[str, Any]:

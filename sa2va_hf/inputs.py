@@ -13,13 +13,14 @@ Bad input ends here as a :class:`~sa2va_hf.errors.Sa2VAError` naming what disagr
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from .errors import ImageLoadError, Sa2VAError, ShapeMismatchError
-from .image_io import open_image
+from .image_io import IMAGE_FILE_ERRORS, open_image
 from .masks import decode_many, is_rle
 
 
@@ -62,7 +63,7 @@ def to_rgb_image(
     if isinstance(image, (str, os.PathLike)):
         im = open_image(image, max_pixels)
     elif isinstance(image, Image.Image):
-        im = image
+        im = load_image(image, what)
     elif is_array_like(image):
         im = _array_to_image(image, input_data_format, what)
     else:
@@ -79,6 +80,28 @@ def to_rgb_image(
         return im.convert("RGB")
     except (ValueError, OSError) as e:  # e.g. mode 'La' (premultiplied alpha): PIL has no direct conversion
         raise Sa2VAError(f"{what}: PIL cannot convert a {im.mode!r} image to RGB ({e}); convert it first") from None
+
+
+#: Locks for reading lazily opened images, striped by object id: one image is read by one thread at a time.
+_LOAD_LOCKS = tuple(threading.Lock() for _ in range(64))
+
+
+def load_image(image: Image.Image, what: str = "image") -> Image.Image:
+    """``image`` with its pixels read: a lazily opened file (``Image.open``) is decoded now, once.
+
+    PIL reads a lazily opened file on first use, and two threads using it at once both read the
+    same file handle (``OSError: image file is truncated``); here one thread reads it under a lock
+    and every later use, on any thread, finds the pixels in memory. Errors name the image.
+    """
+    if getattr(image, "tile", None):  # a file not read yet
+        with _LOAD_LOCKS[id(image) % len(_LOAD_LOCKS)]:
+            try:
+                image.load()
+            except IMAGE_FILE_ERRORS as e:
+                name = getattr(image, "filename", "") or ""
+                where = f" (file {name!r})" if name else ""
+                raise ImageLoadError(f"{what}{where} cannot be decoded: {e}") from None
+    return image
 
 
 def _array_to_image(image: Any, input_data_format: Any, what: str) -> Image.Image:

@@ -46,6 +46,8 @@ __all__ = [
     "encode",
     "to_rle",
     "rle_counts",
+    "segmentation_runs",
+    "segmentations_runs",
     "rle_area",
     "rle_bbox",
     "is_rle",
@@ -127,6 +129,44 @@ def _numbers(values: object, types: frozenset[type], dtype: type) -> np.ndarray 
     return np.asarray(values, dtype=dtype)
 
 
+# Each character of a compressed RLE as a signed base-32 digit: '0'..'O' end a number (their 0x10 bit
+# is the number's sign, so the last digit counts d - 32), 'P'..'o' continue it, anything else is 64.
+_LAST_DIGIT = ord("P")
+_DIGITS = np.full(256, 64, dtype=np.int64)
+_DIGITS[48:80] = [d - 32 if d & 0x10 else d for d in range(32)]
+_DIGITS[80:112] = np.arange(32)
+_POWERS_OF_32 = 32 ** np.arange(12, dtype=np.int64)  # 12 characters hold 60 bits
+
+
+def _rle_numbers(raw: np.ndarray) -> np.ndarray:
+    """The numbers of compressed-RLE characters (one string, or several each ending a number), not yet un-delta'd."""
+    digits = _DIGITS[raw]
+    if digits.max() == 64:
+        raise MaskFormatError("RLE counts contain characters outside the COCO alphabet ('0'..'o')")
+    if raw[-1] >= _LAST_DIGIT:
+        raise MaskFormatError("RLE counts end in the middle of a number")
+    ends = np.flatnonzero(raw < _LAST_DIGIT)
+    if ends.size == raw.size:  # every number one character
+        return digits
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    np.add(ends[:-1], 1, out=starts[1:])
+    lengths = ends - starts + 1
+    if lengths.max() > _POWERS_OF_32.size:
+        raise MaskFormatError("RLE counts hold a number too long to be a run length")
+    place = np.arange(raw.size) - np.repeat(starts, lengths)
+    return np.add.reduceat(digits * _POWERS_OF_32[place], starts)
+
+
+def _undelta(values: np.ndarray) -> np.ndarray:
+    """Runs j > 2 were stored as run[j] - run[j-2]: add them back up (odd and even runs apart), in place."""
+    if values.size > 3:
+        values[3::2] = np.cumsum(values[1::2])[1:]
+    if values.size > 4:
+        values[4::2] = np.cumsum(values[2::2])[1:]
+    return values
+
+
 def rle_counts(counts: str | bytes) -> np.ndarray:
     """Decode a compressed RLE ``counts`` string into its run lengths (int64).
 
@@ -137,29 +177,7 @@ def rle_counts(counts: str | bytes) -> np.ndarray:
     raw = np.frombuffer(counts.encode("ascii") if isinstance(counts, str) else bytes(counts), dtype=np.uint8)
     if raw.size == 0:
         return np.zeros(0, dtype=np.int64)
-    if raw.min() < 48 or raw.max() > 111:
-        raise MaskFormatError("RLE counts contain characters outside the COCO alphabet ('0'..'o')")
-    c = raw.astype(np.int64) - 48
-    more = (c & 0x20) != 0
-    if more[-1]:
-        raise MaskFormatError("RLE counts end in the middle of a number")
-    ends = np.flatnonzero(~more)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    group = np.repeat(np.arange(ends.size), ends - starts + 1)
-    shift = 5 * (np.arange(c.size) - starts[group])
-    if shift.max() > 55:
-        raise MaskFormatError("RLE counts hold a number too long to be a run length")
-    values = np.zeros(ends.size, dtype=np.int64)
-    np.add.at(values, group, (c & 0x1F) << shift)
-    negative = (c[ends] & 0x10) != 0
-    values[negative] |= -1 << (shift[ends][negative] + 5)
-    # Undo the delta coding: runs j > 2 were stored as run[j] - run[j-2].
-    runs = values.copy()
-    if runs.size > 3:
-        runs[3::2] = np.cumsum(values[1::2])[1:]
-    if runs.size > 4:
-        runs[4::2] = np.cumsum(values[2::2])[1:]
-    return runs
+    return _undelta(_rle_numbers(raw))
 
 
 def _is_padded(counts: bytes) -> bool:
@@ -181,8 +199,8 @@ def _encode_runs(runs: np.ndarray, h: int, w: int) -> dict:
     return mask_utils.frPyObjects({"size": [h, w], "counts": runs.tolist()}, h, w)
 
 
-def _validated_rle(rle: dict, height: object, width: object, ctx: str) -> dict:
-    """Return a pycocotools-ready canonical compressed RLE (``bytes`` counts) after checking it."""
+def _rle_runs(rle: dict, height: object, width: object, ctx: str) -> tuple[np.ndarray, int, int, bytes | None]:
+    """(checked runs, h, w, the counts as bytes for a compressed RLE else None) of an RLE dict."""
     size = rle.get("size")
     if not isinstance(size, (list, tuple)) or len(size) != 2:
         raise MaskFormatError(f"RLE 'size' must be [height, width], got {_show(size)}{ctx}")
@@ -196,7 +214,7 @@ def _validated_rle(rle: dict, height: object, width: object, ctx: str) -> dict:
         except (MaskFormatError, UnicodeEncodeError) as e:
             raise MaskFormatError(f"corrupt compressed RLE{ctx}: {e}") from None
         _check_runs(runs, h, w, ctx)
-        return _encode_runs(runs, h, w) if _is_padded(data) else {"size": [h, w], "counts": data}
+        return runs, h, w, data
     if isinstance(counts, (list, tuple, np.ndarray)):
         try:
             runs = _numbers(counts, _INTEGER_TYPES, np.int64)
@@ -205,8 +223,16 @@ def _validated_rle(rle: dict, height: object, width: object, ctx: str) -> dict:
         if runs is None:
             raise MaskFormatError(f"uncompressed RLE counts must be a flat list of integers{ctx}")
         _check_runs(runs, h, w, ctx)
-        return _encode_runs(runs, h, w)
+        return runs, h, w, None
     raise MaskFormatError(f"RLE 'counts' must be a str, bytes or a list of ints, got {type(counts).__name__}{ctx}")
+
+
+def _validated_rle(rle: dict, height: object, width: object, ctx: str) -> dict:
+    """Return a pycocotools-ready canonical compressed RLE (``bytes`` counts) after checking it."""
+    runs, h, w, data = _rle_runs(rle, height, width, ctx)
+    if data is not None and not _is_padded(data):
+        return {"size": [h, w], "counts": data}
+    return _encode_runs(runs, h, w)
 
 
 def _trace_steps(xy: np.ndarray) -> int:
@@ -318,6 +344,75 @@ def decode_many(
     for k, rle in enumerate(rles):
         out[k] = mask_utils.decode(rle)
     return out
+
+
+def segmentation_runs(
+    segmentation: Segmentation, height: int, width: int, *, file: object = None, record: object = None
+) -> np.ndarray:
+    """Run lengths of a segmentation at ``height`` x ``width``, without decoding it to pixels.
+
+    int64, over the pixels in column-major order, background first (COCO's runs): what
+    :func:`decode` would decode, checked the same way (the same errors for the same input). An RLE
+    is parsed here; a polygon is rasterised by pycocotools to its RLE first.
+    """
+    ctx = where(file, record)
+    _mask_shape(height, width, ctx)
+    if isinstance(segmentation, dict) and "counts" in segmentation and "size" in segmentation:
+        return _rle_runs(segmentation, height, width, ctx)[0]
+    return rle_counts(_to_coco_rle(segmentation, height, width, ctx)["counts"])
+
+
+def segmentations_runs(
+    segmentations: Sequence[Segmentation], height: int, width: int, *, file: object = None, record: object = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`segmentation_runs` of several segmentations of one image: (all runs, ``n + 1`` offsets).
+
+    The runs of segmentation ``k`` are ``runs[offsets[k]:offsets[k + 1]]``. Compressed RLEs of
+    the image's size are parsed together, in one pass over all their characters; anything else,
+    and any input that fails a check, goes one by one through :func:`segmentation_runs` (whose
+    errors name the problem).
+    """
+    ctx = where(file, record)
+    h, w = _mask_shape(height, width, ctx)
+    datas = []
+    for segmentation in segmentations:
+        counts = segmentation.get("counts") if type(segmentation) is dict else None
+        size = segmentation.get("size") if counts is not None else None
+        if type(counts) is str and counts.isascii():
+            counts = counts.encode("ascii")
+        if not (
+            type(counts) is bytes and counts and counts[-1] < _LAST_DIGIT
+            and type(size) in (list, tuple) and len(size) == 2 and type(size[0]) is int and type(size[1]) is int
+            and (size[0], size[1]) == (h, w)
+        ):  # fmt: skip
+            break
+        datas.append(counts)
+    else:
+        if not datas:
+            return np.zeros(0, dtype=np.int64), np.zeros(1, dtype=np.int64)
+        hw = h * w
+        try:
+            if len(datas) == 1:
+                runs = _undelta(_rle_numbers(np.frombuffer(datas[0], dtype=np.uint8)))
+                offsets = np.array([0, runs.size], dtype=np.int64)
+                ok = runs.min() >= 0 and runs.max() <= hw and runs.sum() == hw
+            else:
+                lengths = np.fromiter(map(len, datas), dtype=np.int64, count=len(datas))
+                raw = np.frombuffer(b"".join(datas), dtype=np.uint8)
+                runs = _rle_numbers(raw)
+                offsets = np.zeros(len(datas) + 1, dtype=np.int64)
+                np.cumsum(np.add.reduceat(raw < _LAST_DIGIT, np.cumsum(lengths) - lengths, dtype=np.int64), out=offsets[1:])
+                for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist()):
+                    _undelta(runs[a:b])
+                ok = runs.min() >= 0 and runs.max() <= hw and (np.add.reduceat(runs, offsets[:-1]) == hw).all()
+        except MaskFormatError:
+            ok = False
+        if ok:
+            return runs, offsets
+    parts = [segmentation_runs(s, h, w, file=file, record=record) for s in segmentations]
+    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum([len(p) for p in parts], out=offsets[1:])
+    return (np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)), offsets
 
 
 def encode(mask: np.ndarray, *, file: object = None, record: object = None) -> dict:

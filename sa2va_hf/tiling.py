@@ -9,6 +9,7 @@ default filter (BICUBIC), cut 448×448 tiles row-major, and append the whole ima
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -110,3 +111,46 @@ def normalize_tiles(tiles: np.ndarray, table: np.ndarray) -> np.ndarray:
     for c in range(3):
         np.take(table[c], tiles[..., c], out=out[:, c])
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _pair_table(table_bytes: bytes) -> np.ndarray:
+    table = np.frombuffer(table_bytes, dtype=np.float32).reshape(3, 256)
+    # every pair of neighbouring uint8 values, in this machine's byte order, read as one uint16
+    pairs = np.arange(1 << 16, dtype=np.uint16).view(np.uint8).reshape(1 << 16, 2)
+    return np.ascontiguousarray(table[:, pairs]).view(np.uint64).reshape(3, 1 << 16)
+
+
+def pair_table(table: np.ndarray) -> np.ndarray:
+    """(3, 65536) uint64: the float32 values of two neighbouring uint8 pixels of a :func:`normalization_table`.
+
+    Two pixels read as one uint16 index give both normalized values in one 8-byte copy: the same
+    float32 bits as looking each up, with half the lookups (and 1.5 MB of table, which stays in cache).
+    """
+    return _pair_table(np.ascontiguousarray(table, dtype=np.float32).tobytes())
+
+
+def normalize_planes_into(out: np.ndarray, planes: np.ndarray, table: np.ndarray, rows: int = 1, cols: int = 1) -> None:
+    """Tiles of a resized image, normalized through ``table``, written into ``out``.
+
+    ``planes``: the resized image as (3, rows*S, cols*S) uint8 (each plane row-contiguous);
+    ``out``: (rows*cols, 3, S, S) float32, C-contiguous; tile ``r*cols + c`` is the S x S square at
+    row ``r``, column ``c`` -- PIL's ``crop`` boxes of the recipe, sliced instead of copied.
+    Bit-identical to :func:`normalize_tiles` of the same tiles.
+    """
+    s = out.shape[-1]
+    o = out.reshape(rows, cols, 3, s, s)
+    if s % 2 == 0 and all(p.strides[-1] == 1 for p in planes):
+        pairs = pair_table(table)
+        o = o.view(np.uint64)  # (rows, cols, 3, s, s // 2): two float32 values per item
+        for c in range(3):
+            index = planes[c].view(np.uint16).reshape(rows, s, cols, s // 2)
+            for r in range(rows):
+                for k in range(cols):
+                    np.take(pairs[c], index[r, :, k], out=o[r, k, c], mode="clip")
+        return
+    for c in range(3):
+        index = planes[c].reshape(rows, s, cols, s)
+        for r in range(rows):
+            for k in range(cols):
+                np.take(table[c], index[r, :, k], out=o[r, k, c], mode="clip")

@@ -37,6 +37,7 @@ from .errors import Sa2VAError, ShapeMismatchError
 from .grounding import SAM2_GROUNDING, GroundingTransform
 from .image_processing_sa2va import Sa2VAImageProcessor, Sa2VAImageProcessorKwargs, convert_tensors
 from .inputs import as_mask_stack, as_numpy, is_array_like, to_rgb_image
+from .threads import resolve_num_threads
 from .video_io import read_frames, read_record_frames
 
 #: A path with one of these extensions is a video file; any other path is an image file (a frame).
@@ -123,7 +124,8 @@ class Sa2VAVideoProcessor:
 
         video_list, _, batched = video_batch(videos)
         mask_list = _per_video(masks, batched, len(video_list))
-        pool = _thread_pool() if opts.num_threads > 1 and opts.return_grounding else None
+        # num_threads=None (the default): the cores the call is given (sa2va_hf.threads)
+        pool = _thread_pool() if resolve_num_threads(opts.num_threads) > 1 and opts.return_grounding else None
         parts: dict[str, list] = {}  # per-video arrays of the frames that reach the language model
         grounding_images: list[np.ndarray] = []  # per frame, every frame
         num_frames, num_llm, gt_masks = [], [], []

@@ -353,6 +353,8 @@ CLOSURE = [
     "video_processing_sa2va.py", "video_io.py",
     "families.py", "image_processing_sa2va_common.py", "image_processing_sa2va_qwen2_vl.py",
     "image_processing_sa2va_llava.py",
+    # the InternVL image path's speed: one call's pixels, the resize backends, the thread policy
+    "image_pipeline.py", "resize.py", "threads.py",
 ]  # fmt: skip
 
 

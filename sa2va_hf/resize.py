@@ -1,0 +1,108 @@
+"""The two resize backends: PIL's bicubic (exact, the recipe's) and torch's uint8 antialiased bicubic (fast).
+
+* ``"pil"`` (default): ``Image.resize`` with PIL's default filter, BICUBIC -- what upstream calls,
+  so every output is bit-identical to the recipe.
+* ``"torch"``: ``F.interpolate(x_uint8, mode="bicubic", antialias=True)`` on a channels-last uint8
+  image, the kernel ported from Pillow-SIMD, run in PIL's pass order (:func:`vertical_first`). It is
+  5-8x faster than PIL on one thread; 0.2-0.4% of a photo's values differ from PIL's by 1 grey level
+  and a few per million by 2 (its weights have 15-17 bits where PIL's have 22; transformers' fast
+  image processors accept the same kind of difference). torch is imported when this backend is used.
+
+:func:`resize` returns the three colour planes of the result, each a row-contiguous (H, W) uint8
+array: what the normalization reads and the grounding image stores, so no pixel is transposed.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .errors import Sa2VAError
+
+RESIZE_BACKENDS = ("pil", "torch")
+
+
+def resize_cost(in_w: int, in_h: int, out_w: int, out_h: int) -> float:
+    """Relative cost of a separable bicubic resize (multiply-adds of PIL's two passes).
+
+    The horizontal pass reads every source row once per output column with a kernel of
+    ``2 * 2 * max(in/out, 1) + 1`` taps; the vertical pass the same per output pixel. Used only
+    to start the longest resize first when they run side by side.
+    """
+
+    def taps(src: int, dst: int) -> int:
+        return 2 * math.ceil(2 * max(src / max(dst, 1), 1.0)) + 1
+
+    return in_h * out_w * taps(in_w, out_w) + out_h * out_w * taps(in_h, out_h)
+
+
+def check_backend(backend: Any) -> None:
+    if backend not in RESIZE_BACKENDS:
+        raise Sa2VAError(f"resize_backend must be one of {RESIZE_BACKENDS}, got {backend!r}")
+
+
+def _torch() -> Any:
+    try:  # in a try so transformers' remote-code import check does not demand torch
+        import torch
+        import torch.nn.functional  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "resize_backend='torch' needs torch: pip install torch (or use resize_backend='pil')"
+        ) from None
+    return torch
+
+
+def torch_source(image: Image.Image | np.ndarray) -> Any:
+    """An RGB image as the (1, 3, H, W) uint8 channels-last tensor the torch kernel reads (no copy of an array)."""
+    torch = _torch()
+    arr = np.asarray(image)
+    if not arr.flags.c_contiguous:
+        arr = np.ascontiguousarray(arr)
+    try:  # DLPack carries the read-only flag of np.asarray(PIL image) without torch's non-writable warning
+        tensor = torch.from_dlpack(arr)
+    except (BufferError, RuntimeError, TypeError):
+        tensor = torch.from_numpy(np.array(arr))
+    return tensor.permute(2, 0, 1).unsqueeze(0)
+
+
+@functools.lru_cache(maxsize=1)
+def _pillow_may_go_vertical_first() -> bool:
+    """Whether this Pillow runs the vertical pass first when the height shrinks much more than the width.
+
+    Pillow 13 does (``Resample.c``: when ``in_h - out_h > 2 * (in_w - out_w) > ...``); earlier ones
+    always went horizontal first. Asked once of a small image whose two orders give different pixels.
+    """
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (300, 5, 3), dtype=np.uint8))
+    direct = np.asarray(image.resize((48, 48)))
+    return not np.array_equal(direct, np.asarray(image.resize((48, 300)).resize((48, 48))))
+
+
+def vertical_first(in_w: int, in_h: int, out_w: int, out_h: int) -> bool:
+    """Whether PIL resizes ``in_w`` x ``in_h`` to ``out_w`` x ``out_h`` vertical pass first (the torch backend follows)."""
+    return in_h - out_h > 0 and in_h - out_h > 2 * (in_w - out_w) and _pillow_may_go_vertical_first()
+
+
+def resize(source: Any, width: int, height: int, backend: str = "pil") -> Sequence[np.ndarray]:
+    """``source`` resized to ``width`` x ``height`` by ``backend``: its R, G and B planes, (H, W) uint8 each.
+
+    ``source`` is an RGB PIL image for ``"pil"`` and a :func:`torch_source` tensor for ``"torch"``.
+    """
+    if backend == "pil":
+        resized = source.resize((width, height))  # PIL's default filter for RGB: BICUBIC, as upstream
+        return [np.frombuffer(resized.tobytes("raw", band), dtype=np.uint8).reshape(height, width) for band in "RGB"]
+    torch = _torch()
+    interpolate = functools.partial(
+        torch.nn.functional.interpolate, mode="bicubic", antialias=True, align_corners=False
+    )
+    in_h, in_w = source.shape[2:]
+    if in_w != width and in_h != height and vertical_first(in_w, in_h, width, height):
+        # PIL's order, so both round the same intermediate (in the other order pixels differ by up to 20)
+        source = interpolate(source, size=(height, in_w)).contiguous(memory_format=torch.channels_last)
+    out = interpolate(source, size=(height, width))
+    return out[0].contiguous().numpy()  # (3, H, W): torch writes planes already (contiguous() is then free)
