@@ -12,7 +12,7 @@ import torch
 from datasets import concatenate_datasets
 
 from sa2va_hf.errors import PlanError, Sa2VAError, SampleDroppedError
-from sa2va_hf.training import PlanRandom, Sa2VACollator, Sa2VATrainingTransform, with_repeats
+from sa2va_hf.training import PlanRandom, Sa2VACollator, Sa2VATrainingTransform, lazy_frames, with_repeats
 
 MIX = ("osprey_conversation", "osprey_detail_description", "refcoco", "gcg_grandf", "llava_665k", "describe_anything",
        "finetune")  # fmt: skip
@@ -238,7 +238,7 @@ VIDEO_MIX = ("revos", "mevis", "ref_youtube_vos", "ref_sav", "chat_univi", "refc
 
 @pytest.mark.parametrize("recipe", ["v1", "v2"])
 def test_video_sources_through_workers_and_the_collator_identical_across_runs(built, processors, recipe):
-    mix = concatenate_datasets([built(s) for s in VIDEO_MIX])
+    mix = lazy_frames(concatenate_datasets([built(s) for s in VIDEO_MIX]))  # frames decoded where planned
     t = Sa2VATrainingTransform(processors("qwen"), recipe, seed=5)
     kept, report = t.filter(mix)
     # v1 writes 5 frame strings for Chat-UniVi's 3-frame video: refused; v2 builds every record

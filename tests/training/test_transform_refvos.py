@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sa2va_hf import video_io
 from sa2va_hf.data.schema import record_frames
 from sa2va_hf.errors import PlanError, SampleDroppedError
-from sa2va_hf.training import Sa2VATrainingTransform
+from sa2va_hf.training import Sa2VATrainingTransform, lazy_frames
 from sa2va_hf.training.evaluation import prompt_ids
 
 from ..reference import ref_g_pixel_values, ref_video_frame, ref_video_prompt
@@ -277,3 +278,21 @@ def test_eval_gives_the_first_five_frames_to_the_language_model_every_frame_to_s
     assert sample["masks"].shape == (7, 20, 24) and sample["num_frames"].tolist() == [7]
     assert t.render(long, plan)[0][0].count("<img>") == 5
     assert t.length(long, plan) == len(sample["input_ids"])
+
+
+def test_lazy_frames_open_only_the_planned_frames_and_build_the_same_sample(built, processors, monkeypatch):
+    ds = built("revos")
+    lazy = lazy_frames(ds)
+    row = lazy[0]
+    assert all(isinstance(f, dict) and f["bytes"] is None for f in row["frames"])  # nothing decoded on reading
+    opened = []
+    real = video_io.to_rgb_image
+    monkeypatch.setattr(video_io, "to_rgb_image", lambda frame, *a: opened.append(frame) or real(frame, *a))
+    t = Sa2VATrainingTransform(processors("qwen"), "v1")
+    plan = {**PLAN, "frame_ids": [0, 0, 2, 2, 2]}
+    sample = t.build(row, plan)
+    assert opened == [row["frames"][f]["path"] for f in plan["frame_ids"]]  # frame 1 never opened
+    eager = t.build(ds[0], plan)
+    for key in ("input_ids", "labels", "pixel_values", "g_pixel_values", "masks"):
+        assert np.array_equal(np.asarray(sample[key]), np.asarray(eager[key])), key
+    assert lazy_frames(built("refcoco"))[0]["frames"][0]["path"].endswith(".jpg")  # image sources too
