@@ -6,6 +6,7 @@ Not part of the processor's remote code: it imports the processor closure, never
 
 from .collator import Sa2VACollator, collate_fn
 from .conversations import CONVERSATION_STYLES, IGNORE_INDEX, encode_conversation, encode_turns
+from .dataset_tools import lazy_frames
 from .fixes import FIXES
 from .mix import UPSTREAM_REPEATS, upstream_mix, with_repeats
 from .plan import PlanRandom
@@ -22,6 +23,7 @@ __all__ = [
     "collate_fn",
     "encode_conversation",
     "encode_turns",
+    "lazy_frames",
     "upstream_mix",
     "with_repeats",
 ]

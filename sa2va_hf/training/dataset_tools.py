@@ -1,5 +1,6 @@
 """Whole-dataset passes of a transform that never decode pixels: which records upstream cannot build
-(``Sa2VATrainingTransform.filter``) and each sample's token count (``.lengths``).
+(``Sa2VATrainingTransform.filter``) and each sample's token count (``.lengths``); and
+:func:`lazy_frames`, which leaves stored frames undecoded until a sample needs them.
 
 Rows are read as Arrow batches: ``frames`` / ``video`` are reduced to what a record's checks need
 (how many frames; the video path), so no image is opened and no embedded byte is copied.
@@ -7,6 +8,7 @@ Rows are read as Arrow batches: ``frames`` / ``video`` are reduced to what a rec
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections import Counter
 from functools import partial
@@ -68,3 +70,21 @@ def sample_lengths(transform: Any, dataset: Any, num_proc: int | None = None, si
     """Each row's token count under the transform's current epoch (refused records raise)."""
     out = _map_arrow(dataset, partial(_lengths, transform=transform, signed=signed), num_proc, "measuring samples")
     return out.with_format(None)["length"]
+
+
+def lazy_frames(dataset: Any) -> Any:
+    """``dataset`` with its ``frames`` column left undecoded (``{"path", "bytes"}`` per frame).
+
+    ``datasets`` decodes every image of a row when the row is read, so a row of a JPEG-frame video
+    (ReVOS, MeViS, Ref-YouTube-VOS: tens to hundreds of frames) decodes all of them for a sample that
+    uses 5. Undecoded, the transform decodes only the frames its plan names (and image sources their one
+    image, as before); samples are the same. Only the column's type changes, no data is rewritten.
+    """
+    feature = copy.deepcopy(dataset.features["frames"])
+    inner = feature[0] if isinstance(feature, list) else getattr(feature, "feature", None)
+    if inner is None or not hasattr(inner, "decode"):
+        from ..errors import Sa2VAError
+
+        raise Sa2VAError(f"'frames' must be a list of images (the canonical schema), got {feature!r}")
+    inner.decode = False
+    return dataset.cast_column("frames", feature)

@@ -76,6 +76,51 @@ FIXES = {
             "RefCOCOg-GCG sentences are found case-insensitively; over the sorted spans, one that overlaps "
             "the next ends where the next begins (a phrase left empty is dropped with its mask)",
         ),
+        Fix(
+            "seg_question_article",
+            "RefCOCO / + / g, own data, ReVOS / MeViS / Ref-YTVOS, Ref-SAV (v2), v1 and v2",
+            "the SEG question templates write 'the {class_name}' (10 of 16), so a phrase that opens with an "
+            "article reads 'Can you segment the the man in red in this image?' ('the a dog', 'the The object')",
+            "where the phrase opens with 'the', 'a' or 'an' (any case), the template's 'the ' before it is dropped",
+        ),
+        Fix(
+            "video_distinct_expressions",
+            "ReVOS / MeViS / Ref-YTVOS, Ref-SAV, v1 and v2",
+            "the 5 expressions (Ref-SAV: objects) of a sample are drawn with replacement in both branches: the "
+            "branch for more than 5 calls np.random.choice(n, 5) without replace=False, so a sample may ask for "
+            "one expression twice while others of the video go unused",
+            "a video with more than 5 expressions gives 5 distinct ones (5 or fewer: with replacement, as upstream)",
+        ),
+        Fix(
+            "video_distinct_frames",
+            "ReVOS / MeViS / Ref-YTVOS, Ref-SAV, v1 and v2",
+            "frames are drawn without replacement only when the video has more than 6 (select_k + 1): a video of "
+            "5 or 6 frames repeats frames",
+            "5 distinct frames whenever the video has at least 5 (fewer: with replacement, as upstream)",
+        ),
+        Fix(
+            "video_question_newline",
+            "ReVOS / MeViS / Ref-YTVOS, Ref-SAV, Chat-UniVi, v1",
+            "the first question follows the last frame's '</img>' on the same line ('</img>Can you segment ...'), "
+            "while v2 and predict_forward (inference, both versions) put it on the next line",
+            "a newline between the frames and the first question (unless the question already starts with one)",
+        ),
+        Fix(
+            "chat_univi_placeholders",
+            "Chat-UniVi, v1 and v2",
+            "v1 removes only '<image>' from the questions, so a '<video>' placeholder stays in the text as words; "
+            "v2 removes only '<video>': an '<image>' in the first question leaves a blank line after the frames, "
+            "one in a later question makes v2 assert (such records are refused)",
+            "both '<image>' and '<video>' are removed from every question before the frames are put in front",
+        ),
+        Fix(
+            "chat_univi_short_videos",
+            "Chat-UniVi, v1",
+            "a video of fewer than 5 frames gives all its frames to the model but its text holds 5 frame strings, "
+            "so image tokens and pixels disagree (v1's model warns and misplaces the batch's image embeddings). "
+            "Without the fix such records are refused",
+            "one frame string per frame given, as v2 writes it",
+        ),
     )
 }
 

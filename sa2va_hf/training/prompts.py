@@ -15,6 +15,9 @@ order is part of the contract. The lists share names across code bases but not c
   ``GCG_QUESTIONS`` (GLaMM's "detailed" list, "the this image" corrected, no ``<image>``), Osprey's ``VP_QUESTIONS``
   (18); Ref-SAV uses the generic ``SEG_QUESTIONS``.
 
+Both namespaces also hold ``REFVOS_EVAL_QUESTIONS``: the prompts of upstream's referring-video
+evaluation (``evaluation/dataset/refVOS.py``), which evaluation plans index.
+
 :data:`RECIPE_PROMPTS` maps a recipe to its namespace.
 """
 
@@ -102,6 +105,13 @@ _REGION_QUESTIONS_V1 = (
 )
 
 
+#: Upstream's referring-video evaluation prompts after ``<image>\n`` (v2 ``evaluation/dataset/refVOS.py``:
+#: ``SEG_PROMPT`` for an expression without ``?``, ``SEG_PROMPT_QUESTION`` for one with it); the expression
+#: goes in verbatim. v1's evaluation has the first only (it passes a ``?`` expression alone, without
+#: ``<image>``, so its frames get no image tokens): both recipes evaluate with v2's pair.
+_REFVOS_EVAL_QUESTIONS = ("Please segment {class_name}.", " {class_name} Please respond with a segmentation mask.")
+
+
 class V1:
     """Sa2VA v1 (magic-research/Sa2VA, ``projects/llava_sam2/datasets``), as each dataset class imports them."""
 
@@ -133,6 +143,7 @@ class V1:
     #: ``ReSAM2_Dataset.py`` ``short`` mode (a ``short_caps`` item, ``"A "`` removed).
     REF_SAV_SEG_QUESTIONS_SHORT = GLAMM.SEG_QUESTIONS
     REF_SAV_ANSWER_LIST = GLAMM.ANSWER_LIST
+    REFVOS_EVAL_QUESTIONS = _REFVOS_EVAL_QUESTIONS
 
 
 class V2:
@@ -187,6 +198,7 @@ class V2:
         "Examine the region <region> closely and share its details.",
     )
     LIMIT = V1.LIMIT
+    REFVOS_EVAL_QUESTIONS = _REFVOS_EVAL_QUESTIONS
 
 
 RECIPE_PROMPTS = {"v1": V1, "v2": V2}

@@ -317,7 +317,7 @@ class Sa2VATrainingTransform:
         opts = self.processor.image_processor.resolve_options(**spec.image_options)
         per_tile = opts.grid_size**2
         if spec.video:
-            return [video_string(len(spec.frames), per_tile)]
+            return [video_string(_llm_frames(spec), per_tile)]
         tiles = num_tiles(record["width"], record["height"], opts.min_tiles, opts.max_tiles, opts.image_size,
                           opts.use_thumbnail)  # fmt: skip
         return [image_string(tiles, per_tile)]
@@ -333,7 +333,9 @@ class Sa2VATrainingTransform:
         groups = spec.mask_groups
         if spec.video:
             masks = None if groups is None else [self._video_masks(record, spec)]
-            data, media, _ = self.processor.process_media(videos=[frames], masks=masks, **spec.image_options)
+            data, media, _ = self.processor.process_media(
+                videos=[frames], masks=masks, max_llm_frames=spec.max_llm_frames, **spec.image_options
+            )
         else:
             masks = None if groups is None else [self._image_masks(record, spec)]
             prompts = None if spec.visual_prompts is None else [spec.visual_prompts]
@@ -387,6 +389,12 @@ def _repeat(record: Mapping[str, Any]) -> int:
     if isinstance(repeat, bool) or not isinstance(repeat, (int, np.integer)) or repeat < 0:
         raise Sa2VAError(f"a record's 'repeat' must be a non-negative int, got {repeat!r}{where(record)}")
     return int(repeat)
+
+
+def _llm_frames(spec: SampleSpec) -> int:
+    """How many of a video sample's frames reach the language model."""
+    n = len(spec.frames)
+    return n if spec.max_llm_frames is None else min(n, spec.max_llm_frames)
 
 
 def _n_frames(record: Mapping[str, Any]) -> int:

@@ -7,9 +7,9 @@ import os
 import datasets
 import pytest
 
-from sa2va_hf import Sa2VAImageProcessor, Sa2VAProcessor, load_source
+from sa2va_hf import Sa2VAImageProcessor, Sa2VAProcessor, load_source, video_io
 
-from ..fakedata import describe_anything, finetune, folder, gcg, llava, osprey, refcoco, refvos
+from ..fakedata import chat_univi, describe_anything, finetune, folder, gcg, llava, osprey, ref_sav, refcoco, refvos
 from ..tokenizer_utils import make_tokenizer
 
 datasets.disable_progress_bars()
@@ -32,6 +32,10 @@ WRITERS = {
     "finetune": finetune.write,
     "folder": folder.write,
     "revos": refvos.write,
+    "mevis": refvos.write,
+    "ref_youtube_vos": refvos.write,
+    "ref_sav": ref_sav.write,
+    "chat_univi": chat_univi.write,
 }
 OWN_DATA = {"finetune", "folder"}  # data_dir is the dataset's own folder
 
@@ -64,3 +68,17 @@ def processors():
         return cache[flavour]
 
     return get
+
+
+@pytest.fixture
+def decoded_frames(monkeypatch):
+    """The frame indices each ``video_io.read_frames`` call asks a video file for, in call order."""
+    calls = []
+    real = video_io.read_frames
+
+    def spy(video, indices=None, **kw):
+        calls.append(None if indices is None else list(indices))
+        return real(video, indices, **kw)
+
+    monkeypatch.setattr(video_io, "read_frames", spy)
+    return calls

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from ..reference import ref_grid, ref_nearest, ref_pool
+from ..fakedata._common import frame_signature
+from ..reference import MEAN, STD, ref_grid, ref_nearest, ref_pool
 
 C = "<IMG_CONTEXT>"
 
@@ -78,3 +79,9 @@ def sample_runs(tokenizer, sample) -> list[tuple[str, bool]]:
     from ..tokenizer_utils import label_runs
 
     return [(text, on) for on, text in label_runs(tokenizer, sample["input_ids"], sample["labels"])]
+
+
+def frame_signatures(pixel_values) -> list[int]:
+    """The frame index each tile shows, for videos of ``frame_signature_image`` frames (tiles un-normalized)."""
+    std, mean = np.asarray(STD, np.float32)[:, None, None], np.asarray(MEAN, np.float32)[:, None, None]
+    return [frame_signature((tile * std + mean) * 255) for tile in pixel_values]

@@ -12,7 +12,7 @@ import torch
 from datasets import concatenate_datasets
 
 from sa2va_hf.errors import PlanError, Sa2VAError, SampleDroppedError
-from sa2va_hf.training import PlanRandom, Sa2VACollator, Sa2VATrainingTransform, with_repeats
+from sa2va_hf.training import PlanRandom, Sa2VACollator, Sa2VATrainingTransform, lazy_frames, with_repeats
 
 MIX = ("osprey_conversation", "osprey_detail_description", "refcoco", "gcg_grandf", "llava_665k", "describe_anything",
        "finetune")  # fmt: skip
@@ -231,3 +231,44 @@ def test_context_tokens_are_not_tokenized_one_by_one(mix, processors, flavour):
         assert fast["input_ids"] == full["input_ids"] and fast["labels"] == full["labels"]
         assert t.length(record, plan) == slow.length(record, plan) == len(fast["input_ids"])
     assert t._splits is True
+
+
+VIDEO_MIX = ("revos", "mevis", "ref_youtube_vos", "ref_sav", "chat_univi", "refcoco")
+
+
+@pytest.mark.parametrize("recipe", ["v1", "v2"])
+def test_video_sources_through_workers_and_the_collator_identical_across_runs(built, processors, recipe):
+    mix = lazy_frames(concatenate_datasets([built(s) for s in VIDEO_MIX]))  # frames decoded where planned
+    t = Sa2VATrainingTransform(processors("qwen"), recipe, seed=5)
+    kept, report = t.filter(mix)
+    # v1 writes 5 frame strings for Chat-UniVi's 3-frame video: refused; v2 builds every record
+    assert report == ({t.drop_reason(built("chat_univi")[1]): 1} if recipe == "v1" else {})
+    lengths = t.lengths(kept)
+    first, second = run_loader(kept, t), run_loader(kept, pickle.loads(pickle.dumps(t)))
+    plans = [p for batch in first for p in batch["plans"]]
+    assert [p["source"] for p in plans] == kept["source"]
+    for i, plan in enumerate(plans):  # workers drew the plans the main process draws
+        assert plan == t.plan(kept[i])
+    for a, b in zip(first, second):
+        assert a.keys() == b.keys()
+        for key in a:
+            if isinstance(a[key], torch.Tensor):
+                assert torch.equal(a[key], b[key]), key
+            elif key == "masks":
+                assert all(torch.equal(x, y) for x, y in zip(a[key], b[key])), key
+            else:
+                assert a[key] == b[key], key
+    context = processors("qwen").image_context_token_id
+    row = 0
+    for batch in first:
+        # every frame (or tile) in pixel_values has its 256 image tokens, every planned frame its SAM2 image
+        assert int((batch["input_ids"] == context).sum()) == 256 * batch["pixel_values"].shape[0]
+        assert batch["pixel_values"].shape[0] == int(batch["num_patches"].sum())
+        grounded = [p for p in batch["plans"] if p["source"] != "chat_univi"]
+        assert batch.get("frames_per_batch", []) == [len(p["frame_ids"]) for p in grounded]
+        assert [m.shape[0] for m in batch.get("masks", [])] == [
+            5 if p["source"] == "refcoco" else 5 * len(p["frame_ids"]) for p in grounded
+        ]
+        n = len(batch["plans"])
+        assert batch["attention_mask"].sum(dim=1).tolist() == lengths[row : row + n]
+        row += n

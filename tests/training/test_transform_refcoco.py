@@ -126,3 +126,17 @@ def test_an_empty_sentence_is_refused(built, processors):
     assert "IndexError" in t.drop_reason(bad)
     with pytest.raises(SampleDroppedError, match="empty sentence"):
         t.build(bad, PLAN)
+
+
+def test_article_fix_drops_the_templates_the_before_an_article(built, processors):
+    record = built("refcoco")[0]
+    t = Sa2VATrainingTransform(processors("qwen"), "v2", fixes=["seg_question_article"])
+    qs = [
+        "Can you segment the dog on the right #101 in this image?",
+        "Can you segment the man in red  101  in this image?",  # no article: the template's "the" stays
+        "Please segment brown dog 101 in this image.",
+        "Can you highlight the dog on the right #101 in this image with a segmentation mask?",
+        "Please identify and segment the same dog again in this image.",
+    ]
+    expected = [(img(tiles(56, 40)) + "\n" + qs[0], ANSWERS[0])] + list(zip(qs[1:], ANSWERS[1:]))
+    assert t.render(record, PLAN) == xtuner_runs("qwen", expected)

@@ -16,6 +16,7 @@ and optionally ``eval_plans(record, t)``: one fixed plan per expression for val 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,9 @@ class SampleSpec:
             the template's).
         frames: positions in the record's frames the sample shows (``None``: no image at all).
         video: the frames are one video (one 448 tile each, one ``<image>``); else one image.
+        max_llm_frames: of a video, how many frames (the first) reach the language model -- tiles and
+            text; every frame still gives ``g_pixel_values`` and ``masks`` (``None``: all, as training;
+            ``5``: upstream's evaluation through ``predict_forward``).
         visual_prompts: (n, H, W) uint8 region masks given to the model as visual prompts.
         region_cells: their grid cells, already written into ``turns`` (the engine checks them).
         mask_groups: the ground-truth ``masks``, one per entry: the regions OR-ed into it (``None``:
@@ -58,6 +62,7 @@ class SampleSpec:
     instruction: str | None = None
     frames: list[int] | None = None
     video: bool = False
+    max_llm_frames: int | None = None
     visual_prompts: np.ndarray | None = None
     region_cells: list[int] | None = None
     mask_groups: list[list[int]] | None = None
@@ -162,6 +167,36 @@ def fold_v2(messages: Sequence[Mapping[str, str]], has_image: bool, record: Mapp
             turns.append({"input": pending, "output": value.strip()})
             pending = ""
     return turns
+
+
+def fold_v2_video(messages: Sequence[Mapping[str, str]], record: Mapping[str, Any]) -> list[dict]:
+    """v2's ``_process_conversations_for_encoding(..., is_video=True)``: leading gpt turns skipped; in the user
+    message holding ``<image>`` (upstream asserts it is the first message) every ``<image>`` is removed and the
+    video put in front, then the message is stripped; other user messages kept as they are; answers stripped."""
+    turns, pending = [], ""
+    for index, (role, value) in enumerate(_skip_leading_gpt(messages)):
+        if role == "human":
+            if IMAGE_PLACEHOLDER in value:
+                if index != 0:
+                    raise refuse(record, f"<image> in message {index} (v2 asserts it is in the first message)")
+                value = (IMAGE_PLACEHOLDER + value.replace(IMAGE_PLACEHOLDER, "")).strip()
+            pending += value
+        else:
+            turns.append({"input": pending, "output": value.strip()})
+            pending = ""
+    return turns
+
+
+#: A phrase opening with an article (``seg_question_article``).
+_ARTICLE = re.compile(r"(?:the|an?)\s", re.IGNORECASE)
+
+
+def seg_question(template: str, phrase: str, fixes: frozenset[str]) -> str:
+    """A SEG question template filled with ``phrase``; with the ``seg_question_article`` fix, a phrase that
+    opens with an article drops the template's ``the`` before it (no "the the man")."""
+    if "seg_question_article" in fixes and _ARTICLE.match(phrase):
+        template = template.replace("the {class_name}", "{class_name}")
+    return template.format(class_name=phrase)
 
 
 def _skip_leading_gpt(messages: Sequence[Mapping[str, str]]) -> list[tuple[str, str]]:

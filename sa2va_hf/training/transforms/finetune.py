@@ -55,7 +55,7 @@ class FinetuneTransform(FamilyTransform):
         reason = self._refusal(record)
         if reason is not None:
             raise refuse(record, reason)
-        messages = referring_turns(V2, record, plan)
+        messages = referring_turns(V2, record, plan, t.fixes)
         return SampleSpec(
             turns=fold_v2(messages, True, record),
             frames=[0],

@@ -33,6 +33,7 @@ from .base import (
     fold_v1_direct,
     fold_v2,
     refuse,
+    seg_question,
     strip_refer_phrase,
     texts_of_region,
     where,
@@ -44,14 +45,14 @@ OBJECTS_PER_SAMPLE = 5
 EVAL_QUESTION, EVAL_ANSWER = 1, 0
 
 
-def referring_turns(prompts, record, plan) -> list[dict[str, str]]:
+def referring_turns(prompts, record, plan, fixes: frozenset[str] = frozenset()) -> list[dict[str, str]]:
     """One human / gpt pair per planned text: the SEG question around the phrase, a templated answer."""
     if not len(plan["text_ids"]) == len(plan["question_ids"]) == len(plan["answer_ids"]):
         raise PlanError(f"the plan needs one question and one answer id per text id{where(record)}")
     messages = []
     for i, (k, q, a) in enumerate(zip(plan["text_ids"], plan["question_ids"], plan["answer_ids"])):
         phrase = strip_refer_phrase(record["texts"][k]["text"])
-        question = template(prompts.SEG_QUESTIONS, q, "question", where(record)).format(class_name=phrase)
+        question = seg_question(template(prompts.SEG_QUESTIONS, q, "question", where(record)), phrase, fixes)
         if i == 0:
             question = IMAGE_PLACEHOLDER + "\n" + question
         messages += [
@@ -104,7 +105,7 @@ class RefCOCOTransform(FamilyTransform):
         reason = empty_text(record)
         if reason is not None:
             raise refuse(record, reason)
-        messages = referring_turns(t.prompts, record, plan)
+        messages = referring_turns(t.prompts, record, plan, t.fixes)
         if t.recipe == "v1":
             instruction = None if "refcoco_template" in t.fixes else REFCOCO_INSTRUCTION
             turns, style = fold_v1_direct(messages, has_image=True), "refcoco"
