@@ -17,6 +17,8 @@ import numpy as np
 
 from ...errors import PlanError
 from ...tokens import IMAGE_PLACEHOLDER
+from ..plan import template
+from .base import SampleSpec, fold_v2_video, where
 
 #: ``select_number`` / ``sampled_frames`` of every upstream config (v1 and v2).
 EXPRESSIONS_PER_SAMPLE = 5
@@ -69,3 +71,19 @@ def check_turn_ids(record, plan) -> None:
     if not len(plan["text_ids"]) == len(plan["question_ids"]) == len(plan["answer_ids"]):
         where = f" (source {record.get('source')!r}, record {record.get('id')!r})"
         raise PlanError(f"the plan needs one question and one answer id per text id{where}")
+
+
+def segmentation_spec(record, plan, t, questions: Sequence[str]):
+    """The sample of a referring video segmentation plan (ReVOS / MeViS / Ref-YTVOS, Ref-SAV): the
+    recipe's answers, v1's or v2's turn layout, the planned frames, one mask group per expression."""
+    answers = [template(t.prompts.ANSWER_LIST, a, "answer", where(record)) for a in plan["answer_ids"]]
+    if t.recipe == "v1":
+        turns = v1_video_turns(questions, answers, t.fixes)
+    else:
+        turns = fold_v2_video(v2_video_messages(questions, answers), record)
+    return SampleSpec(
+        turns=turns,
+        frames=list(plan["frame_ids"]),
+        video=True,
+        mask_groups=[list(record["texts"][k]["region_ids"]) for k in plan["text_ids"]],
+    )

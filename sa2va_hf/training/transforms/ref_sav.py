@@ -24,8 +24,8 @@ which a video longer than its masklet breaks (the source keeps such videos and c
 from __future__ import annotations
 
 from ..plan import draw, template
-from ._video import check_turn_ids, frame_count, sample_expressions, sample_frames, v1_video_turns, v2_video_messages
-from .base import FamilyTransform, SampleSpec, base_plan, fold_v2_video, refuse, seg_question, where
+from ._video import check_turn_ids, frame_count, sample_expressions, sample_frames, segmentation_spec
+from .base import FamilyTransform, SampleSpec, base_plan, refuse, seg_question, where
 
 
 def questions_of(t):
@@ -62,17 +62,7 @@ class RefSAVTransform(FamilyTransform):
             seg_question(template(questions_of(t), q, "question", where(record)), record["texts"][k]["text"], t.fixes)
             for k, q in zip(plan["text_ids"], plan["question_ids"])
         ]
-        answers = [template(t.prompts.ANSWER_LIST, a, "answer", where(record)) for a in plan["answer_ids"]]
-        if t.recipe == "v1":
-            turns = v1_video_turns(questions, answers, t.fixes)
-        else:
-            turns = fold_v2_video(v2_video_messages(questions, answers), record)
-        return SampleSpec(
-            turns=turns,
-            frames=list(plan["frame_ids"]),
-            video=True,
-            mask_groups=[list(record["texts"][k]["region_ids"]) for k in plan["text_ids"]],
-        )
+        return segmentation_spec(record, plan, t, questions)
 
 
 TRANSFORM = RefSAVTransform()

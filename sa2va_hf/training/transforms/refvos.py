@@ -30,8 +30,8 @@ from __future__ import annotations
 from ...errors import PlanError
 from ...tokens import IMAGE_PLACEHOLDER
 from ..plan import draw, template
-from ._video import check_turn_ids, frame_count, sample_expressions, sample_frames, v1_video_turns, v2_video_messages
-from .base import FamilyTransform, SampleSpec, base_plan, fold_v2_video, refuse, seg_question, where
+from ._video import check_turn_ids, frame_count, sample_expressions, sample_frames, segmentation_spec
+from .base import FamilyTransform, SampleSpec, base_plan, refuse, seg_question, where
 
 #: ``predict_forward`` gives the first 5 frames of a video to the language model, every frame to SAM2.
 EVAL_LLM_FRAMES = 5
@@ -100,17 +100,7 @@ class RefVOSTransform(FamilyTransform):
         if plan.get("eval"):
             return self._eval_spec(record, plan, t)
         questions = [question_of(t, record, k, q) for k, q in zip(plan["text_ids"], plan["question_ids"])]
-        answers = [template(t.prompts.ANSWER_LIST, a, "answer", where(record)) for a in plan["answer_ids"]]
-        if t.recipe == "v1":
-            turns = v1_video_turns(questions, answers, t.fixes)
-        else:
-            turns = fold_v2_video(v2_video_messages(questions, answers), record)
-        return SampleSpec(
-            turns=turns,
-            frames=list(plan["frame_ids"]),
-            video=True,
-            mask_groups=[list(record["texts"][k]["region_ids"]) for k in plan["text_ids"]],
-        )
+        return segmentation_spec(record, plan, t, questions)
 
     @staticmethod
     def _eval_spec(record, plan, t) -> SampleSpec:
