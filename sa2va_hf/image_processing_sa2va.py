@@ -13,13 +13,10 @@ Everything here is numpy + PIL and reproduces the upstream recipe bit for bit
 * ``masks``: ground-truth masks at the image's own size.
 """
 
-import difflib
-import numbers
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from transformers.image_processing_utils import BaseImageProcessor, BatchFeature
 from transformers.processing_utils import ImagesKwargs
 
@@ -28,6 +25,15 @@ from .grounding import SAM2_GROUNDING, GroundingTransform
 from .image_pipeline import ImagePixels
 from .inputs import as_mask_stack, image_batch, per_image, to_rgb_image  # noqa: F401 (to_rgb_image: 0.1's path)
 from .masks import is_rle
+from .options import (  # noqa: F401 (MAX_SIDE: 0.1's path)
+    FIXED_OPTIONS,
+    MAX_SIDE,
+    MAX_TILES,
+    check_int,
+    check_shared_options,
+    is_real,
+    refuse_unknown_and_fixed,
+)
 from .prompt_grid import (
     EMPTY_REGION_POLICIES,
     PROMPT_MASK_MODES,
@@ -87,43 +93,14 @@ OPTION_NAMES = (
     tuple(k for k in Sa2VAImageProcessorKwargs.__annotations__ if k not in ImagesKwargs.__annotations__) + _GENERIC
 )
 
-#: Generic options whose meaning the recipe fixes: only the value that says what Sa2VA does anyway
-#: is accepted (nothing is stored), anything else is refused with the reason.
+#: Generic options whose meaning the recipe fixes (see :data:`options.FIXED_OPTIONS`), with tiling's own.
 _FIXED = {
+    **FIXED_OPTIONS,
     "do_resize": ((None, True), "dynamic tiling always resizes"),
     "size": ((None,), "tiles are image_size x image_size and the grounding image grounding_size; set those"),
     "default_to_square": ((None, True), "every resize here is to a square"),
-    "crop_size": ((None,), "Sa2VA does not crop"),
-    "do_center_crop": ((None, False), "Sa2VA does not crop"),
-    "do_pad": ((None, False), "Sa2VA does not pad"),
-    "pad_size": ((None,), "Sa2VA does not pad"),
-    "resample": ((None, int(Image.Resampling.BICUBIC)), "the recipe resizes with PIL BICUBIC"),
     "data_format": ((None, "channels_first"), "pixel_values are channels-first"),
-    "device": ((None, "cpu"), "this image processor computes with numpy and PIL on the CPU"),
-    "disable_grouping": ((None, True, False), ""),  # nothing is grouped: either value is honoured
-    "return_tensors": ((None,), "it is chosen per call"),
 }
-
-#: Upper bounds far above any Sa2VA setting (448 / 1024 / 1008 / 12); larger values are mistakes
-#: that would ask PIL for gigabytes or make the grid search (cubic in max_tiles) hang.
-MAX_SIDE = 4096
-MAX_TILES = 64
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _three(value: Any, name: str) -> list[float]:
-    """``image_mean`` / ``image_std``: one number per RGB channel (a single number is repeated)."""
-    values = [value] * 3 if _is_real(value) else list(value) if isinstance(value, (list, tuple)) else None
-    if values is None or len(values) != 3 or not all(_is_real(v) for v in values):
-        raise Sa2VAError(f"{name} must be a number or 3 numbers (R, G, B), got {value!r}")
-    return [float(v) for v in values]
 
 
 class ImageOptions(SimpleNamespace):
@@ -131,20 +108,7 @@ class ImageOptions(SimpleNamespace):
 
     @classmethod
     def resolve(cls, defaults: Any, overrides: dict[str, Any]) -> "ImageOptions":
-        known = Sa2VAImageProcessorKwargs.__annotations__
-        unknown = sorted(set(overrides) - set(known))
-        if unknown:
-            hints = [
-                f"{name!r} (did you mean {close[0]!r}?)"
-                if (close := difflib.get_close_matches(name, known, n=1))
-                else repr(name)
-                for name in unknown
-            ]
-            raise Sa2VAError(f"unknown Sa2VAImageProcessor option(s): {', '.join(hints)}; known: {sorted(known)}")
-        for name, (accepted, reason) in _FIXED.items():
-            value = getattr(overrides.get(name), "value", overrides.get(name))  # an enum's value
-            if name in overrides and value not in accepted:
-                raise Sa2VAError(f"Sa2VAImageProcessor does not take {name}={overrides[name]!r}: {reason}")
+        refuse_unknown_and_fixed(overrides, Sa2VAImageProcessorKwargs.__annotations__, _FIXED, "Sa2VAImageProcessor")
         options = cls(**{name: overrides.get(name, getattr(defaults, name)) for name in OPTION_NAMES})
         options.check(overrides.get("image_seq_length"))
         return options
@@ -155,46 +119,20 @@ class ImageOptions(SimpleNamespace):
         if self.empty_region not in EMPTY_REGION_POLICIES:
             raise Sa2VAError(f"empty_region must be one of {EMPTY_REGION_POLICIES}, got {self.empty_region!r}")
         bounds = {
-            "image_size": (1, MAX_SIDE), "grounding_size": (1, MAX_SIDE), "patch_size": (1, MAX_SIDE),
+            "image_size": (1, MAX_SIDE), "patch_size": (1, MAX_SIDE),
             "min_tiles": (1, MAX_TILES), "max_tiles": (1, MAX_TILES), "num_threads": (1, MAX_THREADS),
             "min_region_cells": (0, None),
         }  # fmt: skip
         for name, (low, high) in bounds.items():
-            value = getattr(self, name)
-            if name == "num_threads" and value is None:  # the default: see sa2va_hf.threads
-                continue
-            if not _is_int(value) or value < low or (high is not None and value > high):
-                limit = f"{low}..{high}" if high is not None else f">= {low}"
-                raise Sa2VAError(f"{name} must be an int, got {value!r} (allowed: {limit})")
+            if not (name == "num_threads" and getattr(self, name) is None):  # the default: see sa2va_hf.threads
+                check_int(getattr(self, name), name, low, high)
         if not 1 <= self.min_tiles <= self.max_tiles:
             raise Sa2VAError(f"need 1 <= min_tiles <= max_tiles, got {self.min_tiles}, {self.max_tiles}")
         check_backend(self.resize_backend)
-        if self.max_image_pixels is not None and (not _is_int(self.max_image_pixels) or self.max_image_pixels < 1):
-            raise Sa2VAError(f"max_image_pixels must be a positive int or None, got {self.max_image_pixels!r}")
-        for name in ("use_thumbnail", "normalize_grounding", "return_grounding", "do_rescale", "do_normalize"):
-            if not isinstance(getattr(self, name), bool):
-                raise Sa2VAError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        if self.do_convert_rgb is None:
-            self.do_convert_rgb = True
-        if not isinstance(self.do_convert_rgb, bool):
-            raise Sa2VAError(f"do_convert_rgb must be True or False, got {self.do_convert_rgb!r}")
-        self.input_data_format = getattr(self.input_data_format, "value", self.input_data_format)  # an enum
-        if self.input_data_format not in (None, "channels_first", "channels_last"):
-            raise Sa2VAError(
-                f"input_data_format must be 'channels_first', 'channels_last' or None, got {self.input_data_format!r}"
-            )
-        if not _is_real(self.downsample_ratio) or not 0 < self.downsample_ratio < float("inf"):
+        flags = ("use_thumbnail", "normalize_grounding", "return_grounding", "do_rescale", "do_normalize")
+        check_shared_options(self, flags)
+        if not is_real(self.downsample_ratio) or not 0 < self.downsample_ratio < float("inf"):
             raise Sa2VAError(f"downsample_ratio must be a positive number, got {self.downsample_ratio!r}")
-        if not _is_real(self.rescale_factor):
-            raise Sa2VAError(f"rescale_factor must be a number, got {self.rescale_factor!r}")
-        self.image_mean = _three(self.image_mean, "image_mean")
-        self.image_std = _three(self.image_std, "image_std")
-        if self.do_normalize and 0 in self.image_std:
-            raise Sa2VAError(f"image_std must not hold 0 (it divides), got {self.image_std}")
-        self.grounding_mean = _three(self.grounding_mean, "grounding_mean")
-        self.grounding_std = _three(self.grounding_std, "grounding_std")
-        if 0 in self.grounding_std:
-            raise Sa2VAError(f"grounding_std must not hold 0 (it divides), got {self.grounding_std}")
         if self.grid_size < 1:
             raise Sa2VAError(
                 f"image_size // patch_size * downsample_ratio must be at least 1, got "
@@ -316,8 +254,12 @@ class Sa2VAImageProcessor(BaseImageProcessor):
     @staticmethod
     def _prompt_cells(value: Any, height: int, width: int, opts: ImageOptions, what: str) -> np.ndarray:
         """One image's visual prompts on the token grid: RLE / polygons from their runs, arrays through pixels."""
-        if isinstance(value, (list, tuple)) and value and all(
-            is_rle(v) or (isinstance(v, (list, tuple)) and v and isinstance(v[0], (list, tuple))) for v in value
+        if (
+            isinstance(value, (list, tuple))
+            and value
+            and all(
+                is_rle(v) or (isinstance(v, (list, tuple)) and v and isinstance(v[0], (list, tuple))) for v in value
+            )
         ):
             return segmentations_to_grid(
                 value, height, width, opts.grid_size, opts.prompt_mask_mode, opts.image_size, record=what
@@ -351,9 +293,7 @@ class Sa2VAImageProcessor(BaseImageProcessor):
                 has_prompt = False
                 if visual_prompts is not None:
                     cells = self._prompt_cells(prompt_list[i], h, w, opts, f"visual_prompts of image {i}")
-                    cells, counts, gone = apply_empty_region_policy(
-                        cells, opts.min_region_cells, opts.empty_region, i
-                    )
+                    cells, counts, gone = apply_empty_region_policy(cells, opts.min_region_cells, opts.empty_region, i)
                     prompt_masks.append(cells)
                     region_pixels.append(counts)
                     dropped.append(gone)

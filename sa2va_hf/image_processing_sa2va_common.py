@@ -12,8 +12,6 @@ checked, and refused with the reason when they would change the recipe.
 
 from __future__ import annotations
 
-import difflib
-import numbers
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,8 +22,17 @@ from transformers.processing_utils import ImagesKwargs
 
 from .errors import Sa2VAError
 from .grounding import SAM2_GROUNDING, GroundingTransform
-from .image_processing_sa2va import MAX_SIDE, convert_tensors
+from .image_processing_sa2va import convert_tensors
 from .inputs import as_mask_stack, image_batch, per_image, to_rgb_image
+from .options import (  # noqa: F401 (the families import them from here)
+    FIXED_OPTIONS,
+    check_int,
+    check_shared_options,
+    is_int,
+    is_real,
+    refuse_unknown_and_fixed,
+    three_floats,
+)
 
 
 class Sa2VAFamilyImageProcessorKwargs(ImagesKwargs, total=False):
@@ -50,45 +57,15 @@ GENERIC_OPTIONS = (
     "image_std",
 )
 
-#: Generic options whose meaning the recipe fixes: only the value that says what it does anyway is
-#: accepted (nothing is stored), anything else is refused with the reason. ``size`` names the
-#: family's own size options (``SIZE_OPTIONS``).
-FIXED_OPTIONS = {
+#: Generic options whose meaning the recipe fixes (see :data:`options.FIXED_OPTIONS`); ``size`` is
+#: refused with the family's own size options (``size_options``).
+FIXED = {
+    **FIXED_OPTIONS,
     "do_resize": ((None, True), "the recipe always resizes"),
     "default_to_square": ((None,), "the recipe fixes the output shape"),
-    "crop_size": ((None,), "Sa2VA does not crop"),
-    "do_center_crop": ((None, False), "Sa2VA does not crop"),
-    "do_pad": ((None, False), "Sa2VA does not pad"),
-    "pad_size": ((None,), "Sa2VA does not pad"),
-    "resample": ((None, int(Image.Resampling.BICUBIC)), "the recipe resizes with PIL BICUBIC"),
     "data_format": ((None, "channels_first"), "pixel_values have a fixed layout"),
-    "device": ((None, "cpu"), "this image processor computes with numpy and PIL on the CPU"),
-    "disable_grouping": ((None, True, False), ""),  # nothing is grouped: either value is honoured
-    "return_tensors": ((None,), "it is chosen per call"),
     "image_seq_length": ((None,), "the number of image tokens follows from the image and the options"),
 }
-
-
-def is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def three_floats(value: Any, name: str) -> list[float]:
-    """A mean / std option: one number per RGB channel (a single number is repeated)."""
-    values = [value] * 3 if is_real(value) else list(value) if isinstance(value, (list, tuple)) else None
-    if values is None or len(values) != 3 or not all(is_real(v) for v in values):
-        raise Sa2VAError(f"{name} must be a number or 3 numbers (R, G, B), got {value!r}")
-    return [float(v) for v in values]
-
-
-def check_int(value: Any, name: str, low: int, high: int | None = None) -> None:
-    if not is_int(value) or value < low or (high is not None and value > high):
-        limit = f"{low}..{high}" if high is not None else f">= {low}"
-        raise Sa2VAError(f"{name} must be an int, got {value!r} (allowed: {limit})")
 
 
 class Sa2VAFamilyImageProcessor(BaseImageProcessor):
@@ -155,22 +132,9 @@ class Sa2VAFamilyImageProcessor(BaseImageProcessor):
 
     @classmethod
     def _resolve(cls, defaults: Any, overrides: dict[str, Any]) -> SimpleNamespace:
-        known = set(cls.valid_kwargs.__annotations__)
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            hints = [
-                f"{name!r} (did you mean {close[0]!r}?)"
-                if (close := difflib.get_close_matches(name, sorted(known), n=1))
-                else repr(name)
-                for name in unknown
-            ]
-            raise Sa2VAError(f"unknown {cls.__name__} option(s): {', '.join(hints)}; known: {sorted(known)}")
         if overrides.get("size") is not None:
             raise Sa2VAError(f"{cls.__name__} does not take size=: set {' / '.join(cls.size_options)} instead")
-        for name, (accepted, reason) in FIXED_OPTIONS.items():
-            value = getattr(overrides.get(name), "value", overrides.get(name))  # an enum's value
-            if name in overrides and value not in accepted:
-                raise Sa2VAError(f"{cls.__name__} does not take {name}={overrides[name]!r}: {reason}")
+        refuse_unknown_and_fixed(overrides, cls.valid_kwargs.__annotations__, FIXED, cls.__name__)
         options = SimpleNamespace(**{name: overrides.get(name, getattr(defaults, name)) for name in cls.option_names()})
         cls.check_options(options)
         return options
@@ -178,29 +142,7 @@ class Sa2VAFamilyImageProcessor(BaseImageProcessor):
     @classmethod
     def check_options(cls, opts: SimpleNamespace) -> None:
         """Check (and normalize in place) one set of options; subclasses add their own."""
-        check_int(opts.grounding_size, "grounding_size", 1, MAX_SIDE)
-        if opts.max_image_pixels is not None:
-            check_int(opts.max_image_pixels, "max_image_pixels", 1)
-        for name in ("normalize_grounding", "return_grounding", "do_rescale", "do_normalize"):
-            if not isinstance(getattr(opts, name), bool):
-                raise Sa2VAError(f"{name} must be True or False, got {getattr(opts, name)!r}")
-        if opts.do_convert_rgb is None:
-            opts.do_convert_rgb = True
-        if not isinstance(opts.do_convert_rgb, bool):
-            raise Sa2VAError(f"do_convert_rgb must be True or False, got {opts.do_convert_rgb!r}")
-        opts.input_data_format = getattr(opts.input_data_format, "value", opts.input_data_format)  # an enum
-        if opts.input_data_format not in (None, "channels_first", "channels_last"):
-            raise Sa2VAError(
-                f"input_data_format must be 'channels_first', 'channels_last' or None, got {opts.input_data_format!r}"
-            )
-        if not is_real(opts.rescale_factor):
-            raise Sa2VAError(f"rescale_factor must be a number, got {opts.rescale_factor!r}")
-        for name in ("image_mean", "image_std", "grounding_mean", "grounding_std"):
-            setattr(opts, name, three_floats(getattr(opts, name), name))
-        if opts.do_normalize and 0 in opts.image_std:
-            raise Sa2VAError(f"image_std must not hold 0 (it divides), got {opts.image_std}")
-        if 0 in opts.grounding_std:
-            raise Sa2VAError(f"grounding_std must not hold 0 (it divides), got {opts.grounding_std}")
+        check_shared_options(opts, ("normalize_grounding", "return_grounding", "do_rescale", "do_normalize"))
 
     # -- the family's step
 

@@ -21,12 +21,12 @@ import numpy as np
 from PIL import Image
 from transformers.image_utils import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 
-from .image_processing_sa2va import MAX_SIDE
 from .image_processing_sa2va_common import (
     Sa2VAFamilyImageProcessor,
     Sa2VAFamilyImageProcessorKwargs,
     check_int,
 )
+from .options import MAX_SIDE
 from .tiling import normalization_table, normalize_tiles
 
 

@@ -401,7 +401,9 @@ def segmentations_runs(
                 raw = np.frombuffer(b"".join(datas), dtype=np.uint8)
                 runs = _rle_numbers(raw)
                 offsets = np.zeros(len(datas) + 1, dtype=np.int64)
-                np.cumsum(np.add.reduceat(raw < _LAST_DIGIT, np.cumsum(lengths) - lengths, dtype=np.int64), out=offsets[1:])
+                np.cumsum(
+                    np.add.reduceat(raw < _LAST_DIGIT, np.cumsum(lengths) - lengths, dtype=np.int64), out=offsets[1:]
+                )
                 for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist()):
                     _undelta(runs[a:b])
                 ok = runs.min() >= 0 and runs.max() <= hw and (np.add.reduceat(runs, offsets[:-1]) == hw).all()

@@ -136,9 +136,7 @@ class Row:
     def line(self) -> str:
         median = statistics.median(self.ratios)
         spread = f"{min(self.ratios):.2f}..{max(self.ratios):.2f}"
-        return (
-            f"{self.name:<58}{self.target:>8}{median:>8.2f}x{spread:>13}{self.a_ms:>10.2f}{self.b_ms:>10.2f}  {self.note}"
-        )
+        return f"{self.name:<58}{self.target:>8}{median:>8.2f}x{spread:>13}{self.a_ms:>10.2f}{self.b_ms:>10.2f}  {self.note}"
 
 
 def ab(name: str, ours: Callable[[], object], peer: Callable[[], object], rounds: int, calls: int = 1, **kw) -> Row:
@@ -267,7 +265,9 @@ def rle_groups(args) -> tuple[list[list[dict]], str]:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--images", nargs="*", default=[], help="image files (default: shared/data photos, else generated)")
+    parser.add_argument(
+        "--images", nargs="*", default=[], help="image files (default: shared/data photos, else generated)"
+    )
     parser.add_argument("--data", default=None, help="the project's shared/data folder (default: found upwards)")
     parser.add_argument("--repeat", type=int, default=7, help="A/B rounds per row (median and spread over them)")
     parser.add_argument("--quick", action="store_true", help="small generated inputs, for a smoke test")

@@ -355,6 +355,8 @@ CLOSURE = [
     "image_processing_sa2va_llava.py",
     # the InternVL image path's speed: one call's pixels, the resize backends, the thread policy
     "image_pipeline.py", "resize.py", "threads.py",
+    # the options every family's image processor checks the same way
+    "options.py",
 ]  # fmt: skip
 
 
