@@ -93,6 +93,23 @@ class FamilyTransform:
 # --------------------------------------------------------------------------- shared upstream steps
 
 
+def processor_family(t) -> str:
+    """The checkpoint family of the transform's processor (:mod:`sa2va_hf.families`)."""
+    return getattr(t.processor, "family", "internvl")
+
+
+def no_visual_prompts(t) -> str | None:
+    """Why a sample built on visual prompts cannot be made for this processor's family, or ``None``."""
+    spec = getattr(t.processor, "family_spec", None)
+    if spec is None or spec.visual_prompts:
+        return None
+    return (
+        f"a sample built on visual prompts, which family {spec.name!r} does not take (upstream has no "
+        "visual-prompt path for it: v2's Qwen-VL configs leave the Osprey data out, 'not supported yet'; no "
+        "config trains LLaVA on it)"
+    )
+
+
 def where(record: Mapping[str, Any]) -> str:
     return f" (source {record.get('source')!r}, record {record.get('id')!r})"
 
