@@ -214,9 +214,10 @@ class Sa2VAProcessor(ProcessorMixin):
                 own special tokens (its BOS, as ``tokenizer.encode`` adds it).
             videos: one video or a list of them (or one list per sample): a list of frames, an
                 (F, H, W, 3) array, a video file, or ``{"video": path, "frame_indices": [...]}`` (a
-                video record); see :class:`Sa2VAVideoProcessor`. Every frame is one 448x448 tile
-                and one SAM2 image; one ``<image>`` per video becomes one image string per frame,
-                joined with ``\n``. ``max_llm_frames=5`` gives only the first 5 frames to the
+                video record); see :class:`Sa2VAVideoProcessor`. Every frame is one language-model
+                image (InternVL: one 448x448 tile; Qwen-VL: resized within ``frame_min_pixels`` /
+                ``frame_max_pixels``; LLaVA: 336x336) and one SAM2 image; one ``<image>`` per video
+                becomes one image string per frame, joined with ``\n``. ``max_llm_frames=5`` gives only the first 5 frames to the
                 language model, as ``predict_forward`` does (every frame still reaches SAM2).
             visual_prompts: per image (a flat list over all images), the region masks (see
                 :class:`Sa2VAImageProcessor`). Each image's region string follows its expansion.

@@ -42,7 +42,7 @@ class SampleSpec:
         instruction: with ``"refcoco"``, the instruction used instead of the template's (``None``:
             the template's).
         frames: positions in the record's frames the sample shows (``None``: no image at all).
-        video: the frames are one video (one 448 tile each, one ``<image>``); else one image.
+        video: the frames are one video (one image each: InternVL one 448 tile; one ``<image>``); else one image.
         visual_prompts: (n, H, W) uint8 region masks given to the model as visual prompts.
         region_cells: their grid cells, already written into ``turns`` (the engine checks them).
         mask_groups: the ground-truth ``masks``, one per entry: the regions OR-ed into it (``None``:
