@@ -7,7 +7,11 @@ built through the canonical schema into a ``datasets.Dataset`` of five sources (
 LLaVA with a text-only entry, describe-anything). The tokenizer is the tests' small byte-level BPE
 (a real one tokenizes at a similar rate: the text is mostly the image's special tokens).
 
-Run: ``.venv/bin/python bench/training.py [--records 40] [--size 640x480] [--workers 2]``.
+``--family`` picks the checkpoint family (``internvl``, ``qwen2_5_vl``, ``qwen3_vl``, ``llava``); the
+records a family cannot train on (Osprey and describe-anything outside InternVL, text-only LLaVA entries for
+Qwen-VL) are filtered out first, as ``transform.filter`` does before training.
+
+Run: ``.venv/bin/python bench/training.py [--records 40] [--size 640x480] [--workers 2] [--family qwen3_vl]``.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import datasets  # noqa: E402
 
-from sa2va_hf import Sa2VAImageProcessor, Sa2VAProcessor, masks  # noqa: E402
+from sa2va_hf import Sa2VAProcessor, masks  # noqa: E402
 from sa2va_hf.data.schema import features, make_record, make_region, make_text, record_frames  # noqa: E402
 from sa2va_hf.training import Sa2VACollator, Sa2VATrainingTransform  # noqa: E402
 from tests.tokenizer_utils import make_tokenizer  # noqa: E402
@@ -127,14 +131,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--recipe", default="v2")
+    parser.add_argument("--family", default="internvl")
     parser.add_argument("--repeat", type=int, default=3, help="runs per record; the best counts")
     args = parser.parse_args()
     w, h = (int(v) for v in args.size.split("x"))
     datasets.disable_progress_bars()
     folder = tempfile.mkdtemp(prefix="sa2va-bench-")
     ds = datasets.Dataset.from_list(records(folder, args.records, w, h), features=features())
-    processor = Sa2VAProcessor(Sa2VAImageProcessor(), make_tokenizer("qwen"), template="qwen")
+    flavour = {"internvl": "qwen", "llava": "llava"}.get(args.family, "qwen_vl")
+    template = "qwen" if args.family == "internvl" else None  # the others: their family's
+    processor = Sa2VAProcessor(tokenizer=make_tokenizer(flavour), template=template, family=args.family)
     t = Sa2VATrainingTransform(processor, args.recipe, fixes={"osprey_leading_gpt"})
+    ds, dropped = t.filter(ds)
     n = len(ds)
     rows = [ds[i] for i in range(n)]
     t(rows[0])  # warm up (imports, tokenizer caches)
@@ -156,8 +164,8 @@ def main() -> None:
     lengths = best(partial(t.lengths, ds), 1)
     filtered = best(partial(t.filter, ds), 1)
 
-    print(f"{n} records ({args.size}, recipe {args.recipe}, {os.cpu_count()} CPUs); a batch of {args.batch_size} "
-          f"holds {tiles} tiles")  # fmt: skip
+    print(f"{n} records ({args.size}, recipe {args.recipe}, family {args.family}, {os.cpu_count()} CPUs; "
+          f"{sum(dropped.values())} filtered out); a batch of {args.batch_size} holds {tiles} pixel_values rows")  # fmt: skip
     print(f"  processor, the samples' pixels only             {rate(n, floor)}")
     print(f"  transform, text side only (plan, text, tokens)  {rate(n, text)}")
     print(

@@ -47,6 +47,11 @@ class ImageTokens:
     def string(self, num_tokens: int) -> str:
         return self.start + self.context * int(num_tokens) + self.end
 
+    def video_string(self, frame_tokens: list[int]) -> str:
+        """A video: one image string per frame (``frame_tokens[k]`` context tokens), joined with ``\n``
+        (upstream's ``((frame + '\n') * n).strip()``; Qwen's per-frame expansion gives the same)."""
+        return "\n".join(self.string(n) for n in frame_tokens)
+
     @property
     def tokens(self) -> tuple[str, ...]:
         """The tokens a tokenizer must encode as one id each (start / end may be empty), in the order

@@ -154,6 +154,14 @@ class Sa2VAFamilyImageProcessor(BaseImageProcessor):
         """How many image tokens each image of ``features`` (an output of this processor) takes."""
         raise NotImplementedError
 
+    def image_token_count(self, width: int, height: int, **overrides: Any) -> int:
+        """How many image tokens a ``width`` x ``height`` image takes, from its size alone (no pixels)."""
+        raise NotImplementedError
+
+    def frame_options(self, **overrides: Any) -> dict[str, Any]:
+        """Options a video frame is processed with on top of the call's (none: a frame is an image)."""
+        return {}
+
     # -- entry point
 
     def __call__(self, images, visual_prompts=None, masks=None, return_tensors=None, **overrides) -> BatchFeature:

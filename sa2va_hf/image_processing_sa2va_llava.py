@@ -80,5 +80,10 @@ class Sa2VALlavaImageProcessor(Sa2VAFamilyImageProcessor):
         opts = self.resolve_options(**overrides)
         return [(opts.image_size // opts.patch_size) ** 2] * len(features["pixel_values"])
 
+    def image_token_count(self, width: int, height: int, **overrides: Any) -> int:
+        """(image_size // patch_size)², whatever the image's size."""
+        opts = self.resolve_options(**overrides)
+        return (opts.image_size // opts.patch_size) ** 2
+
 
 __all__ = ["Sa2VALlavaImageProcessor", "Sa2VALlavaImageProcessorKwargs"]

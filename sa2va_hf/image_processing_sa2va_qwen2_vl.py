@@ -51,6 +51,8 @@ MAX_PIXELS_LIMIT = 4096 * 4096
 class Sa2VAQwen2VLImageProcessorKwargs(Sa2VAFamilyImageProcessorKwargs, total=False):
     min_pixels: int
     max_pixels: int
+    frame_min_pixels: int
+    frame_max_pixels: int
     patch_size: int
     temporal_patch_size: int
     merge_size: int
@@ -61,7 +63,10 @@ class Sa2VAQwen2VLImageProcessor(Sa2VAFamilyImageProcessor):
 
     Args:
         min_pixels, max_pixels: the resized image's pixel count bounds (512·28², 2048·28²: Sa2VA's
-            single-image limits; ``FRAME_MIN_PIXELS`` / ``FRAME_MAX_PIXELS`` for video frames).
+            single-image limits).
+        frame_min_pixels, frame_max_pixels: the same for each frame of a video (128·28², 512·28²:
+            Sa2VA's training limits per frame; ``predict_forward`` gives its first 5 frames the
+            single-image limits instead). Only the video path reads them.
         patch_size, temporal_patch_size, merge_size: the vision encoder's (14, 2, 2 for Qwen2.5-VL;
             Qwen3-VL: patch 16, see ``QWEN3_VL_OPTIONS``).
         image_mean, image_std: OpenAI-CLIP for Qwen2.5-VL, 0.5 for Qwen3-VL.
@@ -79,6 +84,8 @@ class Sa2VAQwen2VLImageProcessor(Sa2VAFamilyImageProcessor):
 
     min_pixels = IMAGE_MIN_PIXELS
     max_pixels = IMAGE_MAX_PIXELS
+    frame_min_pixels = FRAME_MIN_PIXELS
+    frame_max_pixels = FRAME_MAX_PIXELS
     patch_size = 14
     temporal_patch_size = 2
     merge_size = 2
@@ -88,21 +95,19 @@ class Sa2VAQwen2VLImageProcessor(Sa2VAFamilyImageProcessor):
     @classmethod
     def check_options(cls, opts: SimpleNamespace) -> None:
         super().check_options(opts)
-        check_int(opts.min_pixels, "min_pixels", 1, MAX_PIXELS_LIMIT)
-        check_int(opts.max_pixels, "max_pixels", 1, MAX_PIXELS_LIMIT)
-        if opts.min_pixels > opts.max_pixels:
-            raise Sa2VAError(f"need min_pixels <= max_pixels, got {opts.min_pixels}, {opts.max_pixels}")
+        for prefix in ("", "frame_"):
+            low, high = getattr(opts, f"{prefix}min_pixels"), getattr(opts, f"{prefix}max_pixels")
+            check_int(low, f"{prefix}min_pixels", 1, MAX_PIXELS_LIMIT)
+            check_int(high, f"{prefix}max_pixels", 1, MAX_PIXELS_LIMIT)
+            if low > high:
+                raise Sa2VAError(f"need {prefix}min_pixels <= {prefix}max_pixels, got {low}, {high}")
         check_int(opts.patch_size, "patch_size", 1, 64)
         check_int(opts.temporal_patch_size, "temporal_patch_size", 1, 16)
         check_int(opts.merge_size, "merge_size", 1, 16)
 
     def llm_pixels(self, images: list[Image.Image], opts: SimpleNamespace) -> dict[str, np.ndarray]:
         for i, im in enumerate(images):
-            if max(im.size) / min(im.size) > MAX_ASPECT_RATIO:
-                raise ShapeMismatchError(
-                    f"image {i} is {im.width}x{im.height} (W x H): the Qwen-VL resize needs an aspect ratio "
-                    f"of at most {MAX_ASPECT_RATIO}"
-                )
+            _check_aspect(im.width, im.height, f"image {i}")
         qwen = _qwen_image_processor(
             opts.min_pixels, opts.max_pixels, opts.patch_size, opts.temporal_patch_size, opts.merge_size,
             tuple(opts.image_mean), tuple(opts.image_std), opts.do_rescale, float(opts.rescale_factor),
@@ -117,6 +122,36 @@ class Sa2VAQwen2VLImageProcessor(Sa2VAFamilyImageProcessor):
         grid = features["image_grid_thw"]
         grid = np.asarray(grid.cpu() if hasattr(grid, "cpu") else grid).reshape(-1, 3)
         return [int(np.prod(g)) // merge**2 for g in grid]
+
+    def frame_options(self, **overrides: Any) -> dict[str, Any]:
+        """The options a video frame is processed with: the frame limits in place of the image limits."""
+        opts = self.resolve_options(**overrides)
+        return {"min_pixels": opts.frame_min_pixels, "max_pixels": opts.frame_max_pixels}
+
+    def grid_thw(self, width: int, height: int, **overrides: Any) -> list[int]:
+        """The ``image_grid_thw`` row of a ``width`` x ``height`` image, from Qwen's resize rule alone
+        (transformers' ``smart_resize``, the function the pixels are resized with): no pixel is read."""
+        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
+
+        opts = self.resolve_options(**overrides)
+        _check_aspect(width, height, "the image")
+        factor = opts.patch_size * opts.merge_size
+        h, w = smart_resize(height, width, factor=factor, min_pixels=opts.min_pixels, max_pixels=opts.max_pixels)
+        return [1, h // opts.patch_size, w // opts.patch_size]
+
+    def image_token_count(self, width: int, height: int, **overrides: Any) -> int:
+        """The ``<|image_pad|>`` count of a ``width`` x ``height`` image: prod(grid_thw) / merge_size²."""
+        merge = self.resolve_options(**overrides).merge_size
+        return int(np.prod(self.grid_thw(width, height, **overrides))) // merge**2
+
+
+def _check_aspect(width: int, height: int, what: str) -> None:
+    # smart_resize raises a ValueError naming nothing; and a 0-pixel side would divide by zero
+    if min(width, height) < 1 or max(width, height) / min(width, height) > MAX_ASPECT_RATIO:
+        raise ShapeMismatchError(
+            f"{what} is {width}x{height} (W x H): the Qwen-VL resize needs an aspect ratio of at most "
+            f"{MAX_ASPECT_RATIO}"
+        )
 
 
 @functools.lru_cache(maxsize=8)

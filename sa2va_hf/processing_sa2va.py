@@ -40,6 +40,7 @@ from .errors import Sa2VAError
 from .families import FAMILIES, Family, family_for_image_processor
 from .image_processing_sa2va import Sa2VAImageProcessorKwargs, convert_tensors
 from .inputs import image_batch
+from .tiling import num_tiles
 from .tokens import (
     IMAGE_PLACEHOLDER,
     MediaTokens,
@@ -48,13 +49,13 @@ from .tokens import (
     check_context_tokens,
     image_string,
     region_string,
-    video_string,
 )
 from .video_processing_sa2va import (
     REFUSED_OPTIONS,
     VIDEO_OPTION_NAMES,
     Sa2VAVideoProcessor,
     Sa2VAVideoProcessorKwargs,
+    check_max_llm_frames,
     video_batch,
 )
 
@@ -213,9 +214,10 @@ class Sa2VAProcessor(ProcessorMixin):
                 own special tokens (its BOS, as ``tokenizer.encode`` adds it).
             videos: one video or a list of them (or one list per sample): a list of frames, an
                 (F, H, W, 3) array, a video file, or ``{"video": path, "frame_indices": [...]}`` (a
-                video record); see :class:`Sa2VAVideoProcessor`. Every frame is one 448x448 tile
-                and one SAM2 image; one ``<image>`` per video becomes one image string per frame,
-                joined with ``\n``. ``max_llm_frames=5`` gives only the first 5 frames to the
+                video record); see :class:`Sa2VAVideoProcessor`. Every frame is one language-model
+                image (InternVL: one 448x448 tile; Qwen-VL: resized within ``frame_min_pixels`` /
+                ``frame_max_pixels``; LLaVA: 336x336) and one SAM2 image; one ``<image>`` per video
+                becomes one image string per frame, joined with ``\n``. ``max_llm_frames=5`` gives only the first 5 frames to the
                 language model, as ``predict_forward`` does (every frame still reaches SAM2).
             visual_prompts: per image (a flat list over all images), the region masks (see
                 :class:`Sa2VAImageProcessor`). Each image's region string follows its expansion.
@@ -316,8 +318,34 @@ class Sa2VAProcessor(ProcessorMixin):
                 f"family {spec.name!r} takes no visual prompts: upstream has no visual-prompt path for its "
                 "checkpoints (its training leaves the visual-prompt data out); the InternVL family has them"
             )
-        if videos is not None and spec.name != "internvl":
-            raise Sa2VAError(f"videos: the processor's video path serves family 'internvl' only, not {spec.name!r}")
+
+    # ------------------------------------------------------------------ token strings from sizes
+
+    def image_token_count(self, width: int, height: int, **image_options: Any) -> int:
+        """How many image tokens one ``width`` x ``height`` image takes (its regions aside), from its size
+        alone: InternVL 256 per tile (the tiling rule), Qwen-VL prod(grid_thw) / merge² (its resize
+        rule), LLaVA 576. The same count the pixels give (tested), without reading a pixel."""
+        if self.family == "internvl":
+            opts = self.image_processor.resolve_options(**image_options)
+            tiles = num_tiles(width, height, opts.min_tiles, opts.max_tiles, opts.image_size, opts.use_thumbnail)
+            return tiles * opts.grid_size**2
+        return self.image_processor.image_token_count(width, height, **image_options)
+
+    def image_token_string(self, width: int, height: int, **image_options: Any) -> str:
+        """What ``<image>`` becomes for one ``width`` x ``height`` image without visual prompts (the
+        family's start token + context tokens + end token), from its size alone."""
+        return self.family_spec.image_tokens.string(self.image_token_count(width, height, **image_options))
+
+    def video_token_string(self, num_frames: int, width: int, height: int, **options: Any) -> str:
+        """What ``<image>`` becomes for a video of ``num_frames`` frames of ``width`` x ``height``: one
+        image string per frame that reaches the language model (``max_llm_frames``), joined with
+        ``\n``; from the size alone."""
+        max_llm = check_max_llm_frames(options.pop("max_llm_frames", None))
+        frames = int(num_frames) if max_llm is None else min(max_llm, int(num_frames))
+        frame_options = self.video_processor.frame_options(**options)
+        return self.family_spec.image_tokens.video_string(
+            [self.image_token_count(width, height, **frame_options)] * frames
+        )
 
     # ------------------------------------------------------------------ media
 
@@ -365,8 +393,16 @@ class Sa2VAProcessor(ProcessorMixin):
         elif videos is not None:
             per_sample = video_batch(videos)[1]
             data.update(self.video_processor(videos, masks=masks, **image_options, **video_options))
-            for frames in data["num_llm_frames"].tolist():
-                media.append(MediaTokens(video_string(frames, tokens_per_tile), tokens_per_tile * frames))
+            llm_frames = data["num_llm_frames"].tolist()
+            if tiled:
+                counts = [tokens_per_tile] * sum(llm_frames)
+            else:  # one language-model image per frame
+                counts = self.image_processor.image_token_counts(data, **image_options)
+            start = 0
+            for frames in llm_frames:
+                per_frame = counts[start : start + frames]
+                start += frames
+                media.append(MediaTokens(self.family_spec.image_tokens.video_string(per_frame), sum(per_frame)))
         return data, media, per_sample
 
     # ------------------------------------------------------------------ text

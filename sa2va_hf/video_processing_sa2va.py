@@ -15,11 +15,21 @@ every frame to SAM2; the training datasets give every (sampled) frame to both. `
 chooses: ``None`` (default, every frame, as training) or ``5`` (``predict_forward``). Frames past it
 are still in ``g_pixel_values`` and ``masks``, not in ``pixel_values`` nor in the text.
 
-This is the InternVL family's video path (one tile per frame); it takes the image processor's
-options for the frames. transformers' ``BaseVideoProcessor`` needs torchvision, so this is a plain
-class in the same style (options declared once, a ``BatchFeature`` out). It travels as remote code
-with the processor: relative imports of its siblings, numpy / PIL / transformers; PyAV only where
-a video file is decoded (:mod:`video_io`).
+The other families (:mod:`families`) follow upstream v2's ``datasets/base.py``
+(``_process_multiple_images``, ``_create_token_string``, ``_expand_video_tokens``): every frame is
+an image of the family's image processor, and each frame's own image string is written, joined
+with ``\n`` as above. Qwen2.5-VL / Qwen3-VL: each frame resized within the per-frame limits
+``frame_min_pixels`` / ``frame_max_pixels`` (128·28² / 512·28², Sa2VA's training limits; the Qwen
+``predict_forward`` passes its first 5 frames with the single-image limits: ``max_llm_frames=5``
+with ``frame_min_pixels`` / ``frame_max_pixels`` = 512·28² / 2048·28²), ``pixel_values`` the frames'
+flat patches and ``image_grid_thw`` one row per frame, ``<|vision_start|>`` + prod(grid)/4
+``<|image_pad|>`` + ``<|vision_end|>`` per frame. LLaVA-1.5 (no config trains it; base.py's generic
+path, the one its image processor follows): each frame one 336x336 image, 576 ``<image>`` per frame.
+
+It takes the image processor's options for the frames. transformers' ``BaseVideoProcessor`` needs
+torchvision, so this is a plain class in the same style (options declared once, a ``BatchFeature``
+out). It travels as remote code with the processor: relative imports of its siblings, numpy / PIL /
+transformers; PyAV only where a video file is decoded (:mod:`video_io`).
 """
 
 from __future__ import annotations
@@ -65,15 +75,21 @@ class Sa2VAVideoProcessorKwargs(TypedDict, total=False):
 #: The options only the video path takes (the rest of a call's options are the image processor's).
 VIDEO_OPTION_NAMES = ("max_llm_frames",)
 
+#: What the frames that reach the language model give, per family: InternVL tiles (``pixel_values``,
+#: ``num_patches``, ``vp_overall_mask``), Qwen-VL patches (``pixel_values``, ``image_grid_thw``), LLaVA images.
+LLM_FRAME_KEYS = ("pixel_values", "num_patches", "vp_overall_mask", "image_grid_thw")
+
 
 class Sa2VAVideoProcessor:
-    r"""Video processor for Sa2VA (InternVL family): every frame one tile, every frame a SAM2 image.
+    r"""Video processor for Sa2VA: every frame one language-model image, every frame a SAM2 image.
 
     Args:
-        image_processor: the :class:`Sa2VAImageProcessor` whose options the frames take
-            (``image_size``, ``grounding_size``, ``normalize_grounding``, ``image_mean``, ...). Its
-            tiling options (``min_tiles``, ``max_tiles``, ``use_thumbnail``) and visual-prompt options
-            do not apply: a frame is always one ``image_size`` tile, as upstream.
+        image_processor: the family's image processor, whose options the frames take
+            (``image_size``, ``grounding_size``, ``normalize_grounding``, ``image_mean``, ...).
+            InternVL (:class:`Sa2VAImageProcessor`): its tiling options (``min_tiles``,
+            ``max_tiles``, ``use_thumbnail``) and visual-prompt options do not apply: a frame is
+            always one ``image_size`` tile, as upstream. Qwen-VL: frames are resized within
+            ``frame_min_pixels`` / ``frame_max_pixels``, not ``min_pixels`` / ``max_pixels``.
         max_llm_frames: how many frames of each video (the first) reach the language model:
             ``None`` = every frame (the training datasets), ``5`` = ``predict_forward``. Every frame
             reaches SAM2 either way.
@@ -90,19 +106,32 @@ class Sa2VAVideoProcessor:
     ``pixel_values`` (sum L_i, 3, S, S) float32 · ``num_patches`` (sum L_i,) ones · ``vp_overall_mask``
     (sum L_i,) False · ``g_pixel_values`` (sum F_i, 3, G, G) · ``num_frames`` (B,) = F_i ·
     ``num_llm_frames`` (B,) = L_i · ``masks``: list of B (n_obj * F_i, H_i, W_i) uint8, object-major
-    (object 0's frames, then object 1's, ...), as upstream's video datasets stack them.
+    (object 0's frames, then object 1's, ...), as upstream's video datasets stack them. Qwen-VL
+    gives ``pixel_values`` (sum of the frames' patches, patch dim) and ``image_grid_thw`` (sum L_i, 3)
+    instead of the first three; LLaVA ``pixel_values`` (sum L_i, 3, 336, 336) only.
     """
 
-    model_input_names = [
-        "pixel_values", "num_patches", "vp_overall_mask", "g_pixel_values", "num_frames", "num_llm_frames", "masks",
-    ]  # fmt: skip
     valid_kwargs = Sa2VAVideoProcessorKwargs
 
     max_llm_frames = None
 
-    def __init__(self, image_processor: Sa2VAImageProcessor | None = None, max_llm_frames: int | None = None) -> None:
+    def __init__(self, image_processor: Any = None, max_llm_frames: int | None = None) -> None:
         self.image_processor = image_processor if image_processor is not None else Sa2VAImageProcessor()
-        self.max_llm_frames = _check_max_llm_frames(max_llm_frames)
+        self.max_llm_frames = check_max_llm_frames(max_llm_frames)
+
+    @property
+    def model_input_names(self) -> list[str]:
+        llm = [k for k in LLM_FRAME_KEYS if k in self.image_processor.model_input_names]
+        return [*llm, "g_pixel_values", "num_frames", "num_llm_frames", "masks"]
+
+    def frame_options(self, **options: Any) -> dict[str, Any]:
+        """The image-processor options one frame's language-model image is made with (no grounding
+        image: it is made here, for every frame)."""
+        if hasattr(self.image_processor, "frame_options"):  # one image per picture: the family's frame options
+            return {**options, **self.image_processor.frame_options(**options), "return_grounding": False}
+        # InternVL: one tile per frame
+        return {**options, "min_tiles": 1, "max_tiles": 1, "use_thumbnail": False, "return_grounding": False,
+                "num_threads": 1}  # fmt: skip
 
     def __call__(self, videos, masks=None, return_tensors=None, **options: Any) -> BatchFeature:
         return self.preprocess(videos, masks=masks, return_tensors=return_tensors, **options)
@@ -114,18 +143,18 @@ class Sa2VAVideoProcessor:
         frame (an (H, W) array, an RLE dict or a polygon list; ``None`` for "no mask in this
         frame"); for a batch, a list with one such entry per video.
         """
-        _check_option_names(options)
-        max_llm = _check_max_llm_frames(options.pop("max_llm_frames", self.max_llm_frames))
+        _check_option_names(options, self.image_processor)
+        max_llm = check_max_llm_frames(options.pop("max_llm_frames", self.max_llm_frames))
         opts = self.image_processor.resolve_options(**options)  # every frame option checked once
-        # a frame is one tile, the grounding images are made here for every frame
-        tile_options = dict(options, min_tiles=1, max_tiles=1, use_thumbnail=False, return_grounding=False)
-        tile_options["num_threads"] = 1
+        tile_options = self.frame_options(**options)
         grounding = GroundingTransform(opts.grounding_size, SAM2_GROUNDING.mean, SAM2_GROUNDING.std)
 
         video_list, _, batched = video_batch(videos)
         mask_list = _per_video(masks, batched, len(video_list))
-        # num_threads=None (the default): the cores the call is given (sa2va_hf.threads)
-        pool = _thread_pool() if resolve_num_threads(opts.num_threads) > 1 and opts.return_grounding else None
+        # num_threads=None (the default): the cores the call is given (sa2va_hf.threads); families without
+        # the option (Qwen, LLaVA) run one thread
+        threads = resolve_num_threads(opts.num_threads) if hasattr(opts, "num_threads") else 1
+        pool = _thread_pool() if threads > 1 and opts.return_grounding else None
         parts: dict[str, list] = {}  # per-video arrays of the frames that reach the language model
         grounding_images: list[np.ndarray] = []  # per frame, every frame
         num_frames, num_llm, gt_masks = [], [], []
@@ -140,8 +169,9 @@ class Sa2VAVideoProcessor:
                 else:
                     grounding_images.extend(make())
             tiles = self.image_processor(frames[:n_llm], **tile_options)
-            for key in ("pixel_values", "num_patches", "vp_overall_mask"):
-                parts.setdefault(key, []).append(tiles[key])
+            for key in LLM_FRAME_KEYS:
+                if key in tiles:
+                    parts.setdefault(key, []).append(tiles[key])
             if pending is not None:
                 grounding_images.extend(pending.result())
             num_frames.append(len(frames))
@@ -161,8 +191,9 @@ class Sa2VAVideoProcessor:
         return BatchFeature(data=convert_tensors(data, return_tensors))
 
 
-def _check_option_names(options: Mapping[str, Any]) -> None:
-    known = set(Sa2VAImageProcessorKwargs.__annotations__) | set(VIDEO_OPTION_NAMES)
+def _check_option_names(options: Mapping[str, Any], image_processor: Any) -> None:
+    image_options = getattr(image_processor, "valid_kwargs", Sa2VAImageProcessorKwargs).__annotations__
+    known = set(image_options) | set(VIDEO_OPTION_NAMES)
     for name in options:
         if name in REFUSED_OPTIONS:
             raise Sa2VAError(f"{name}=: {REFUSED_OPTIONS[name]}")
@@ -173,7 +204,7 @@ def _check_option_names(options: Mapping[str, Any]) -> None:
             )
 
 
-def _check_max_llm_frames(value: Any) -> int | None:
+def check_max_llm_frames(value: Any) -> int | None:
     if value is None:
         return None
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
@@ -347,6 +378,7 @@ __all__ = [
     "Sa2VAVideoProcessorKwargs",
     "VIDEO_EXTENSIONS",
     "VIDEO_OPTION_NAMES",
+    "check_max_llm_frames",
     "is_video",
     "load_video",
     "video_batch",

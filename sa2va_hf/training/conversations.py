@@ -430,10 +430,11 @@ def encode_conversation(
         )  # fmt: skip
         input_ids.append(enc["input_ids"])
         labels.append(enc["labels"])
-    context_id = processor.tokenizer.convert_tokens_to_ids(IMG_CONTEXT_TOKEN)
+    context = _context_token(processor)  # the family's: <IMG_CONTEXT>, <|image_pad|> or <image>
     check_context_tokens(
-        input_ids, [sum(m.context_tokens for m in items) for items in per_sample], context_id, max_length
-    )
+        input_ids, [sum(m.context_tokens for m in items) for items in per_sample],
+        processor.tokenizer.convert_tokens_to_ids(context), max_length, context,
+    )  # fmt: skip
     data.update({"input_ids": input_ids, "labels": labels, "attention_mask": [[1] * len(ids) for ids in input_ids]})
     if return_tensors is not None:
         data["input_ids"] = pad_batch(data["input_ids"], 0)
@@ -441,6 +442,11 @@ def encode_conversation(
         data["attention_mask"] = pad_batch(data["attention_mask"], 0)
         data = convert_tensors(data, return_tensors)
     return BatchFeature(data=data)
+
+
+def _context_token(processor: Any) -> str:
+    spec = getattr(processor, "family_spec", None)
+    return spec.image_tokens.context if spec is not None else IMG_CONTEXT_TOKEN
 
 
 def _expand_training_turn(text: str, items: Sequence[MediaTokens], with_regions: bool) -> str:

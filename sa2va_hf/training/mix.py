@@ -19,9 +19,10 @@ from ..errors import Sa2VAError
 
 #: Repeat counts of upstream's configs. ``v1``: ``projects/llava_sam2/configs/sa2va_{1,4,8}b.py``
 #: (RefCOCO / + / g are listed four times in its ConcatDataset). ``v2``: ``projects/sa2va/configs/
-#: sa2va_in30_{2,8}b.py``; ``v2-14b``: ``sa2va_in30_14b.py`` (GCG repeated twice as often; the Qwen
-#: configs use these counts too, without the Osprey sources and without LLaVA's text-only entries);
-#: ``v2-finetune``: ``sa2va_finetune.py``.
+#: sa2va_in30_{2,8}b.py``; ``v2-14b``: ``sa2va_in30_14b.py`` (GCG repeated twice as often); ``v2-qwen``:
+#: ``sa2va_qwenvl25/sa2va_qwen25_{3,7}b.py``, ``sa2va_qwenvl3/sa2va_qwen3_4b.py`` (v2-14b's counts without
+#: the Osprey sources; LLaVA's text-only entries are left out by ``transform.filter``);
+#: ``v2-finetune``: ``sa2va_finetune.py`` (and ``sa2va_qwen_finetune.py``).
 UPSTREAM_REPEATS = MappingProxyType(
     {
         "v1": MappingProxyType(
@@ -82,6 +83,23 @@ UPSTREAM_REPEATS = MappingProxyType(
                 "gcg_openpsg": 10,
                 "osprey_conversation": 1,
                 "osprey_detail_description": 1,
+            }
+        ),  # fmt: skip
+        "v2-qwen": MappingProxyType(
+            {
+                "refcoco": 5,
+                "refcoco_plus": 5,
+                "refcocog": 4,
+                "llava_665k": 1,
+                "revos": 10,
+                "mevis": 4,
+                "ref_youtube_vos": 4,
+                "ref_sav": 4,
+                "chat_univi": 1,
+                "gcg_refcocog": 10,
+                "gcg_grandf": 100,
+                "gcg_flickr": 10,
+                "gcg_openpsg": 10,
             }
         ),  # fmt: skip
         "v2-finetune": MappingProxyType({"finetune": 100}),

@@ -23,8 +23,7 @@ from ..data.schema import record_frames, region_mask
 from ..errors import PlanError, Sa2VAError
 from ..image_processing_sa2va import convert_tensors
 from ..prompt_grid import masks_to_grid
-from ..tiling import num_tiles
-from ..tokens import IMAGE_PLACEHOLDER, IMG_CONTEXT_TOKEN, check_context_tokens, image_string, video_string
+from ..tokens import IMAGE_PLACEHOLDER, check_context_tokens, expand_placeholders
 from .conversations import IGNORE_INDEX, check_max_length, encode_pieces, render_pieces, turn_pieces
 from .fixes import check_fixes
 from .plan import PlanRandom, check_plan
@@ -37,8 +36,11 @@ class Sa2VATrainingTransform:
     """Records of any source -> Sa2VA training samples, as upstream's dataset classes build them.
 
     Args:
-        processor: a :class:`~sa2va_hf.Sa2VAProcessor` (image processor, tokenizer, chat template).
-        recipe: ``"v1"`` (magic-research/Sa2VA, configs ``sa2va_*b.py``) or ``"v2"`` (bytedance/Sa2VA).
+        processor: a :class:`~sa2va_hf.Sa2VAProcessor` (image processor, tokenizer, chat template) of
+            any family: its family writes the image strings and makes the pixels (InternVL tiles,
+            Qwen-VL patches with ``image_grid_thw``, LLaVA 336 images).
+        recipe: ``"v1"`` (magic-research/Sa2VA, configs ``sa2va_*b.py``; InternVL only) or ``"v2"``
+            (bytedance/Sa2VA: InternVL, Qwen-VL configs; LLaVA with base.py's settings).
         seed: the run's seed; with the epoch, source, record id and repeat it fixes every plan.
         fixes: names of upstream defects to fix (:data:`~sa2va_hf.training.fixes.FIXES`); none by
             default: the samples are upstream's, defects included.
@@ -71,6 +73,14 @@ class Sa2VATrainingTransform:
             raise Sa2VAError(f"seed must be an int, got {seed!r}")
         if return_tensors not in (None, "np", "pt"):
             raise Sa2VAError(f"return_tensors must be None, 'np' or 'pt', got {return_tensors!r}")
+        family = getattr(processor, "family", "internvl")
+        if recipe == "v1" and family != "internvl":
+            raise Sa2VAError(
+                f"recipe 'v1' trains InternVL checkpoints only, not a {family!r} processor: no v1 config trains a "
+                "Qwen-VL or LLaVA model (the 'qwen' / 'llava' branches of v1's dataset classes are unfinished: the "
+                "stock preprocessor without Sa2VA's pixel limits, on InternVL's tiles, tokens counted from the first "
+                "tile); Sa2VA's Qwen-VL checkpoints were trained with recipe='v2'"
+            )
         self.processor = processor
         self.recipe = recipe
         self.prompts = RECIPE_PROMPTS[recipe]
@@ -186,7 +196,7 @@ class Sa2VATrainingTransform:
         try:
             check_context_tokens(
                 [enc["input_ids"]], [sum(m.context_tokens for m in media)],
-                self.processor.image_context_token_id, self.max_length,
+                self.processor.image_context_token_id, self.max_length, self._context_token,
             )  # fmt: skip
         except Sa2VAError as e:
             raise Sa2VAError(f"{e}{where(record)}") from None
@@ -256,8 +266,7 @@ class Sa2VATrainingTransform:
             n = text.count(IMAGE_PLACEHOLDER)
             if k + n > len(media_strings):
                 raise Sa2VAError(f"the text holds more <image> placeholders than the sample has media{where(record)}")
-            for string in media_strings[k : k + n]:
-                text = text.replace(IMAGE_PLACEHOLDER, string, 1)
+            text = expand_placeholders(text, media_strings[k : k + n])  # at once: LLaVA's strings hold <image>
             k += n
             turns.append({"input": text, "output": turn["output"]})
         if k != len(media_strings):
@@ -269,25 +278,30 @@ class Sa2VATrainingTransform:
             refcoco_instruction=spec.instruction,
         )  # fmt: skip
 
+    @property
+    def _context_token(self) -> str:
+        """The family's context token: ``<IMG_CONTEXT>``, ``<|image_pad|>`` or ``<image>``."""
+        return self.processor.family_spec.image_tokens.context
+
     def _encode(self, pieces, max_length: int | None) -> dict[str, list[int]]:
-        """``encode_pieces`` without tokenizing the thousands of ``<IMG_CONTEXT>`` one by one: an added
-        token splits the text around it, so a run of them is their ids (checked once on the tokenizer;
-        a piece tokenized with the tokenizer's special tokens is tokenized whole)."""
+        """``encode_pieces`` without tokenizing the thousands of context tokens (``<IMG_CONTEXT>``, ...)
+        one by one: an added token splits the text around it, so a run of them is their ids (checked once
+        on the tokenizer; a piece tokenized with the tokenizer's special tokens is tokenized whole)."""
         tokenizer = self.processor.tokenizer
         if not self._context_token_splits():
             return encode_pieces(pieces, tokenizer, max_length)
-        context = self.processor.image_context_token_id
+        context, token = self.processor.image_context_token_id, self._context_token
         input_ids: list[int] = []
         labels: list[int] = []
         for piece in pieces:
             if piece.token_ids is not None:
                 ids = list(piece.token_ids)
-            elif piece.add_special_tokens or IMG_CONTEXT_TOKEN not in piece.text:
+            elif piece.add_special_tokens or token not in piece.text:
                 ids = list(tokenizer.encode(piece.text, add_special_tokens=piece.add_special_tokens)) if (
                     piece.text or piece.add_special_tokens) else []  # fmt: skip
             else:
                 ids = []
-                for i, chunk in enumerate(piece.text.split(IMG_CONTEXT_TOKEN)):
+                for i, chunk in enumerate(piece.text.split(token)):
                     if i:
                         ids.append(context)
                     if chunk:
@@ -300,7 +314,7 @@ class Sa2VATrainingTransform:
 
     def _context_token_splits(self) -> bool:
         if getattr(self, "_splits", None) is None:
-            tokenizer, c = self.processor.tokenizer, IMG_CONTEXT_TOKEN
+            tokenizer, c = self.processor.tokenizer, self._context_token
             probe = tokenizer.encode("a\n\n" + c * 2 + "\n\nb", add_special_tokens=False)
             parts = (
                 tokenizer.encode("a\n\n", add_special_tokens=False),
@@ -311,16 +325,18 @@ class Sa2VATrainingTransform:
         return self._splits
 
     def _media_strings(self, record: Mapping[str, Any], spec: SampleSpec) -> list[str]:
-        """What each medium puts in the text, from the record's size alone (no pixels)."""
+        """What each medium puts in the text, from the record's size alone (no pixels): the processor's
+        family says it (InternVL tiles, Qwen-VL's resize grid, LLaVA's 576)."""
         if spec.frames is None:
             return []
-        opts = self.processor.image_processor.resolve_options(**spec.image_options)
-        per_tile = opts.grid_size**2
+        size = (record["width"], record["height"])
         if spec.video:
-            return [video_string(_llm_frames(spec), per_tile)]
-        tiles = num_tiles(record["width"], record["height"], opts.min_tiles, opts.max_tiles, opts.image_size,
-                          opts.use_thumbnail)  # fmt: skip
-        return [image_string(tiles, per_tile)]
+            return [
+                self.processor.video_token_string(
+                    len(spec.frames), *size, max_llm_frames=spec.max_llm_frames, **spec.image_options
+                )
+            ]
+        return [self.processor.image_token_string(*size, **spec.image_options)]
 
     def _media(self, record: Mapping[str, Any], spec: SampleSpec) -> tuple[dict[str, Any], list]:
         """The pixel keys of the sample, and the processor's media tokens."""
@@ -328,7 +344,10 @@ class Sa2VATrainingTransform:
             if not spec.zero_image:
                 return {}, []
             size = self.processor.image_processor.resolve_options(**spec.image_options).image_size
-            return {"pixel_values": np.zeros((1, 3, size, size), np.float32), "num_patches": np.ones(1, np.int64)}, []
+            zero = {"pixel_values": np.zeros((1, 3, size, size), np.float32)}
+            if "num_patches" in self.processor.image_processor.model_input_names:  # InternVL's tiles per image
+                zero["num_patches"] = np.ones(1, np.int64)
+            return zero, []
         frames = record_frames(record, spec.frames)
         groups = spec.mask_groups
         if spec.video:
@@ -389,12 +408,6 @@ def _repeat(record: Mapping[str, Any]) -> int:
     if isinstance(repeat, bool) or not isinstance(repeat, (int, np.integer)) or repeat < 0:
         raise Sa2VAError(f"a record's 'repeat' must be a non-negative int, got {repeat!r}{where(record)}")
     return int(repeat)
-
-
-def _llm_frames(spec: SampleSpec) -> int:
-    """How many of a video sample's frames reach the language model."""
-    n = len(spec.frames)
-    return n if spec.max_llm_frames is None else min(n, spec.max_llm_frames)
 
 
 def _n_frames(record: Mapping[str, Any]) -> int:

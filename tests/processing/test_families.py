@@ -204,12 +204,6 @@ def test_visual_prompts_with_a_family_that_has_none_are_refused(family):
         proc(images=IMAGE, text="<image>", visual_prompts=[np.ones((H, W), np.uint8)])
 
 
-def test_videos_are_refused_outside_internvl():
-    proc = Sa2VAProcessor(tokenizer=make_tokenizer("qwen_vl"), family="qwen3_vl")
-    with pytest.raises(Sa2VAError, match="video path serves family 'internvl' only"):
-        proc(videos=[np.zeros((32, 32, 3), np.uint8)] * 2, text="<image>")
-
-
 def test_family_and_image_processor_must_agree():
     tok = make_tokenizer("qwen_vl")
     with pytest.raises(Sa2VAError, match="family 'llava' takes a Sa2VALlavaImageProcessor, got a Sa2VAImageProcessor"):

@@ -43,7 +43,7 @@ class SampleSpec:
         instruction: with ``"refcoco"``, the instruction used instead of the template's (``None``:
             the template's).
         frames: positions in the record's frames the sample shows (``None``: no image at all).
-        video: the frames are one video (one 448 tile each, one ``<image>``); else one image.
+        video: the frames are one video (one image each -- InternVL: one 448 tile; one ``<image>``); else one image.
         max_llm_frames: of a video, how many frames (the first) reach the language model -- tiles and
             text; every frame still gives ``g_pixel_values`` and ``masks`` (``None``: all, as training;
             ``5``: upstream's evaluation through ``predict_forward``).
@@ -96,6 +96,23 @@ class FamilyTransform:
 
 
 # --------------------------------------------------------------------------- shared upstream steps
+
+
+def processor_family(t) -> str:
+    """The checkpoint family of the transform's processor (:mod:`sa2va_hf.families`)."""
+    return getattr(t.processor, "family", "internvl")
+
+
+def no_visual_prompts(t) -> str | None:
+    """Why a sample built on visual prompts cannot be made for this processor's family, or ``None``."""
+    spec = getattr(t.processor, "family_spec", None)
+    if spec is None or spec.visual_prompts:
+        return None
+    return (
+        f"a sample built on visual prompts, which family {spec.name!r} does not take (upstream has no "
+        "visual-prompt path for it: v2's Qwen-VL configs leave the Osprey data out, 'not supported yet'; no "
+        "config trains LLaVA on it)"
+    )
 
 
 def where(record: Mapping[str, Any]) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ...errors import PlanError
 from ..plan import draw, template
-from .base import FamilyTransform, SampleSpec, base_plan, osprey_text, refuse, where
+from .base import FamilyTransform, SampleSpec, base_plan, no_visual_prompts, osprey_text, refuse, where
 from .osprey import description_questions, fold, region_prefix, small_region, vp_dtypes
 
 
@@ -27,16 +27,19 @@ class DescribeAnythingTransform(FamilyTransform):
         return base_plan([0], [draw(rng.sample, len(description_questions(t)))], [None])
 
     def drop_reason(self, record, t) -> str | None:
-        return self._refusal(record) or small_region(t, t.region_cells(record, self.image_options))
+        return self._refusal(record, t) or small_region(t, t.region_cells(record, self.image_options))
 
     @staticmethod
-    def _refusal(record) -> str | None:
+    def _refusal(record, t) -> str | None:
+        family = no_visual_prompts(t)
+        if family is not None:
+            return family
         if len(record["regions"]) != 1 or not record["texts"]:
             return f"a describe-anything record has one region and its caption, got {len(record['regions'])} region(s)"
         return None
 
     def spec(self, record, plan, t) -> SampleSpec:
-        reason = self._refusal(record)
+        reason = self._refusal(record, t)
         if reason is None:
             prompts, cells = t.region_prompts(record, self.image_options)
             reason = small_region(t, cells)

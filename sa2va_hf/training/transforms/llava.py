@@ -15,12 +15,21 @@ Refused: an image without exactly one ``<image>`` in its text (upstream expands 
 image string: its image tokens disagree with its pixels, and v1's model then warns and fills the
 batch's image tokens with the wrong embeddings, v2's raises), ``<image>`` outside the first message
 (v2 asserts), no answer.
+
+Other checkpoint families (v2): a Qwen-VL image is its family's pixels and image string, text as
+above; the Qwen-VL configs set ``skip_pure_text=True``, so a text-only entry is refused (upstream
+draws another sample). LLaVA-1.5 keeps text-only entries as base.py's generic path does: one
+all-zero 336x336 image.
 """
 
 from __future__ import annotations
 
 from ...tokens import IMAGE_PLACEHOLDER
-from .base import FamilyTransform, SampleSpec, base_plan, fold_v1_direct, fold_v2, refuse
+from .base import FamilyTransform, SampleSpec, base_plan, fold_v1_direct, fold_v2, processor_family, refuse
+
+#: Families whose upstream configs leave text-only entries out (``skip_pure_text=True``: the Qwen-VL
+#: configs; InternVL's keep them with an all-zero tile).
+SKIP_TEXT_ONLY = ("qwen2_5_vl", "qwen3_vl")
 
 
 class LLaVATransform(FamilyTransform):
@@ -36,6 +45,8 @@ class LLaVATransform(FamilyTransform):
         if not any(m["from"] == "gpt" for m in messages):
             return "no answer to train on"
         if not _has_image(record):
+            if processor_family(t) in SKIP_TEXT_ONLY:
+                return f"a text-only entry (v2's {processor_family(t)!r} configs skip them: skip_pure_text=True)"
             return None
         counts = [m["value"].count(IMAGE_PLACEHOLDER) if m["from"] == "human" else 0 for m in messages]
         if sum(counts) != 1:

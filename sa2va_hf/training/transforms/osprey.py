@@ -24,7 +24,18 @@ from typing import Any
 from ...errors import PlanError
 from ...tokens import IMAGE_PLACEHOLDER, region_string
 from ..plan import draw, template
-from .base import FamilyTransform, SampleSpec, base_plan, fold_v1, fold_v2, osprey_text, pairs_v2, refuse, where
+from .base import (
+    FamilyTransform,
+    SampleSpec,
+    base_plan,
+    fold_v1,
+    fold_v2,
+    no_visual_prompts,
+    osprey_text,
+    pairs_v2,
+    refuse,
+    where,
+)
 
 #: v2 drops an Osprey sample when a region covers fewer grid cells than this (``_get_region_infos``).
 V2_MIN_REGION_CELLS = 4
@@ -83,6 +94,9 @@ class OspreyTransform(FamilyTransform):
 
     def _refusal(self, record, t) -> str | None:
         """What upstream refuses, short of decoding masks."""
+        family = no_visual_prompts(t)
+        if family is not None:
+            return family
         if not record["regions"]:
             return "no region (v1 crashes on it, v2 drops it)"
         if _is_description(record):
