@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from .. import masks as masks_codec
 from ..data.catalog import get_spec
 from ..data.schema import record_frames, region_mask
 from ..errors import PlanError, Sa2VAError
 from ..image_processing_sa2va import convert_tensors
-from ..prompt_grid import masks_to_grid
+from ..prompt_grid import segmentations_to_grid
 from ..tokens import IMAGE_PLACEHOLDER, check_context_tokens, expand_placeholders
 from .conversations import IGNORE_INDEX, check_max_length, encode_pieces, render_pieces, turn_pieces
 from .fixes import check_fixes
@@ -248,11 +249,25 @@ class Sa2VATrainingTransform:
         return out
 
     def region_prompts(self, record: Mapping[str, Any], image_options: Mapping[str, Any]):
-        """Every region of frame 0 as a visual prompt: (masks, grid cells per region) under ``image_options``."""
-        masks = self.region_masks(record)
+        """Every region of frame 0 as a visual prompt: (its RLEs, grid cells per region) under ``image_options``.
+
+        The cells come straight from the RLE runs (``prompt_grid.segmentations_to_grid``): no mask is
+        decoded, so ``drop_reason`` / ``filter`` stay cheap, and the processor reads the same RLEs.
+        """
+        h, w = record["height"], record["width"]
+        empty = None
+        segmentations = []
+        for region in record["regions"]:
+            rle = region["masks"][0]
+            if rle is None:  # no mask in this frame: an empty prompt, as a zero mask would be
+                empty = empty or masks_codec.encode(np.zeros((h, w), np.uint8))
+                rle = empty
+            segmentations.append({"size": list(rle["size"]), "counts": rle["counts"]})
         opts = self.processor.image_processor.resolve_options(**image_options)
-        cells = masks_to_grid(masks, opts.grid_size, opts.prompt_mask_mode, opts.image_size)
-        return masks, [int(c) for c in cells.sum(axis=(1, 2))]
+        cells = segmentations_to_grid(
+            segmentations, h, w, opts.grid_size, opts.prompt_mask_mode, opts.image_size, record=record["id"]
+        )
+        return segmentations, [int(c) for c in cells.sum(axis=(1, 2))]
 
     def region_cells(self, record: Mapping[str, Any], image_options: Mapping[str, Any]) -> list[int]:
         return self.region_prompts(record, image_options)[1]
