@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ...errors import AnnotationError, where
+from ...errors import AnnotationError, Sa2VAError, where
 from ..schema import FLOAT32_MAX
 
 
@@ -22,6 +22,16 @@ def get(d: object, key: str, types, *, file: object, record: object, optional: b
     if not isinstance(value, types):
         raise AnnotationError(f"{key!r} must be {_names(types)}, got {type(value).__name__}{where(file, record)}")
     return value
+
+
+#: What a source may do with an entry whose media file is missing (a ``missing_*`` option).
+MISSING_FILE_POLICIES = ("error", "skip")
+
+
+def check_missing_policy(option: str, value: object) -> None:
+    """Refuse a ``missing_*`` option that is not one of :data:`MISSING_FILE_POLICIES`."""
+    if value not in MISSING_FILE_POLICIES:
+        raise Sa2VAError(f"{option} must be one of {MISSING_FILE_POLICIES}, got {value!r}")
 
 
 def _names(types) -> str:

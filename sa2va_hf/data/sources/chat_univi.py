@@ -35,19 +35,18 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ...errors import AnnotationError, Sa2VAError, VideoLoadError, where
+from ...errors import AnnotationError, VideoLoadError, where
 from ..catalog import SourceSpec
 from ..safety import safe_join
 from ..schema import make_record, validate_record
+from ._fields import check_missing_policy, get
 from ._fields import conversations as read_conversations
-from ._fields import get
 from ._json import iter_json_array, iter_shard, json_array_shards, require_file
 from ._video import count_frames
 
 logger = logging.getLogger(__name__)
 
 VERSION = "1.0.0"  # bump whenever the records change
-POLICIES = ("error", "skip")
 
 
 @dataclass(frozen=True)
@@ -57,8 +56,7 @@ class ChatUniViOptions:
     missing_videos: str = "error"
 
     def __post_init__(self) -> None:
-        if self.missing_videos not in POLICIES:
-            raise Sa2VAError(f"missing_videos must be one of {POLICIES}, got {self.missing_videos!r}")
+        check_missing_policy("missing_videos", self.missing_videos)
 
 
 class _MissingVideo(VideoLoadError):

@@ -23,19 +23,18 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ...errors import ImageLoadError, Sa2VAError
+from ...errors import ImageLoadError
 from ..catalog import SourceSpec
 from ..safety import safe_join
 from ..schema import make_record, validate_record
+from ._fields import check_missing_policy, get
 from ._fields import conversations as read_conversations
-from ._fields import get
 from ._images import check_image
 from ._json import iter_json_array, iter_shard, json_array_shards, require_file
 
 logger = logging.getLogger(__name__)
 
 VERSION = "1.0.0"  # bump whenever the records change
-POLICIES = ("error", "skip")
 
 
 @dataclass(frozen=True)
@@ -45,8 +44,7 @@ class LLaVAOptions:
     missing_images: str = "error"
 
     def __post_init__(self) -> None:
-        if self.missing_images not in POLICIES:
-            raise Sa2VAError(f"missing_images must be one of {POLICIES}, got {self.missing_images!r}")
+        check_missing_policy("missing_images", self.missing_images)
 
 
 def paths(data_dir: str, spec: SourceSpec) -> dict:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from ...errors import PlanError
 from ..plan import draw, template
 from .base import FamilyTransform, SampleSpec, base_plan, no_visual_prompts, osprey_text, refuse, where
-from .osprey import description_questions, fold, region_prefix, small_region, vp_dtypes
+from .osprey import description_questions, fold, region_prefix, small_region, visual_prompt_sample
 
 
 class DescribeAnythingTransform(FamilyTransform):
@@ -51,20 +51,7 @@ class DescribeAnythingTransform(FamilyTransform):
         question = region_prefix(t, cells) + question.strip().replace("<region>", "region1")
         answer = osprey_text(record["texts"][plan["text_ids"][0]]["text"], t.fixes)
         messages = [{"from": "human", "value": question}, {"from": "gpt", "value": answer}]
-        return SampleSpec(
-            turns=fold(t, messages, record, regroup=False),
-            frames=[0],
-            visual_prompts=prompts,
-            region_cells=cells,
-            image_options={
-                **self.image_options,
-                "min_region_cells": 0,
-                "empty_region": "keep",
-                "return_grounding": False,
-            },  # fmt: skip
-            grounding=False,
-            **vp_dtypes(t),
-        )
+        return visual_prompt_sample(t, fold(t, messages, record, regroup=False), prompts, cells, self.image_options)
 
 
 TRANSFORM = DescribeAnythingTransform()

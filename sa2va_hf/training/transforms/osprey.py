@@ -64,6 +64,20 @@ def vp_dtypes(t) -> dict[str, str]:
     return {"prompt_mask_dtype": "uint8" if t.recipe == "v1" else "float32", "vp_mask_dtype": "float32"}
 
 
+def visual_prompt_sample(t, turns, prompts, cells: list[int], image_options: dict) -> SampleSpec:
+    """A one-image sample whose regions are given as visual prompts (Osprey, describe-anything): no
+    grounding image, and every region kept whatever its cell count (the recipe filtered already)."""
+    return SampleSpec(
+        turns=turns,
+        frames=[0],
+        visual_prompts=prompts,
+        region_cells=cells,
+        image_options={**image_options, "min_region_cells": 0, "empty_region": "keep", "return_grounding": False},
+        grounding=False,
+        **vp_dtypes(t),
+    )
+
+
 def small_region(t, cells: list[int]) -> str | None:
     """v2's filter: the first region under 4 cells, described (``None``: all large enough, or v1)."""
     if t.recipe != "v2":
@@ -128,20 +142,7 @@ class OspreyTransform(FamilyTransform):
         else:
             messages = self._conversation(record, t, prefix, limit)
             regroup = True
-        return SampleSpec(
-            turns=fold(t, messages, record, regroup),
-            frames=[0],
-            visual_prompts=prompts,
-            region_cells=cells,
-            image_options={
-                **self.image_options,
-                "min_region_cells": 0,
-                "empty_region": "keep",
-                "return_grounding": False,
-            },  # fmt: skip
-            grounding=False,
-            **vp_dtypes(t),
-        )
+        return visual_prompt_sample(t, fold(t, messages, record, regroup), prompts, cells, self.image_options)
 
     def _conversation(self, record, t, prefix: str, limit: str) -> list[dict[str, str]]:
         messages = [dict(m) for m in record["conversations"]]
