@@ -27,11 +27,13 @@ from .inputs import as_mask_stack, image_batch, per_image, to_rgb_image  # noqa:
 from .masks import is_rle
 from .options import (  # noqa: F401 (MAX_SIDE: 0.1's path)
     FIXED_OPTIONS,
+    GENERIC_OPTIONS,
     MAX_SIDE,
     MAX_TILES,
     check_int,
     check_shared_options,
     is_real,
+    pop_config_metadata,
     refuse_unknown_and_fixed,
 )
 from .prompt_grid import (
@@ -78,19 +80,9 @@ class Sa2VAImageProcessorKwargs(ImagesKwargs, total=False):
     resize_backend: str
 
 
-#: Generic options Sa2VA honours: stored like its own, overridable per call.
-_GENERIC = (
-    "do_convert_rgb",
-    "input_data_format",
-    "do_rescale",
-    "rescale_factor",
-    "do_normalize",
-    "image_mean",
-    "image_std",
-)
 #: Every option an instance stores and a call may override.
 OPTION_NAMES = (
-    tuple(k for k in Sa2VAImageProcessorKwargs.__annotations__ if k not in ImagesKwargs.__annotations__) + _GENERIC
+    tuple(k for k in Sa2VAImageProcessorKwargs.__annotations__ if k not in ImagesKwargs.__annotations__) + GENERIC_OPTIONS
 )
 
 #: Generic options whose meaning the recipe fixes (see :data:`options.FIXED_OPTIONS`), with tiling's own.
@@ -224,9 +216,7 @@ class Sa2VAImageProcessor(BaseImageProcessor):
     input_data_format = None
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.pop("image_processor_type", None)
-        # bookkeeping transformers writes into saved configs, not options
-        metadata = {key: kwargs.pop(key) for key in ("auto_map", "processor_class") if key in kwargs}
+        metadata = pop_config_metadata(kwargs)
         options = ImageOptions.resolve(type(self), kwargs)  # refuses unknown and recipe-changing options
         super().__init__(**metadata)
         for name in OPTION_NAMES:

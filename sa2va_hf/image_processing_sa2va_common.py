@@ -26,10 +26,12 @@ from .image_processing_sa2va import convert_tensors
 from .inputs import as_mask_stack, image_batch, per_image, to_rgb_image
 from .options import (  # noqa: F401 (the families import them from here)
     FIXED_OPTIONS,
+    GENERIC_OPTIONS,
     check_int,
     check_shared_options,
     is_int,
     is_real,
+    pop_config_metadata,
     refuse_unknown_and_fixed,
     three_floats,
 )
@@ -45,17 +47,6 @@ class Sa2VAFamilyImageProcessorKwargs(ImagesKwargs, total=False):
     return_grounding: bool
     max_image_pixels: int | None
 
-
-#: Generic transformers options these processors honour: stored like their own, overridable per call.
-GENERIC_OPTIONS = (
-    "do_convert_rgb",
-    "input_data_format",
-    "do_rescale",
-    "rescale_factor",
-    "do_normalize",
-    "image_mean",
-    "image_std",
-)
 
 #: Generic options whose meaning the recipe fixes (see :data:`options.FIXED_OPTIONS`); ``size`` is
 #: refused with the family's own size options (``size_options``).
@@ -110,9 +101,7 @@ class Sa2VAFamilyImageProcessor(BaseImageProcessor):
     input_data_format = None
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.pop("image_processor_type", None)
-        # bookkeeping transformers writes into saved configs, not options
-        metadata = {key: kwargs.pop(key) for key in ("auto_map", "processor_class") if key in kwargs}
+        metadata = pop_config_metadata(kwargs)
         options = self._resolve(type(self), kwargs)  # refuses unknown and recipe-changing options
         super().__init__(**metadata)
         for name in self.option_names():

@@ -23,6 +23,27 @@ from .errors import Sa2VAError
 MAX_SIDE = 4096
 MAX_TILES = 64
 
+#: Generic transformers options every family honours: stored like its own, overridable per call.
+GENERIC_OPTIONS = (
+    "do_convert_rgb",
+    "input_data_format",
+    "do_rescale",
+    "rescale_factor",
+    "do_normalize",
+    "image_mean",
+    "image_std",
+)
+
+#: Bookkeeping transformers writes into saved image-processor configs: metadata, not options.
+CONFIG_METADATA = ("auto_map", "processor_class")
+
+
+def pop_config_metadata(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Take transformers' bookkeeping keys (and the class name it saves) out of init ``kwargs``."""
+    kwargs.pop("image_processor_type", None)
+    return {key: kwargs.pop(key) for key in CONFIG_METADATA if key in kwargs}
+
+
 #: Generic options whose meaning the recipe fixes: only the value that says what the processor does
 #: anyway is accepted (nothing is stored), anything else is refused with the reason. A processor
 #: adds its own entries (``do_resize``, ``size`` ...).
