@@ -82,7 +82,8 @@ class Sa2VAImageProcessorKwargs(ImagesKwargs, total=False):
 
 #: Every option an instance stores and a call may override.
 OPTION_NAMES = (
-    tuple(k for k in Sa2VAImageProcessorKwargs.__annotations__ if k not in ImagesKwargs.__annotations__) + GENERIC_OPTIONS
+    tuple(k for k in Sa2VAImageProcessorKwargs.__annotations__ if k not in ImagesKwargs.__annotations__)
+    + GENERIC_OPTIONS
 )
 
 #: Generic options whose meaning the recipe fixes (see :data:`options.FIXED_OPTIONS`), with tiling's own.

@@ -183,11 +183,13 @@ class Sa2VAProcessor(ProcessorMixin):
 
     @property
     def model_input_names(self) -> list[str]:
-        """Every key ``__call__`` can return (each only when its input is given)."""
+        """Every key ``__call__`` can return (each only when its input, or its ``return_*`` flag, is given)."""
         names = [
             *self.tokenizer.model_input_names,
             *self.image_processor.model_input_names,
             *self.video_processor.model_input_names,
+            "mm_token_type_ids",  # return_mm_token_type_ids=True
+            "text_replacement_offsets",  # return_text_replacement_offsets=True
         ]
         return list(dict.fromkeys(names))
 
@@ -286,7 +288,8 @@ class Sa2VAProcessor(ProcessorMixin):
             "text_kwargs": text_names,
             "images_kwargs": image_names,
             "videos_kwargs": video_names,
-            "common_kwargs": text_names | image_names | video_names,
+            # transformers hands common_kwargs to every modality and checks each: only what all take
+            "common_kwargs": text_names & image_names & video_names,
         }
         known = text_names | image_names | video_names | flat_names | set(allowed)
         for key, value in kwargs.items():
@@ -308,6 +311,12 @@ class Sa2VAProcessor(ProcessorMixin):
                         raise Sa2VAError(
                             f"{sub!r} in videos_kwargs: video frames take the image options, in images_kwargs"
                         )
+                    if key == "common_kwargs" and sub in text_names | image_names | video_names:
+                        if sub not in allowed[key]:
+                            raise Sa2VAError(
+                                f"{sub!r} in common_kwargs: common options go to every modality and {sub!r} is "
+                                "not an option of each; pass it flat or in text_kwargs / images_kwargs / videos_kwargs"
+                            )
                     if sub not in allowed[key]:
                         raise Sa2VAError(_unknown(sub, allowed[key], f"option in {key}"))
 

@@ -156,6 +156,14 @@ def test_nested_kwargs_are_accepted():
     assert out["input_ids"].shape == (1, 400)
 
 
+@pytest.mark.parametrize("common", [{"padding": True}, {"max_tiles": 2}])
+def test_common_kwargs_take_only_options_of_every_modality(common):
+    """transformers hands common_kwargs to each modality and type-checks each: an option of one
+    modality there is a clear ValueError, not transformers' TypeError from a merged TypedDict."""
+    with pytest.raises(ValueError, match=f"{next(iter(common))!r} in common_kwargs: .* not an option of each"):
+        make("qwen")(images=image(), text="<image>", common_kwargs=common)
+
+
 def test_an_option_given_flat_and_nested_is_an_error():
     proc = make("qwen")
     with pytest.raises(ValueError, match="max_tiles was passed two times"):
@@ -221,9 +229,12 @@ def test_model_input_names_are_the_keys_returned():
     vp[1, 40:] = 1
     full = proc(images=image(), text="<image>\nQ", visual_prompts=vp, masks=vp, empty_region="drop")
     video = proc(videos=[image(), image()], text="<image>", masks=np.zeros((1, 2, 96, 96), np.uint8))
+    flagged = proc(images=image(), text="<image>Q", return_mm_token_type_ids=True, return_text_replacement_offsets=True)
     # images and videos never come in one call: together, their fullest calls return every name
-    assert set(full.keys()) | set(video.keys()) == set(proc.model_input_names)
-    assert set(proc.model_input_names) - set(full.keys()) == {"num_frames", "num_llm_frames"}
+    assert set(full.keys()) | set(video.keys()) | set(flagged.keys()) == set(proc.model_input_names)
+    assert set(proc.model_input_names) - set(full.keys()) == {
+        "num_frames", "num_llm_frames", "mm_token_type_ids", "text_replacement_offsets"
+    }  # fmt: skip
     for partial in (
         proc(images=image()),
         proc(text="Q"),
