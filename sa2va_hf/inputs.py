@@ -50,7 +50,7 @@ def to_rgb_image(
     do_convert_rgb: bool = True,
     what: str = "image",
 ) -> Image.Image:
-    """An RGB PIL image from a path, a PIL image, or a uint8 array / tensor.
+    """An RGB PIL image from a path, a PIL image, or an array / tensor (uint8, or float in [0, 1]).
 
     Arrays are (H, W), or (H, W, C) / (C, H, W) with C = 1, 3 or 4, read as PIL modes L, RGB
     and RGBA. ``input_data_format`` (``"channels_last"`` / ``"channels_first"``) says which; without
@@ -105,11 +105,7 @@ def load_image(image: Image.Image, what: str = "image") -> Image.Image:
 
 
 def _array_to_image(image: Any, input_data_format: Any, what: str) -> Image.Image:
-    arr = as_numpy(image)
-    if arr.dtype != np.uint8:
-        raise ShapeMismatchError(
-            f"{what}: an image array must be uint8 (0..255), got dtype {arr.dtype} with shape {arr.shape}"
-        )
+    arr = _as_uint8(as_numpy(image), what)
     if arr.ndim == 3:
         arr = _channels_last(arr, input_data_format, prefer_last=not type(image).__module__.startswith("torch"))
         if arr.shape[2] == 1:
@@ -120,6 +116,30 @@ def _array_to_image(image: Any, input_data_format: Any, what: str) -> Image.Imag
         raise ShapeMismatchError(f"{what} is {arr.shape[1]}x{arr.shape[0]} pixels (W x H); an image needs at least one")
     mode = "L" if arr.ndim == 2 else _ARRAY_MODES[arr.shape[2]]
     return Image.fromarray(np.ascontiguousarray(arr), mode=mode)
+
+
+def _as_uint8(arr: np.ndarray, what: str) -> np.ndarray:
+    """The uint8 pixels of an image array, by transformers' ``to_pil_image`` rule: whole numbers in
+    0..255 are taken as they are; other floats in [0, 1] are scaled by 255 and truncated (float64
+    product, float32, uint8, as its ``rescale``); anything else is refused (PIL stores uint8)."""
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ShapeMismatchError(
+            f"{what}: an image array must be uint8 (0..255) or float in [0, 1], got dtype {arr.dtype} with shape {arr.shape}"
+        )
+    if arr.size and not np.isfinite(arr).all():
+        raise ShapeMismatchError(f"{what}: the image array {arr.shape} holds NaN or infinite values")
+    low, high = (arr.min(), arr.max()) if arr.size else (0, 0)
+    if np.issubdtype(arr.dtype, np.integer) or np.array_equal(arr, np.trunc(arr)):
+        if low < 0 or high > 255:
+            raise ShapeMismatchError(f"{what}: an integer image array must be within 0..255, got {low}..{high}")
+        return arr.astype(np.uint8)
+    if low < 0 or high > 1:
+        raise ShapeMismatchError(
+            f"{what}: a float image array must be within [0, 1] (or whole numbers 0..255), got {low}..{high}"
+        )
+    return (arr.astype(np.float64) * 255).astype(np.float32).astype(np.uint8)
 
 
 def _channels_last(arr: np.ndarray, input_data_format: Any, prefer_last: bool) -> np.ndarray:

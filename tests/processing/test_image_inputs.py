@@ -54,6 +54,31 @@ def test_one_and_four_channels_convert_like_pil(channels, mode, channels_first):
     assert np.array_equal(pixels(given), ref.ref_pixel_values(upstream))
 
 
+def test_float_and_wide_integer_arrays_follow_transformers_to_pil_image():
+    """Floats in [0, 1] are scaled by 255 and truncated, whole numbers taken as they are, as
+    transformers' ``to_pil_image`` does before a PIL processor sees them; both then equal the PIL path."""
+    from transformers.image_transforms import to_pil_image
+
+    unit = HWC.astype(np.float32) / 255
+    for given in (unit, torch.from_numpy(unit).permute(2, 0, 1), HWC.astype(np.float64), HWC.astype(np.int32)):
+        expected = to_pil_image(given.numpy() if isinstance(given, torch.Tensor) else given, input_data_format=None)
+        assert np.array_equal(pixels(given), ref.ref_pixel_values(expected))
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (HWC.astype(np.float32) / 255 * 1.5, r"float image array must be within \[0, 1\]"),
+        (HWC.astype(np.int32) - 1, "integer image array must be within 0..255"),
+        (np.full((30, 50, 3), np.nan, np.float32), "NaN or infinite"),
+        (HWC > 100, "must be uint8 .* got dtype bool"),
+    ],
+)
+def test_arrays_pil_cannot_store_are_refused(bad, match):
+    with pytest.raises(ShapeMismatchError, match=match):
+        pixels(bad)
+
+
 def test_ambiguous_shape_reads_numpy_as_hwc_and_torch_as_chw():
     arr = RNG.integers(0, 256, (3, 40, 4), dtype=np.uint8)  # HWC with 4 channels, or CHW with 3
     as_hwc = Image.fromarray(arr, mode="RGBA").convert("RGB")
@@ -175,7 +200,7 @@ def test_values_that_mean_what_sa2va_does_are_accepted():
         (np.zeros((0, 5, 3), np.uint8), "5x0 pixels"),
         (np.zeros((4, 0), np.uint8), "0x4 pixels"),
         (Image.new("La", (4, 3)), "'La'"),
-        (np.zeros((4, 5, 3), np.float32), "uint8"),
+        (np.full((4, 5, 3), 2.5, np.float32), r"within \[0, 1\]"),
         (np.zeros((2, 4, 5, 3, 1), np.uint8), r"\(H, W\)"),
         ([], "empty list"),
         ([[], []], "holds no image"),
