@@ -7,8 +7,11 @@ What is read from it, and what must be said instead:
 * **family** -- from ``architectures[0]``: ``Sa2VAChatModel`` is InternVL (every v1 checkpoint and
   v2's InternVL3; a config with an ``llm_config`` and no ``architectures`` too),
   ``Sa2VAChatModelQwen`` is Qwen-VL, told apart by ``vision_config.model_type`` (or
-  ``text_config.model_type``): ``qwen2_5_vl*`` or ``qwen3_vl*``. The public code shows no LLaVA-1.5
-  checkpoint, so ``family="llava"`` must be given; so must any family the keys do not settle.
+  ``text_config.model_type``): ``qwen2_5_vl*`` or ``qwen3_vl*``. The converter writes
+  ``Sa2VAChatModel`` for every model that is not Qwen, so a ``Sa2VAChatModel`` config whose
+  ``template`` is ``vicuna`` or whose ``vision_config.model_type`` is a CLIP tower (``clip*``) is
+  LLaVA-1.5 (InternVL's are ``intern_vit*`` with a phi3 / qwen / internlm2 template). Any family the
+  keys do not settle must be given as ``family=``.
 * **template** -- ``template`` (``phi3_chat``, ``qwen_chat``, ``internlm2_chat``, ``vicuna``, ...).
   InternVL's v1 checkpoints differ by size, so an InternVL config without it is an error; the Qwen and
   LLaVA families fall back to their one template (``qwen``, ``vicuna``).
@@ -21,12 +24,17 @@ What is read from it, and what must be said instead:
   ``temporal_patch_size``); the pixel limits are always Sa2VA's (``predict_forward`` passes its own,
   not the stock processor's). LLaVA: ``vision_config.image_size`` / ``patch_size`` and the
   preprocessor's ``image_mean`` / ``image_std`` where present.
-* **grounding model** -- not in the public configs: SAM2 (1024) unless ``grounding="sam3"`` (1008).
+* **grounding model** -- no public config key says it. SAM3 (1008) when ``grounding="sam3"``, or
+  when the checkpoint shows it: a ``sam3.py`` in the folder (the converter copies the model's code
+  beside the weights), ``sam3`` in ``architectures`` / ``auto_map`` / ``model_type`` /
+  ``_name_or_path``, or in the folder's or repo's name (``Sa2VA-Qwen3-VL-4B-SAM3``); the reason is
+  logged. SAM2 (1024) otherwise; ``grounding="sam2"`` overrides every sign.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Any
 
@@ -35,6 +43,8 @@ from ..errors import Sa2VAError
 from ..families import FAMILIES, get_family
 from ..grounding import GROUNDING_MODELS
 from ..processing_sa2va import Sa2VAProcessor
+
+logger = logging.getLogger(__name__)
 
 #: ``architectures[0]`` of a Sa2VA ``config.json`` -> family (Qwen: refined by the vision config).
 ARCHITECTURES = {"Sa2VAChatModel": "internvl", "Sa2VAChatModelQwen": "qwen"}
@@ -69,6 +79,8 @@ def detect_family(config: dict[str, Any], where: str = "config.json") -> str:
     family = ARCHITECTURES.get(arch) if isinstance(arch, str) else None
     if family is None and arch is None and isinstance(config.get("llm_config"), dict):
         family = "internvl"  # configs written before architectures were recorded
+    if family == "internvl" and _looks_like_llava(config):
+        return "llava"
     if family == "qwen":
         for key in ("vision_config", "text_config"):
             model_type = (config.get(key) or {}).get("model_type")
@@ -83,9 +95,37 @@ def detect_family(config: dict[str, Any], where: str = "config.json") -> str:
         known = ", ".join(f"{a} -> {f}" for a, f in ARCHITECTURES.items())
         raise Sa2VAError(
             f"{where}: cannot tell the Sa2VA family from architectures={architectures!r} (detected: {known}); "
-            f"pass family= one of {', '.join(FAMILIES)} (a LLaVA-1.5 checkpoint always needs family='llava')"
+            f"pass family= one of {', '.join(FAMILIES)} (e.g. family='llava' for a LLaVA-1.5 checkpoint)"
         )
     return family
+
+
+def _looks_like_llava(config: dict[str, Any]) -> bool:
+    """A ``Sa2VAChatModel`` config of a LLaVA-1.5 model: the vicuna template or a CLIP vision tower."""
+    vision_type = (config.get("vision_config") or {}).get("model_type")
+    return config.get("template") == "vicuna" or (isinstance(vision_type, str) and vision_type.startswith("clip"))
+
+
+def detect_grounding(folder: str, config: dict[str, Any], name: str = "") -> tuple[str, str | None]:
+    """``("sam3", why)`` when the checkpoint shows a SAM3 grounding model, else ``("sam2", None)``
+    (see the module docstring for the signs read)."""
+    if os.path.isfile(os.path.join(folder, "sam3.py")):
+        return "sam3", f"{os.path.join(folder, 'sam3.py')!r} is there"
+    auto_map = config.get("auto_map") if isinstance(config.get("auto_map"), dict) else {}
+    architectures = config.get("architectures") if isinstance(config.get("architectures"), list) else []
+    for key, value in (
+        *(("architectures", a) for a in architectures),
+        *((f"auto_map[{k!r}]", v) for k, v in auto_map.items()),
+        ("model_type", config.get("model_type")),
+        ("_name_or_path", config.get("_name_or_path")),
+    ):
+        if isinstance(value, str) and "sam3" in value.lower():
+            return "sam3", f"config.json's {key} is {value!r}"
+    # names only (a repo id's last part, a folder's own name): the rest of a path says nothing of the model
+    for label, value in (("the checkpoint's name", name), ("the folder's name", os.path.basename(folder.rstrip("/")))):
+        if "sam3" in value.lower():
+            return "sam3", f"{label} {value!r} says SAM3"
+    return "sam2", None
 
 
 def image_processor_kwargs_from_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -145,8 +185,9 @@ def processor_from_checkpoint(
         path_or_repo: checkpoint folder (or Hub repo id, whose json / tokenizer files are fetched
             with ``huggingface_hub``).
         family: ``"internvl"``, ``"qwen2_5_vl"``, ``"qwen3_vl"`` or ``"llava"``; by default detected
-            from ``config.json`` (LLaVA never is).
-        grounding: ``"sam2"`` (1024, the default) or ``"sam3"`` (1008; Sa2VA-Qwen3-VL-4B-SAM3).
+            from ``config.json``.
+        grounding: ``"sam2"`` (1024) or ``"sam3"`` (1008; Sa2VA-Qwen3-VL-4B-SAM3); by default SAM3
+            where the checkpoint shows it (see the module docstring), else SAM2.
         template: overrides the config's ``template``.
         tokenizer: a tokenizer to use instead of loading the checkpoint's.
         trust_remote_code: passed to ``AutoTokenizer`` (InternLM2-based checkpoints ship
@@ -186,11 +227,14 @@ def processor_from_checkpoint(
         ip_kwargs = _llava_kwargs(config, preprocessor)
     else:
         ip_kwargs = _qwen_kwargs(config, preprocessor)
-    if grounding is not None:
-        if grounding not in GROUNDING_MODELS:
-            raise Sa2VAError(f"grounding must be one of {sorted(GROUNDING_MODELS)}, got {grounding!r}")
-        model = GROUNDING_MODELS[grounding]
-        ip_kwargs.update(grounding_size=model.size, grounding_mean=list(model.mean), grounding_std=list(model.std))
+    if grounding is None:
+        grounding, why = detect_grounding(local, config, os.path.basename(os.fspath(path_or_repo).rstrip("/")))
+        if why:
+            logger.info("%s: SAM3 grounding (1008) because %s; pass grounding='sam2' if it is not", local, why)
+    if grounding not in GROUNDING_MODELS:
+        raise Sa2VAError(f"grounding must be one of {sorted(GROUNDING_MODELS)}, got {grounding!r}")
+    model = GROUNDING_MODELS[grounding]
+    ip_kwargs.update(grounding_size=model.size, grounding_mean=list(model.mean), grounding_std=list(model.std))
     ip_kwargs.update(image_processor_kwargs or {})
     if tokenizer is None:
         from transformers import AutoTokenizer

@@ -62,6 +62,17 @@ def qwen_config(vision_model_type: str, patch_size: int, template="qwen_chat") -
         (qwen_config("qwen2_5_vl_vision", 14), "qwen2_5_vl"),  # transformers 5.x
         ({**Qwen3VLConfig().to_dict(), "architectures": ["Sa2VAChatModelQwen"]}, "qwen3_vl"),
         ({**Qwen2_5_VLConfig().to_dict(), "architectures": ["Sa2VAChatModelQwen"]}, "qwen2_5_vl"),
+        # the converter writes Sa2VAChatModel for every non-Qwen model: LLaVA shows in its template / tower
+        ({"architectures": ["Sa2VAChatModel"], "template": "vicuna", "llm_config": {}}, "llava"),
+        ({"architectures": ["Sa2VAChatModel"], "vision_config": {"model_type": "clip_vision_model"}}, "llava"),
+        (
+            {
+                "architectures": ["Sa2VAChatModel"],
+                "template": "qwen_chat",
+                "vision_config": {"model_type": "intern_vit_6b"},
+            },
+            "internvl",
+        ),  # fmt: skip
     ],
 )
 def test_family_detected_from_config(config, family):
@@ -118,6 +129,40 @@ def test_llava_checkpoint_needs_family(tmp_path):
     assert (proc.family, proc.template, type(proc.image_processor)) == ("llava", "vicuna", Sa2VALlavaImageProcessor)
     ids = proc(images=IMAGE, text="<image>\nHi")["input_ids"][0]
     assert proc.tokenizer.decode(ids) == "<s>" + "<image>" * 576 + "\nHi"
+
+
+def test_llava_written_as_sa2va_chat_model_is_llava(tmp_path):
+    """What upstream's converter would write for a LLaVA-1.5 model: architectures Sa2VAChatModel."""
+    config = {
+        "architectures": ["Sa2VAChatModel"], "model_type": "sa2va_chat", "template": "vicuna",
+        "vision_config": {"model_type": "clip_vision_model", "image_size": 336, "patch_size": 14},
+    }  # fmt: skip
+    write_checkpoint(tmp_path, config, "llava")
+    proc = processor_from_checkpoint(tmp_path)
+    assert (proc.family, proc.template, type(proc.image_processor)) == ("llava", "vicuna", Sa2VALlavaImageProcessor)
+    assert proc.tokenizer.decode(proc(images=IMAGE, text="<image>")["input_ids"][0]) == "<s>" + "<image>" * 576
+
+
+@pytest.mark.parametrize(
+    "folder, extra_file, config_extra, grounding, size",
+    [
+        ("Sa2VA-Qwen3-VL-4B", None, {}, None, 1024),
+        ("Sa2VA-Qwen3-VL-4B-SAM3", None, {}, None, 1008),  # the checkpoint's name
+        ("ckpt", "sam3.py", {}, None, 1008),  # the converter copies the model's code beside the weights
+        ("ckpt", None, {"auto_map": {"AutoModel": "modeling_sa2va_qwen_sam3.Sa2VAChatModelQwen"}}, None, 1008),
+        ("Sa2VA-Qwen3-VL-4B-SAM3", "sam3.py", {}, "sam2", 1024),  # said beats every sign
+        ("ckpt", None, {}, "sam3", 1008),
+    ],
+)
+def test_sam3_grounding_detected_or_said(tmp_path, folder, extra_file, config_extra, grounding, size):
+    path = tmp_path / folder
+    path.mkdir()
+    write_checkpoint(path, {**qwen_config("qwen3_vl", 16), **config_extra}, "qwen_vl")
+    if extra_file:
+        (path / extra_file).write_text("# the SAM3 wrapper's code\n")
+    proc = processor_from_checkpoint(path, grounding=grounding)
+    assert proc(images=IMAGE)["g_pixel_values"].shape == (1, 3, size, size)
+    assert proc.image_processor.grounding_size == size
 
 
 def test_internvl_keys_and_sam3(tmp_path):
