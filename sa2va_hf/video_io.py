@@ -24,7 +24,7 @@ from PIL import Image
 from .errors import VideoLoadError, where
 from .image_io import to_rgb_image
 
-__all__ = ["frame_count", "header_info", "read_frames", "read_record_frames", "video_source"]
+__all__ = ["frame_count", "header_info", "probe", "read_frames", "read_record_frames", "video_source"]
 
 
 def video_source(video: Any) -> tuple[Any, str]:
@@ -134,6 +134,38 @@ def header_info(video: Any, *, file: object = None, record: object = None) -> tu
         stream = container.streams.video[0]
         n = int(stream.frames or 0)
         return (n or None), int(stream.codec_context.height), int(stream.codec_context.width)
+
+
+def probe(video: Any, *, file: object = None, record: object = None) -> tuple[int | None, int, int, int]:
+    """(frame count the container states or None, frames present, height, width): for build-time checks.
+
+    Every packet of the video stream is read but only the first frame decoded (about 10 ms for
+    a 300-frame 1280x720 mp4, against 0.5 s to decode it all): a file cut short has fewer packets
+    than its header states frames, and a stream that is not video data fails on its first frame.
+    "Frames present" is the packets read (one per frame in mp4 / Matroska video streams). Damage
+    inside the stream past the first frame is found when those frames are read
+    (:func:`read_frames`), as a :class:`VideoLoadError` naming the video and the record.
+    """
+    av, container, name = _open(video, file, record)
+    packets, decoded = 0, False
+    try:
+        with container:
+            stream = container.streams.video[0]
+            stated = int(stream.frames or 0) or None
+            h, w = int(stream.codec_context.height), int(stream.codec_context.width)
+            for packet in container.demux(stream):
+                if packet.size == 0:  # the demuxer's closing (flush) packet
+                    continue
+                packets += 1
+                if not decoded:
+                    decoded = bool(packet.decode())
+            if not decoded and packets:
+                decoded = bool(stream.codec_context.decode(None))  # a decoder that holds frames back
+    except av.FFmpegError as e:
+        raise VideoLoadError(f"video {name!r} cannot be decoded: {e}{where(file, record)}") from None
+    if not decoded:
+        raise VideoLoadError(f"video {name!r} has no decodable frame{where(file, record)}")
+    return stated, packets, h, w
 
 
 def read_record_frames(

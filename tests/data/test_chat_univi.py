@@ -58,19 +58,16 @@ def _rewrite(info, edit):
         json.dump(entries, f)
 
 
-def test_a_video_is_counted_from_its_header_and_decoded_only_without_one(tmp_path, univi, monkeypatch):
-    assert video_io.header_info(univi["files"]["v_gamma.mkv"])[0] is None  # Matroska states no count
-    counted, opened = [], []
-    real_count, real_header = video_io.frame_count, video_io.header_info
+def test_every_video_is_probed_once_and_none_decoded_whole(tmp_path, univi, monkeypatch):
+    assert video_io.header_info(univi["files"]["v_gamma.mkv"])[0] is None  # Matroska states no count: packets do
+    probed = []
+    real_probe = video_io.probe
+    monkeypatch.setattr(video_io, "frame_count", lambda *a, **k: pytest.fail("a build decodes no whole video"))
     monkeypatch.setattr(
-        video_io, "frame_count", lambda path, **k: counted.append(os.path.basename(path)) or real_count(path, **k)
-    )
-    monkeypatch.setattr(
-        video_io, "header_info", lambda path, **k: opened.append(os.path.basename(path)) or real_header(path, **k)
+        video_io, "probe", lambda path, **k: probed.append(os.path.basename(path)) or real_probe(path, **k)
     )
     ds = _build(tmp_path)["train"]
-    assert counted == ["v_gamma.mkv"]  # the mp4s were counted from their headers
-    assert sorted(opened) == ["v_alpha.mp4", "v_beta.mp4", "v_gamma.mkv"]  # v_alpha once for its two entries
+    assert sorted(probed) == ["v_alpha.mp4", "v_beta.mp4", "v_gamma.mkv"]  # v_alpha once for its two entries
     assert ds[3]["frame_indices"] == [0, 1, 2, 3, 4]
 
 

@@ -3,6 +3,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from sa2va_hf import load_source, video_io
@@ -62,27 +63,52 @@ def test_v1_json_name_builds_the_same(tmp_path):
     check_against(_build(tmp_path)["train"], info["expected"]["train"], "ref_sav")
 
 
-def test_a_video_whose_header_states_no_frame_count_is_counted_by_decoding(tmp_path, sav, monkeypatch):
-    """Matroska states no frame count: the frames are decoded, and only as many as the masklet needs."""
+def test_a_video_whose_header_states_no_frame_count_is_counted_from_its_packets(tmp_path, sav, monkeypatch):
+    """Matroska states no frame count: its packets are counted (one per frame), nothing decoded past the first."""
     mp4 = sav["files"]["sav_000001"]["mp4"]
     frames = [frame_signature_image(i, fake_ref_sav.H, fake_ref_sav.W) for i in range(9)]
     os.remove(mp4)
     _write_video(mp4, frames, "matroska")
     assert video_io.header_info(mp4)[0] is None
-    calls = []
-    real = video_io.frame_count
-    monkeypatch.setattr(video_io, "frame_count", lambda *a, **k: calls.append(k["stop_at"]) or real(*a, **k))
+    monkeypatch.setattr(video_io, "frame_count", lambda *a, **k: pytest.fail("a build decodes no whole video"))
     check_against(_build(tmp_path)["train"], sav["expected"]["train"], "ref_sav")
-    assert calls == [9]
     _write_video(mp4, frames[:8], "matroska")
     with pytest.raises(VideoLoadError, match=r"sav_000001\.mp4' has 8 frame\(s\) but its masklet needs 9"):
         load_source("ref_sav", tmp_path / "data", cache_dir=str(tmp_path / "cache2"))
 
 
-def _write_video(path, frames, fmt):
+def test_mp4_cut_short_is_found_at_build_time(tmp_path, sav):
+    """The header still states every frame (moov first), the file lacks the later ones: a download cut short."""
+    mp4 = sav["files"]["sav_000001"]["mp4"]
+    noise = np.random.default_rng(0).integers(0, 256, (48, fake_ref_sav.H, fake_ref_sav.W, 3), dtype=np.uint8)
+    _write_video(mp4, list(noise), "mp4", options={"movflags": "faststart"})  # noise: the frames dwarf the header
+    data = open(mp4, "rb").read()
+    with open(mp4, "wb") as f:
+        f.write(data[: len(data) * 2 // 3])
+    assert video_io.header_info(mp4)[0] == 48
+    with pytest.raises(VideoLoadError, match=r"sav_000001\.mp4' states 48 frames but holds \d+: the file is cut short"):
+        _build(tmp_path)
+
+
+def test_mp4_whose_stream_is_not_video_data_is_found_at_build_time(tmp_path, sav):
+    mp4 = sav["files"]["sav_000001"]["mp4"]
+    frames = [frame_signature_image(i, fake_ref_sav.H, fake_ref_sav.W) for i in range(9)]
+    _write_video(mp4, frames, "mp4", options={"movflags": "faststart"})
+    data = bytearray(open(mp4, "rb").read())
+    start = data.index(b"mdat") + 4
+    data[start:] = bytes(len(data) - start)  # the frames' bytes zeroed, headers intact
+    with open(mp4, "wb") as f:
+        f.write(bytes(data))
+    with pytest.raises(
+        VideoLoadError, match=r"sav_000001\.mp4' (has no decodable frame|cannot be decoded).*sav_000001"
+    ):
+        _build(tmp_path)
+
+
+def _write_video(path, frames, fmt, options=None):
     import av
 
-    with av.open(path, "w", format=fmt) as container:
+    with av.open(path, "w", format=fmt, options=options or {}) as container:
         stream = container.add_stream("libx264", rate=24)
         stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
         for frame in frames:

@@ -1,4 +1,4 @@
-"""What the video sources share: frame folders, per-frame mask lists, mp4 checks at build time."""
+"""What the video sources share: frame folders, per-frame mask lists, video file checks at build time."""
 
 from __future__ import annotations
 
@@ -58,18 +58,28 @@ def frame_masks(entries: object, n_frames: int, h: int, w: int, *, file: str, re
 
 
 def check_mp4(path: str, needed: int, height: int, width: int, *, file: str, record: str) -> int:
-    """Check cheaply that the mp4 ``path`` opens, has frames of ``height`` x ``width`` and at least ``needed`` of
-    them. The count comes from the container header; only where it states none are frames decoded, and
-    only up to ``needed``. Returns the frame count known (the header's, else at most ``needed``)."""
-    stated, h, w = video_io.header_info(path, file=file, record=record)
+    """Check that the mp4 ``path`` opens, decodes, has frames of ``height`` x ``width`` and at least ``needed``
+    of them, without decoding them all (:func:`video_io.probe`: every packet read, the first frame
+    decoded). Returns the frame count (the header's, capped by the packets present)."""
+    n, h, w = _present_frames(path, file=file, record=record)
     if (h, w) != (height, width):
         raise ShapeMismatchError(
             f"video {path!r} has frames of {h}x{w} (h x w) but its masks are {height}x{width}{where(file, record)}"
         )
-    n = stated if stated is not None else video_io.frame_count(path, file=file, record=record, stop_at=needed)
     if n < needed:
         raise VideoLoadError(f"video {path!r} has {n} frame(s) but its masklet needs {needed}{where(file, record)}")
     return n
+
+
+def _present_frames(path: str, *, file: str, record: str) -> tuple[int, int, int]:
+    """(frames present, height, width): the header's count capped by the packets in the file (a file
+    cut short has fewer); where the header states none (Matroska, WebM), the packets'."""
+    stated, packets, h, w = video_io.probe(path, file=file, record=record)
+    if stated is not None and packets < stated:
+        raise VideoLoadError(
+            f"video {path!r} states {stated} frames but holds {packets}: the file is cut short{where(file, record)}"
+        )
+    return (stated if stated is not None else packets), h, w
 
 
 def every_fourth(n_annotated: int) -> list[int]:
@@ -83,13 +93,11 @@ def annotated_count(n_video_frames: int) -> int:
 
 
 def count_frames(path: str, *, file: str, record: str) -> tuple[int, int, int]:
-    """(frame count, height, width) of a video file, cheaply: the count the container header states,
-    or -- only where it states none (Matroska, WebM) -- the frames decoded and counted. A video
-    without a frame or without a frame size is a :class:`VideoLoadError` naming it."""
-    stated, h, w = video_io.header_info(path, file=file, record=record)
+    """(frame count, height, width) of a video file, checked as :func:`check_mp4` checks (every packet
+    read, the first frame decoded). A video without a frame or a frame size is a :class:`VideoLoadError`."""
+    n, h, w = _present_frames(path, file=file, record=record)
     if h <= 0 or w <= 0:
         raise VideoLoadError(f"video {path!r} states no frame size ({w}x{h}){where(file, record)}")
-    n = stated if stated is not None else video_io.frame_count(path, file=file, record=record)
     if n < 1:
         raise VideoLoadError(f"video {path!r} has no decodable frame{where(file, record)}")
     return n, h, w
