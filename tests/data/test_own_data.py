@@ -132,6 +132,26 @@ def _png(path, arr):
             r"'lonely\.png' has no masks",
         ),
         (lambda d, t: t["street.jpg"].update({"1": []}), AnnotationError, r"object '1': a text or a non-empty list"),
+        (  # a binary 0/255 mask as an instance PNG: 255 is void, so no object at all
+            lambda d, t: _png(d / "masks" / "street.png", np.where(np.arange(36) < 18, 255, 0)[None].repeat(24, 0)),
+            AnnotationError,
+            r"instance PNG of 'street\.jpg' holds no object, only 0 \(background\) and 255 \(void\).*street\.png",
+        ),
+        (
+            lambda d, t: _png(d / "masks" / "stret.png", np.ones((24, 36))),  # a typo: no image 'stret'
+            AnnotationError,
+            r"stret\.png' is a PNG in masks/ that matches no image",
+        ),
+        (
+            lambda d, t: (d / "masks" / "old").mkdir(),
+            AnnotationError,
+            r"masks/old' is a folder in masks/ that matches no image",
+        ),
+        (
+            lambda d, t: Image.new("RGB", (40, 30)).save(d / "images" / "kitchen.jpg"),
+            AnnotationError,
+            r"images 'kitchen\.jpg' and 'kitchen\.png' would share the masks of 'kitchen'",
+        ),
     ],
 )
 def test_folder_bad_input_names_file_and_object(tmp_path, edit, error, match):
@@ -149,3 +169,17 @@ def test_folder_instance_png_must_be_one_channel(tmp_path):
     _png(tmp_path / "data" / "masks" / "street.png", np.ones((24, 36, 3)))
     with pytest.raises(AnnotationError, match=r"an instance PNG must have one channel.*street\.png"):
         _load(tmp_path, "folder")
+
+
+@pytest.mark.parametrize("mode", ["LA", "RGBA"])
+def test_folder_per_object_mask_alpha_is_not_the_object(tmp_path, mode):
+    """An opaque grey+alpha (or RGBA) mask: the object is its nonzero colour, not its alpha."""
+    info = fake_folder.write(str(tmp_path / "data"))
+    kettle = info["expected"]["train"][0]["regions"][0]
+    mask = kettle["mask"]
+    colour = (mask * 255).astype(np.uint8)
+    channels = [colour] if mode == "LA" else [colour, colour, colour]
+    arr = np.stack([*channels, np.full_like(colour, 255)], axis=-1)
+    Image.fromarray(arr, mode).save(tmp_path / "data" / "masks" / "kitchen" / "kettle.png")
+    record = _load(tmp_path, "folder", split="train")[0]
+    assert np.array_equal(region_mask(record, 0), mask)

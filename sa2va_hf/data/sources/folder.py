@@ -16,8 +16,10 @@ One record per image (``id`` = its file name, images in sorted order). Each obje
 (``id`` = the object name; per-object PNGs in sorted order, instance values in increasing
 order) with one text per sentence given for it. Strict, with the file and object named: a mask
 whose size differs from its image, an empty mask, an object without text, a text whose object
-has no mask, a text for an image that is not there, an image without masks, both mask layouts
-for one image, a file in ``images/`` that is not an image.
+has no mask, a text for an image that is not there, an image without masks (an instance PNG of
+only 0 and 255 included), both mask layouts for one image, two images with one name but their
+extension, an entry of ``masks/`` that matches no image, a file in ``images/`` that is not an image.
+A per-object PNG's object is its nonzero colour: alpha is not read (LA, RGBA).
 
 The ``name`` option sets the ``source`` column (as for ``finetune``).
 """
@@ -39,7 +41,7 @@ from ._images import check_image
 from ._json import chunks, load_json
 from .finetune import OwnDataOptions, source_name
 
-VERSION = "1.0.0"  # bump whenever the records change
+VERSION = "1.0.1"  # bump whenever the records change
 VOID = 255
 TEXT_FILES = ("texts.json", "texts.csv")
 
@@ -112,7 +114,30 @@ def shards(spec: SourceSpec, data_dir: str, options: OwnDataOptions) -> dict[str
         raise AnnotationError(f"texts for {stray[:5]}, which are not in images/{where(text_file)}")
     if not images:
         raise AnnotationError(f"folder source: images/ of {data_dir!r} holds no image")
+    _check_mask_names(data_dir, images)
     return {"train": chunks(images)}
+
+
+def _check_mask_names(data_dir: str, images: list[str]) -> None:
+    """Masks are found by the image's name without extension: two images may not share one, and every
+    entry of ``masks/`` must belong to an image (a stray one is a typo, not data to leave out)."""
+    by_stem: dict[str, str] = {}
+    for image in images:
+        stem = os.path.splitext(image)[0]
+        if stem in by_stem:
+            raise AnnotationError(
+                f"images {by_stem[stem]!r} and {image!r} would share the masks of {stem!r}: rename one{where(data_dir)}"
+            )
+        by_stem[stem] = image
+    folder = os.path.join(data_dir, "masks")
+    entries = sorted(n for n in os.listdir(folder) if not n.startswith(".")) if os.path.isdir(folder) else []
+    for name in entries:
+        path = os.path.join(folder, name)
+        is_dir, is_png = os.path.isdir(path), name.lower().endswith(".png")
+        stem = name if is_dir else (name[:-4] if is_png else None)
+        if stem not in by_stem:
+            what = "a folder" if is_dir else "a PNG" if is_png else "a file that is no PNG"
+            raise AnnotationError(f"{path!r} is {what} in masks/ that matches no image in images/{where(data_dir)}")
 
 
 def generate(
@@ -137,7 +162,8 @@ def _object_masks(data_dir: str, image: str, h: int, w: int) -> list[tuple[str, 
         for name in sorted(n for n in os.listdir(folder) if n.lower().endswith(".png")):
             path = os.path.join(folder, name)
             arr = _read_png(path, h, w, image)
-            mask = arr[..., :3].any(axis=-1) if arr.ndim == 3 else arr != 0
+            # nonzero colour = object; alpha is not colour (LA is (h, w, 2), RGBA (h, w, 4))
+            mask = arr[..., : 3 if arr.shape[-1] >= 3 else 1].any(axis=-1) if arr.ndim == 3 else arr != 0
             out.append((os.path.splitext(name)[0], mask, path))
         if not out:
             raise AnnotationError(f"{folder!r} holds no PNG mask for {image!r}")
@@ -149,6 +175,11 @@ def _object_masks(data_dir: str, image: str, h: int, w: int) -> list[tuple[str, 
                 f"an instance PNG must have one channel (L, I or palette P), got shape {arr.shape}{where(instance)}"
             )
         values = [int(v) for v in np.unique(arr) if v not in (0, VOID)]
+        if not values:
+            raise AnnotationError(
+                f"the instance PNG of {image!r} holds no object, only 0 (background) and {VOID} (void){where(instance)}; "
+                f"a 0/{VOID} mask of one object goes in {folder!r}/<object>.png"
+            )
         return [(str(v), arr == v, instance) for v in values]
     raise AnnotationError(f"{image!r} has no masks: expected {folder!r}/ or {instance!r}")
 
