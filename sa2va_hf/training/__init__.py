@@ -4,6 +4,7 @@
 Not part of the processor's remote code: it imports the processor closure, never the reverse.
 """
 
+from .callbacks import SetEpochCallback
 from .collator import Sa2VACollator, collate_fn
 from .conversations import CONVERSATION_STYLES, IGNORE_INDEX, encode_conversation, encode_turns
 from .dataset_tools import lazy_frames
@@ -19,6 +20,7 @@ __all__ = [
     "PlanRandom",
     "Sa2VACollator",
     "Sa2VATrainingTransform",
+    "SetEpochCallback",
     "UPSTREAM_REPEATS",
     "collate_fn",
     "encode_conversation",

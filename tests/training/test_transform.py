@@ -272,3 +272,39 @@ def test_video_sources_through_workers_and_the_collator_identical_across_runs(bu
         n = len(batch["plans"])
         assert batch["attention_mask"].sum(dim=1).tolist() == lengths[row : row + n]
         row += n
+
+
+def test_trainer_callback_sets_the_epoch_before_each_epochs_workers_start(mix, processors):
+    """What transformers' Trainer does per epoch: on_epoch_begin, then iter(DataLoader) (fresh workers)."""
+    from transformers import TrainerControl, TrainerState
+
+    from sa2va_hf.training import SetEpochCallback
+
+    t = Sa2VATrainingTransform(processors("qwen"), "v1", seed=3)
+    kept = t.filter(mix)[0].select(range(6))
+    loader = torch.utils.data.DataLoader(
+        kept.with_transform(t), batch_size=3, num_workers=2, collate_fn=Sa2VACollator(return_plans=True)
+    )
+    callback, state, seen = SetEpochCallback(t), TrainerState(), []
+    for epoch_done in (0.0, 1.0, 2.0):
+        state.epoch = epoch_done
+        callback.on_epoch_begin(None, state, TrainerControl())
+        seen.append([p["epoch"] for batch in loader for p in batch["plans"]])
+    assert seen == [[0] * 6, [1] * 6, [2] * 6]
+    state.epoch = 1.5  # resumed mid-epoch 1: its plans are epoch 1's
+    callback.on_epoch_begin(None, state, TrainerControl())
+    assert t.epoch == 1
+
+
+def test_trainer_callback_refuses_persistent_workers_and_non_transforms(processors):
+    from types import SimpleNamespace
+
+    from transformers import TrainerControl, TrainerState
+
+    from sa2va_hf.training import SetEpochCallback
+
+    callback = SetEpochCallback(Sa2VATrainingTransform(processors("qwen"), "v1"))
+    with pytest.raises(Sa2VAError, match="persistent_workers=True .* never see a new epoch"):
+        callback.on_train_begin(SimpleNamespace(dataloader_persistent_workers=True), TrainerState(), TrainerControl())
+    with pytest.raises(Sa2VAError, match="transforms with a set_epoch method"):
+        SetEpochCallback(object())
