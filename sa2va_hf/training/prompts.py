@@ -15,8 +15,9 @@ order is part of the contract. The lists share names across code bases but not c
   ``GCG_QUESTIONS`` (GLaMM's "detailed" list, "the this image" corrected, no ``<image>``), Osprey's ``VP_QUESTIONS``
   (18); Ref-SAV uses the generic ``SEG_QUESTIONS``.
 
-Both namespaces also hold ``REFVOS_EVAL_QUESTIONS``: the prompts of upstream's referring-video
-evaluation (``evaluation/dataset/refVOS.py``), which evaluation plans index.
+Both namespaces also hold ``REFVOS_EVAL_QUESTIONS`` and ``RES_EVAL_QUESTIONS``: the prompts of upstream's
+referring-video and referring-image evaluation (``evaluation/dataset/refVOS.py``, ``RES.py``), which
+evaluation plans index.
 
 :data:`RECIPE_PROMPTS` maps a recipe to its namespace.
 """
@@ -111,6 +112,10 @@ _REGION_QUESTIONS_V1 = (
 #: ``<image>``, so its frames get no image tokens): both recipes evaluate with v2's pair.
 _REFVOS_EVAL_QUESTIONS = ("Please segment {class_name}.", " {class_name} Please respond with a segmentation mask.")
 
+#: Upstream's referring-image (RefCOCO family) evaluation prompt after ``<image>\n``, leading space
+#: included (``evaluation/dataset/RES.py``, v1 and v2 alike; v2's ``reasoning`` variant is not offered).
+_RES_EVAL_QUESTIONS = (" Please segment {class_name} in this image.",)
+
 
 class V1:
     """Sa2VA v1 (magic-research/Sa2VA, ``projects/llava_sam2/datasets``), as each dataset class imports them."""
@@ -144,6 +149,7 @@ class V1:
     REF_SAV_SEG_QUESTIONS_SHORT = GLAMM.SEG_QUESTIONS
     REF_SAV_ANSWER_LIST = GLAMM.ANSWER_LIST
     REFVOS_EVAL_QUESTIONS = _REFVOS_EVAL_QUESTIONS
+    RES_EVAL_QUESTIONS = _RES_EVAL_QUESTIONS
 
 
 class V2:
@@ -199,6 +205,7 @@ class V2:
     )
     LIMIT = V1.LIMIT
     REFVOS_EVAL_QUESTIONS = _REFVOS_EVAL_QUESTIONS
+    RES_EVAL_QUESTIONS = _RES_EVAL_QUESTIONS
 
 
 RECIPE_PROMPTS = {"v1": V1, "v2": V2}

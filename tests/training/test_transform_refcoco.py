@@ -104,14 +104,17 @@ def test_plans_draw_five_objects_with_replacement_one_sentence_each(built, proce
     assert saw_repeat
 
 
-def test_eval_plans_one_fixed_turn_per_expression(built, processors):
+@pytest.mark.parametrize("recipe", ["v1", "v2"])
+def test_eval_plans_one_fixed_turn_per_expression(built, processors, recipe):
+    """Upstream's RES.py prompt ``<image>\\n Please segment {} in this image.`` (a space after the newline)
+    through predict_forward: the checkpoint's own template, in v1 too (no forced phi3 instruction)."""
     record = built("refcoco", "val")[0]
-    t = Sa2VATrainingTransform(processors("qwen"), "v2")
+    t = Sa2VATrainingTransform(processors("qwen"), recipe)
     plans = t.eval_plans(record)
     assert [p["text_ids"] for p in plans] == [[k] for k in range(len(record["texts"]))]
-    assert all(p["question_ids"] == [1] and p["answer_ids"] == [0] for p in plans)
+    assert all(p["question_ids"] == [0] and p["answer_ids"] == [0] and p["eval"] for p in plans)
     phrase = record["texts"][0]["text"].lower().rstrip(".")
-    user = img(tiles(record["width"], record["height"])) + f"\nPlease segment {phrase} in this image."
+    user = img(tiles(record["width"], record["height"])) + f"\n Please segment {phrase} in this image."
     assert t.render(record, plans[0]) == xtuner_runs("qwen", [(user, "It is [SEG].")])
     samples = t.eval_samples(record)
     assert len(samples) == len(record["texts"]) and all(len(s["masks"]) == 1 for s in samples)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..plan import draw
 from ..prompts import V2
 from .base import FamilyTransform, SampleSpec, base_plan, fold_v2, refuse, texts_of_region
-from .refcoco import empty_text, eval_plans, referring_turns
+from .refcoco import empty_text, eval_plans, eval_spec, referring_turns
 
 
 class FinetuneTransform(FamilyTransform):
@@ -55,6 +55,8 @@ class FinetuneTransform(FamilyTransform):
         reason = self._refusal(record)
         if reason is not None:
             raise refuse(record, reason)
+        if plan.get("eval"):
+            return eval_spec(V2, record, plan)
         messages = referring_turns(V2, record, plan, t.fixes)
         return SampleSpec(
             turns=fold_v2(messages, True, record),

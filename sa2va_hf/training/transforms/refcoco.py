@@ -15,9 +15,13 @@ v1: ``ReferSegmDataset`` (``projects/llava_sam2/datasets/RefCOCO_Dataset.py``, o
   tokenizer's special tokens, every text stripped, no separator, no EOS; GLaMM's lists. v2 encodes as
   every v2 class (xtuner's template_map_fn + encode), v2's lists.
 
-Evaluation (val / test splits): :meth:`RefCOCOTransform.eval_plans` gives one single-turn plan per
-sentence, question ``SEG_QUESTIONS[1]`` ("Please segment {} in this image.", upstream's evaluation
-prompt) and answer ``ANSWER_LIST[0]``.
+Evaluation (val / test splits; upstream's ``evaluation/dataset/RES.py`` + ``predict_forward``):
+:meth:`RefCOCOTransform.eval_plans` gives one plan per sentence, nothing drawn: the prompt
+``<image>\n Please segment {phrase} in this image.`` (``RES_EVAL_QUESTIONS[0]``, leading space
+included) in the checkpoint's own template, both recipes (v1's forced phi3 instruction is training's
+only), answer ``ANSWER_LIST[0]`` after the prompt. Upstream reads REFER's ``sent`` (lower-case,
+tokenized); records keep ``raw``, so the phrase is ``raw`` as training reads it (lower-cased, one
+final ``.`` removed).
 """
 
 from __future__ import annotations
@@ -41,8 +45,8 @@ from .base import (
 
 #: ``num_classes_per_sample`` of every upstream RefCOCO config (v1 and v2).
 OBJECTS_PER_SAMPLE = 5
-#: ``SEG_QUESTIONS[1]`` / ``ANSWER_LIST[0]``: the fixed turn of an evaluation plan.
-EVAL_QUESTION, EVAL_ANSWER = 1, 0
+#: ``RES_EVAL_QUESTIONS[0]`` / ``ANSWER_LIST[0]``: the fixed turn of an evaluation plan.
+EVAL_QUESTION, EVAL_ANSWER = 0, 0
 
 
 def referring_turns(prompts, record, plan, fixes: frozenset[str] = frozenset()) -> list[dict[str, str]]:
@@ -70,7 +74,22 @@ def empty_text(record) -> str | None:
 
 def eval_plans(record) -> list[dict]:
     """One single-turn plan per text: no sampling."""
-    return [base_plan([k], [EVAL_QUESTION], [EVAL_ANSWER]) for k in range(len(record["texts"]))]
+    return [base_plan([k], [EVAL_QUESTION], [EVAL_ANSWER], eval=True) for k in range(len(record["texts"]))]
+
+
+def eval_spec(prompts, record, plan) -> SampleSpec:
+    """Upstream's evaluation sample of one sentence: its prompt as ``predict_forward`` builds it."""
+    if len(plan["text_ids"]) != 1:
+        raise PlanError(f"an evaluation plan has one expression, got {len(plan['text_ids'])}{where(record)}")
+    (k,), (q,), (a,) = plan["text_ids"], plan["question_ids"], plan["answer_ids"]
+    question = template(prompts.RES_EVAL_QUESTIONS, q, "evaluation question", where(record))
+    phrase = strip_refer_phrase(record["texts"][k]["text"])
+    return SampleSpec(
+        turns=[{"input": IMAGE_PLACEHOLDER + "\n" + question.format(class_name=phrase),
+                "output": template(prompts.ANSWER_LIST, a, "answer", where(record))}],
+        frames=[0],
+        mask_groups=[list(record["texts"][k]["region_ids"])],
+    )  # fmt: skip
 
 
 class RefCOCOTransform(FamilyTransform):
@@ -105,6 +124,8 @@ class RefCOCOTransform(FamilyTransform):
         reason = empty_text(record)
         if reason is not None:
             raise refuse(record, reason)
+        if plan.get("eval"):
+            return eval_spec(t.prompts, record, plan)
         messages = referring_turns(t.prompts, record, plan, t.fixes)
         if t.recipe == "v1":
             instruction = None if "refcoco_template" in t.fixes else REFCOCO_INSTRUCTION
