@@ -55,7 +55,9 @@ def _entry(i: int, rng: np.random.Generator, pools: dict) -> dict:
     conversations = []
     for turn in range(4):
         conversations.append({"from": "human", "value": f"<image>\nWhat is <region1> doing in picture {i}? " * 2})
-        conversations.append({"from": "gpt", "value": f"Answer {turn}: it is standing near <region{len(annotation)}>. " * 3})
+        conversations.append(
+            {"from": "gpt", "value": f"Answer {turn}: it is standing near <region{len(annotation)}>. " * 3}
+        )
     return {
         "file_name": f"COCO_train2014_{i % IMAGES:012d}.jpg",
         "height": H,

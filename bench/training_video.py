@@ -34,9 +34,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import datasets  # noqa: E402
 
+from bench.training import through_loader  # noqa: E402 (one loader timing for both benchmarks)
 from sa2va_hf import Sa2VAImageProcessor, Sa2VAProcessor, masks  # noqa: E402
 from sa2va_hf.data.schema import features, make_record, make_region, make_text, record_frames  # noqa: E402
-from sa2va_hf.training import Sa2VACollator, Sa2VATrainingTransform, lazy_frames  # noqa: E402
+from sa2va_hf.training import Sa2VATrainingTransform, lazy_frames  # noqa: E402
 from tests.fakedata._common import write_mp4  # noqa: E402
 from tests.tokenizer_utils import make_tokenizer  # noqa: E402
 
@@ -114,17 +115,6 @@ def rate(n: int, seconds: float) -> str:
     return f"{n / seconds:6.2f} samples/s ({1000 * seconds / n:7.1f} ms each)"
 
 
-def through_loader(ds, t, workers: int, batch_size: int) -> tuple[float, int]:
-    """(seconds after the first batch, samples after it)."""
-    import torch
-
-    loader = torch.utils.data.DataLoader(
-        ds.with_transform(t), batch_size=batch_size, num_workers=workers, collate_fn=Sa2VACollator()
-    )
-    arrivals = [(time.perf_counter(), len(b["input_ids"])) for b in loader]
-    return arrivals[-1][0] - arrivals[0][0], sum(k for _, k in arrivals[1:])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=8, help="records per family")
@@ -173,7 +163,7 @@ def main() -> None:
         print(f"  processor on those frames (+ masks)             {rate(n, pixels)}")
         print(f"  transform on a lazy row, one process            {rate(n, single)}")
         for name, data in (("rows as read", ds), ("lazy_frames", lazy)):
-            steady, seen = through_loader(data, t, args.workers, args.batch_size)
+            steady, seen, _ = through_loader(data, t, args.workers, args.batch_size)
             print(f"  DataLoader(num_workers={args.workers}) + collator, {name:12s} {rate(seen, steady)}")
 
 
