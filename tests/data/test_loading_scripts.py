@@ -18,9 +18,14 @@ from sa2va_hf.data.catalog import catalog
 
 from ..fakedata import chat_univi as fake_chat_univi
 from ..fakedata import describe_anything as fake_dam
+from ..fakedata import finetune as fake_finetune
+from ..fakedata import folder as fake_folder
 from ..fakedata import gcg as fake_gcg
+from ..fakedata import llava as fake_llava
 from ..fakedata import osprey as fake_osprey
+from ..fakedata import ref_sav as fake_ref_sav
 from ..fakedata import refcoco as fake_refcoco
+from ..fakedata import refvos as fake_refvos
 from .source_case import tables
 
 pytestmark = pytest.mark.skipif(
@@ -34,8 +39,19 @@ ONE_PER_FAMILY = {
     "refcocog": fake_refcoco.write,
     "gcg_flickr": fake_gcg.write,
     "describe_anything": fake_dam.write,
-    "chat_univi": fake_chat_univi.write,  # a video source: records with an mp4 and frame_indices
+    "mevis": fake_refvos.write,  # JPEG-frame videos, three splits (valid without masks)
+    "ref_sav": fake_ref_sav.write,  # an mp4 per record, frame_indices
+    "chat_univi": fake_chat_univi.write,  # an mp4 per record, every frame indexed
+    "llava_665k": fake_llava.write,  # text-only records among them
+    "finetune": fake_finetune.write,  # own data: data_dir is the dataset's folder
+    "folder": fake_folder.write,
 }
+
+
+def test_every_family_has_a_script_and_is_tested_here():
+    families = {spec.family for spec in catalog().values()}
+    assert {catalog()[s].family for s in ONE_PER_FAMILY} == families
+    assert {os.path.splitext(n)[0] for n in os.listdir(SCRIPTS) if n.endswith(".py")} == families
 
 
 def _script(source: str) -> str:
