@@ -38,6 +38,7 @@ class SplitInfo:
     masks_checked: int = 0
     empty_regions: int = 0
     empty_examples: list[str] = field(default_factory=list)
+    mask_areas: list[float] = field(default_factory=list, repr=False)  # per checked mask, share of its image
 
 
 def _lengths(column) -> np.ndarray:
@@ -77,6 +78,7 @@ def split_info(ds, mask_records: int = 5000, mode: str = "nearest", progress: bo
             mask = decode(rle, rec["height"], rec["width"])
             cells = int(masks_to_grid(mask[None], 16, mode)[0].sum())
             info.masks_checked += 1
+            info.mask_areas.append(float(np.count_nonzero(mask)) / mask.size)
             if cells == 0:
                 info.empty_regions += 1
                 if len(info.empty_examples) < 3:
@@ -114,6 +116,12 @@ def format_info(name: str, split: str, info: SplitInfo, mode: str) -> str:
         lines.append(f"  image size (h x w): {sizes}")
     if (~sized).any():
         lines.append(f"  records without frames (text only): {int((~sized).sum())}")
+    if info.mask_areas:
+        lo, median, hi = np.percentile(100 * np.asarray(info.mask_areas), [0, 50, 100])
+        lines.append(
+            f"  mask area, share of its image ({len(info.mask_areas)} masks): "
+            f"smallest {lo:.3g}%, median {median:.3g}%, largest {hi:.3g}%"
+        )
     if info.masks_checked:
         share = 100 * info.empty_regions / info.masks_checked
         examples = f" e.g. {', '.join(info.empty_examples)}" if info.empty_examples else ""

@@ -73,7 +73,12 @@ def card_text(manifest: Mapping[str, Mapping[str, Mapping]], command: str | None
         spec = _spec(splits)
         counts = ", ".join(f"{split} {entry['num_records']:,}" for split, entry in splits.items())
         rows.append(f"| `{source}` | {counts} | {spec.description} | {spec.license} | {spec.homepage} |")
-    citations = sorted({_spec(splits).citation for splits in manifest.values() if _spec(splits).citation})
+    # per citation the sources that ask for it, in the manifest's order (sources of one family share one)
+    cited: dict[str, list[str]] = {}
+    for source, splits in manifest.items():
+        if _spec(splits).citation:
+            cited.setdefault(_spec(splits).citation, []).append(source)
+    citations = [f"{', '.join(f'`{s}`' for s in sources)}: {text}" for text, sources in cited.items()]
     first = next(iter(manifest), "SOURCE")
     built = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
     body = f"""
@@ -112,6 +117,8 @@ parser (`load_source`), then written as Parquet with images and videos embedded
 (`sa2va_hf.export.parquet`).{f" Command: `{command}`." if command else ""}
 
 ## Citations
+
+Per source, the work to cite:
 
 {chr(10).join(f"- {c}" for c in citations)}
 """

@@ -142,3 +142,9 @@ def test_info_counts_records_regions_and_empty_grid_regions(tmp_path, capsys):
     assert "osprey_short_form/train: 6 records, 13 regions, 0 texts, 15 conversation turns" in text
     assert "image size (h x w): smallest 40x52, median 40x52, largest 40x52" in text
     assert "regions on 0 cells of the 16x16 grid (nearest): 1 of 13 checked (7.7%) e.g. 0/region2" in text
+    from sa2va_hf import load_source, masks
+
+    ds = load_source("osprey_short_form", tmp_path / "data", split="train", cache_dir=str(tmp_path / "c"))
+    shares = sorted(100 * masks.decode(r["masks"][0]).mean() for rec in ds for r in rec["regions"])
+    expected = f"smallest {shares[0]:.3g}%, median {np.median(shares):.3g}%, largest {shares[-1]:.3g}%"
+    assert f"mask area, share of its image (13 masks): {expected}" in text

@@ -136,6 +136,11 @@ def test_the_card_names_every_config_split_count_and_licence(exported):
     assert "cc-by-nc-4.0" in header["license"] and "apache-2.0" in header["license"]
     for needle in ("arXiv:2312.10032", "arXiv:2311.03356", "https://huggingface.co/datasets/AntGroup-MI/Osprey-724K"):
         assert needle in text
+    citations = text.split("## Citations")[1]
+    cited = {line.split(":")[0]: line for line in citations.splitlines() if line.startswith("- `")}
+    assert sorted(s for key in cited for s in key[2:].replace("`", "").split(", ")) == sorted(SOURCES)
+    assert "arXiv:2312.10032" in cited["- `osprey_conversation`"]  # each source beside its own work
+    assert "arXiv:2308.08544" in cited["- `mevis`"]
 
 
 def test_features_metadata_is_readable_by_datasets_3_and_4(exported):
