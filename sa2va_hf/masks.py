@@ -432,6 +432,18 @@ def rle_area(rle: dict, *, file: object = None, record: object = None) -> int:
     return int(mask_utils.area(_validated_rle(rle, None, None, where(file, record))))
 
 
+def rle_intersection_union(a: dict | None, b: dict, *, file: object = None, record: object = None) -> tuple[int, int]:
+    """(intersection, union) pixel counts of two RLEs of one size (checked first), without decoding
+    them; ``a`` may be ``None`` (no mask: intersection 0, union ``b``'s area)."""
+    ctx = where(file, record)
+    theirs = _validated_rle(b, None, None, ctx)
+    if a is None:
+        return 0, int(mask_utils.area(theirs))
+    ours = _validated_rle(a, *theirs["size"], ctx)  # pycocotools merges masks of one size only
+    inter = int(mask_utils.area(mask_utils.merge([ours, theirs], intersect=True)))
+    return inter, int(mask_utils.area(mask_utils.merge([ours, theirs], intersect=False)))
+
+
 def rle_bbox(rle: dict, *, file: object = None, record: object = None) -> list[float]:
     """[x, y, w, h] box of an RLE (checked first), without decoding it; zeros when it is empty."""
     coco = _validated_rle(rle, None, None, where(file, record))

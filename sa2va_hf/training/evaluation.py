@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from .. import masks as _masks
 from ..errors import ShapeMismatchError
@@ -138,11 +137,9 @@ def referring_metrics(results: Sequence[Mapping[str, Any]], targets: Sequence[Ma
         key = (r["id"], r["text_index"])
         if key not in truth:
             raise ShapeMismatchError(f"no target for record {key[0]!r}, expression {key[1]}")
-        gt = _coco(truth[key])
-        pred = _coco(r["segmentation"]) if r["segmentation"] is not None else None
-        area_gt = int(mask_utils.area(gt))
-        i = 0 if pred is None else int(mask_utils.area(mask_utils.merge([pred, gt], intersect=True)))
-        u = area_gt if pred is None else int(mask_utils.area(mask_utils.merge([pred, gt], intersect=False)))
+        i, u = _masks.rle_intersection_union(
+            r["segmentation"], truth[key], record=f"{key[0]}, expression {key[1]}"
+        )  # RLEs checked before pycocotools reads them (its C code has no bounds)
         inter, union = inter + i, union + u
         ious.append(1.0 if u == 0 else i / u)
     return {
@@ -172,9 +169,10 @@ def video_metrics(
                 "of each (targets: expression_targets(record, frame=None))"
             )
         js, fs = [], []
-        for gt_rle, pred_rle in zip(gts, preds):
-            gt = mask_utils.decode(_coco(gt_rle)).astype(bool)
-            pred = np.zeros_like(gt) if pred_rle is None else mask_utils.decode(_coco(pred_rle)).astype(bool)
+        for frame, (gt_rle, pred_rle) in enumerate(zip(gts, preds)):
+            where = f"{key[0]}, expression {key[1]}, frame {frame}"
+            gt = _masks.decode(gt_rle, record=where).astype(bool)
+            pred = np.zeros_like(gt) if pred_rle is None else _masks.decode(pred_rle, *gt.shape, record=where) != 0
             js.append(region_similarity(gt, pred))
             fs.append(boundary_f_measure(gt, pred, bound_th))
         j_scores.append(float(np.mean(js)) if js else float("nan"))
@@ -237,7 +235,3 @@ def _dilate_disk(mask: np.ndarray, radius: int) -> np.ndarray:
         else:
             out[-dy:] |= row[: h + dy]
     return out
-
-
-def _coco(rle: Mapping[str, Any]) -> dict:
-    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].encode("ascii")}

@@ -148,3 +148,54 @@ def test_video_targets_results_and_j_and_f(built):
     image = built("refcoco", "val")[0]
     truth = [decoded(image, text["region_ids"][0]).tolist() for text in image["texts"]]
     assert all(isinstance(r["segmentation"], dict) for r in expression_results(image, truth))
+
+
+# --------------------------------------------------------------------------- hostile results
+
+EVAL_CHILD = """
+import resource, sys, types
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+# skip the packages' __init__ (torch, datasets): evaluation needs masks and errors only
+for name, path in (("sa2va_hf", {root!r}), ("sa2va_hf.training", {root!r} + "/training")):
+    package = types.ModuleType(name)
+    package.__path__ = [path]
+    sys.modules[name] = package
+from sa2va_hf.errors import MaskFormatError, ShapeMismatchError
+from sa2va_hf.training.evaluation import referring_metrics, video_metrics
+huge = {{"size": [100000, 100000], "counts": "PPigPZ9"}}  # one valid run of 10**10 pixels
+small = {{"size": [4, 4], "counts": "`0"}}  # empty 4x4
+cases = {{
+    "video, 100000x100000": lambda: video_metrics(*[[{{"id": "0", "text_index": 0, "segmentation": [huge]}}]] * 2),
+    "referring, 100000x100000": lambda: referring_metrics(*[[{{"id": "0", "text_index": 0, "segmentation": huge}}]] * 2),
+    "referring, runs past the mask": lambda: referring_metrics(
+        [{{"id": "0", "text_index": 0, "segmentation": {{"size": [4, 4], "counts": "0oooooooo1"}}}}],
+        [{{"id": "0", "text_index": 0, "segmentation": small}}]),
+    "video, another size": lambda: video_metrics(
+        [{{"id": "0", "text_index": 0, "segmentation": [{{"size": [5, 4], "counts": "d0"}}]}}],
+        [{{"id": "0", "text_index": 0, "segmentation": [small]}}]),
+}}
+for name, call in cases.items():
+    try:
+        call()
+        print(name, "ACCEPTED")
+    except (MaskFormatError, ShapeMismatchError) as e:
+        print(name, "refused:", e)
+"""
+
+
+def test_hostile_results_are_refused_before_pycocotools():
+    """Evaluation reads RLEs from a model's output or a results file: checked as every RLE is (these
+    killed the process, hung, or raised pycocotools' bare ValueError)."""
+    import subprocess
+    import sys
+
+    import sa2va_hf
+
+    script = EVAL_CHILD.format(root=list(sa2va_hf.__path__)[0])
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"child died (rc {result.returncode}): {result.stderr[-2000:]}"
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4 and all("refused:" in line for line in lines), result.stdout
+    assert "over the limit" in lines[0] and "record '0, expression 0, frame 0'" in lines[0]
+    assert "record '0, expression 0'" in lines[2]
+    assert "differs from the image's [4, 4]" in lines[3]
