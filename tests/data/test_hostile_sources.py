@@ -210,13 +210,30 @@ def test_dam_tar_with_a_damaged_header_is_an_error(tmp_path):
         _load(tmp_path, "describe_anything")
 
 
-def test_dam_tar_without_its_end_marker_is_an_error(tmp_path):
+@pytest.mark.parametrize("zero_blocks", [0, 1])  # 1: the lone zero block GNU tar warns about
+def test_dam_tar_without_its_end_marker_is_an_error(tmp_path, zero_blocks):
     tar = _dam(tmp_path)[1]
     data = open(tar, "rb").read()
     with tarfile.open(tar) as tf:
         last = tf.getmembers()[-1]
-    open(tar, "wb").write(data[: last.offset_data + -(-last.size // 512) * 512])  # cut at a member boundary
+    cut = last.offset_data + -(-last.size // 512) * 512  # at a member boundary
+    open(tar, "wb").write(data[:cut] + b"\0" * 512 * zero_blocks)
     with pytest.raises(AnnotationError, match=r"without its end-of-archive marker.*00000001\.tar"):
+        _load(tmp_path, "describe_anything")
+
+
+@pytest.mark.parametrize("damage", ["flipped byte", "garbage after the stream"])
+def test_dam_damaged_gzip_tar_is_an_error_naming_it(tmp_path, damage):
+    import gzip
+
+    tar = _dam(tmp_path)[0]
+    data = bytearray(gzip.compress(open(tar, "rb").read()))
+    if damage == "flipped byte":
+        data[len(data) // 2] ^= 0xFF
+    else:
+        data += b"not gzip at all"
+    open(tar, "wb").write(bytes(data))
+    with pytest.raises(AnnotationError, match=r"corrupt.*tar.*00000000\.tar"):
         _load(tmp_path, "describe_anything")
 
 

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import io
 import logging
+import lzma
 import os
 import tarfile
 import warnings
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -139,10 +141,13 @@ def _members(tar_path: str, max_bytes: int, read: bool) -> Iterator[tuple[str, s
             _check_archive_end(tf, tar_path)
     except (tarfile.TarError, EOFError) as e:  # EOFError: a compressed tar cut short
         raise AnnotationError(f"corrupt tar: {e}{where(tar_path)}") from None
+    except (OSError, zlib.error, lzma.LZMAError) as e:  # a damaged compressed stream (gzip.BadGzipFile, bz2, xz)
+        raise AnnotationError(f"corrupt or unreadable tar: {type(e).__name__}: {e}{where(tar_path)}") from None
 
 
 def _check_archive_end(tf: tarfile.TarFile, tar_path: str) -> None:
-    """After the last member comes the end-of-archive marker (zero blocks) and nothing else."""
+    """After the last member comes the end-of-archive marker -- two zero blocks (POSIX; GNU tar
+    warns of "a lone zero block"), padding with zeros allowed -- and nothing else."""
     f = tf.fileobj
     f.seek(tf.offset)
     zeros = 0
@@ -153,7 +158,7 @@ def _check_archive_end(tf: tarfile.TarFile, tar_path: str) -> None:
                 f"(tarfile would silently end the archive at a damaged header){where(tar_path)}"
             )
         zeros += len(chunk)
-    if zeros < tarfile.BLOCKSIZE:
+    if zeros < 2 * tarfile.BLOCKSIZE:
         raise AnnotationError(
             f"corrupt tar: it ends at byte {tf.offset} without its end-of-archive marker (cut short?){where(tar_path)}"
         )
