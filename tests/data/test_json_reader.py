@@ -190,3 +190,50 @@ def test_content_after_an_object_names_the_object(tmp_path):
     p.write_text('{"a": 1} {"b": 2}')
     with pytest.raises(AnnotationError, match=r"content after the end of the top-level JSON object at byte 9"):
         list(iter_json_object(p))
+
+
+# ------------------------------------------------------------------ numbers across chunks, repeated keys
+
+NUMBERS = [1.5, 2.25, 3e5, 4, -0.125, 1e-7, 12345678901234567890, 6.02e23, 0, -7]
+
+
+@pytest.mark.parametrize("chunk_size", range(1, 16))
+def test_numbers_cut_by_a_chunk_boundary_are_read_whole(tmp_path, chunk_size):
+    """A chunk ending in '1.' or '1e' held a shorter valid number: the reader must read on."""
+    path = tmp_path / "n.json"
+    path.write_text(json.dumps(NUMBERS))
+    assert [v for _, v in iter_json_array(path, chunk_size=chunk_size)] == NUMBERS
+    obj = tmp_path / "o.json"
+    obj.write_text(json.dumps({f"k{i}": v for i, v in enumerate(NUMBERS)}))
+    assert [m.value for m in iter_json_object(obj, chunk_size=chunk_size)] == NUMBERS
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[{"a": 1, "b": 2, "a": 3}]',  # in an element
+        '[{"x": [{"k": 1, "k": 2}]}]',  # deeper
+        '{"1000": {"caption": "c", "caption": "d"}}',  # in a member's value
+    ],
+)
+def test_a_key_repeated_inside_an_element_is_an_error(tmp_path, text):
+    """json would keep the last value silently (an entry's content under another entry's id)."""
+    path = tmp_path / "dup.json"
+    path.write_text(text)
+    reader = iter_json_array if text.startswith("[") else iter_json_object
+    with pytest.raises(AnnotationError, match=r"the key '(a|k|caption)' appears twice in one JSON object.*dup\.json"):
+        list(reader(path))
+
+
+def test_whole_file_reads_refuse_repeated_keys_too(tmp_path):
+    from sa2va_hf.data.sources._json import load_json
+
+    path = tmp_path / "instances.json"
+    path.write_text('{"images": [], "images": [{"id": 1}]}')
+    with pytest.raises(AnnotationError, match=r"instances\.json.*the key 'images' appears twice"):
+        load_json(path)
+    spans = tmp_path / "spans.json"
+    spans.write_text('{"v": {"a": 1, "a": 2}}')
+    with open(spans, "rb") as f:
+        with pytest.raises(AnnotationError, match=r"the key 'a' appears twice"):
+            read_json_span(f, (6, len(spans.read_text()) - 1), file=str(spans))

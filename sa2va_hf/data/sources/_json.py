@@ -17,8 +17,25 @@ from typing import NamedTuple
 
 from ...errors import AnnotationError, where
 
-_DECODER = json.JSONDecoder()
+
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _no_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
+    """``object_pairs_hook``: a key given twice in one JSON object would silently keep its last value."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        repeated = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _RepeatedKey(f"the key {repeated!r:.60} appears twice in one JSON object")
+    return out
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_repeated_keys)
 _SKIP_WS = re.compile(r"[ \t\n\r]*").match
+#: What may still follow in the next chunk when a number ends the buffer ("1." + "5", "1e" + "5").
+_NUMBER_TAIL = re.compile(r"[0-9.eE+-]*\Z").match
 MAX_SHARDS = 64
 
 
@@ -147,7 +164,8 @@ def _decode_one(buf: _Buffer, i: int) -> tuple[object, int, int]:
     while True:
         try:
             item, end = _DECODER.raw_decode(buf.text, i)
-            if end < len(buf.text) or buf.eof:  # a number at the very end may go on in the next chunk
+            # a number whose rest is all the buffer holds ("1." of "1.5") may go on in the next chunk
+            if buf.eof or not _NUMBER_TAIL(buf.text, end):
                 return item, end, i
         except json.JSONDecodeError as e:
             if buf.eof:
@@ -226,7 +244,9 @@ def read_json_span(f, span: tuple[int, int], *, file: object = None, record: obj
     f.seek(start)
     data = f.read(end - start)
     try:
-        return json.loads(data)
+        return json.loads(data, object_pairs_hook=_no_repeated_keys)
+    except _RepeatedKey as e:
+        raise AnnotationError(f"bytes {start}..{end}: {e}{where(file, record)}") from None
     except (ValueError, UnicodeDecodeError, RecursionError) as e:  # the file changed since it was indexed
         raise AnnotationError(
             f"bytes {start}..{end} are not the JSON value indexed there ({e}){where(file, record)}"
@@ -293,7 +313,7 @@ def chunks(items: Sequence, max_shards: int = MAX_SHARDS) -> list[list]:
 def load_json(path: str | os.PathLike):
     try:
         with open(path, "rb") as f:
-            return json.load(f)
+            return json.load(f, object_pairs_hook=_no_repeated_keys)
     except FileNotFoundError:
         raise AnnotationError(f"annotation file {os.fspath(path)!r} does not exist") from None
     except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError, or an integer over the digit limit
