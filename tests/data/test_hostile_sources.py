@@ -312,3 +312,72 @@ def test_dam_empty_tar_is_an_error(tmp_path):
     _write_dam_tars(tmp_path, [])
     with pytest.raises(AnnotationError, match=r"the tar holds no sample.*00000000\.tar"):
         _load(tmp_path, "describe_anything")
+
+
+# ------------------------------------------------------------------ crashers through the builders
+
+BUILD_CHILD = """
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
+sys.path.insert(0, {root!r})
+import numpy as np
+from sa2va_hf import Sa2VAImageProcessor, load_source
+from sa2va_hf.errors import MaskFormatError
+from tests.fakedata import gcg, osprey, refcoco
+
+BAD = [[0, 0, 2147483648, 0, 0, 10]]  # pycocotools cast it to int and malloc'ed >= 8 GiB: SIGSEGV
+tmp = {tmp!r}
+
+def osprey_case(d):
+    info = osprey.write(d, "osprey_conversation")
+    info["entries"][0]["annotation"][0]["segmentation"] = BAD
+    json.dump(info["entries"], open(info["json"], "w"))
+    return "osprey_conversation"
+
+def refcoco_case(d):
+    info = refcoco.write(d, "refcoco")
+    inst = json.load(open(info["instances"]))
+    inst["annotations"][0]["segmentation"] = BAD
+    json.dump(inst, open(info["instances"], "w"))
+    return "refcoco"
+
+def gcg_case(d):
+    info = gcg.write(d, "gcg_refcocog")
+    entries = json.load(open(info["json"]))
+    entries[0]["1000"]["refs"][0]["segmentation"] = BAD
+    json.dump(entries, open(info["json"], "w"))
+    return "gcg_refcocog"
+
+for case in (osprey_case, refcoco_case, gcg_case):
+    for num_proc in (1, 2):
+        d = f"{{tmp}}/{{case.__name__}}{{num_proc}}"
+        name = case(d + "/data")
+        try:
+            load_source(name, d + "/data", cache_dir=d + "/cache", num_proc=num_proc)
+            print(name, num_proc, "ACCEPTED")
+        except MaskFormatError as e:
+            print(name, num_proc, "refused:", e)
+try:
+    Sa2VAImageProcessor()(np.zeros((20, 30, 3), np.uint8), visual_prompts=[BAD])
+    print("prompt ACCEPTED")
+except MaskFormatError as e:
+    print("prompt refused:", e)
+"""
+
+
+def test_a_huge_polygon_coordinate_is_a_named_error_in_every_builder_and_the_processor(tmp_path):
+    """The crash case of each polygon-reading parser and of a processor prompt, num_proc 1 and 2 (with 2
+    the build died with a bare RuntimeError), in a child: a regression fails this test, not pytest."""
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    script = BUILD_CHILD.format(root=root, tmp=str(tmp_path))
+    env = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, f"child died (rc {result.returncode}): {result.stderr[-2000:]}"
+    lines = [line for line in result.stdout.splitlines() if "refused:" in line or "ACCEPTED" in line]
+    assert len(lines) == 7 and all("refused:" in line and "beyond" in line for line in lines), result.stdout
+    for name, file in (("osprey_conversation", "osprey_conversation.json"), ("refcoco", "instances.json"),
+                       ("gcg_refcocog", "RefCOCOg_GCG_train.json")):  # fmt: skip
+        assert all(file in line for line in lines if line.startswith(name)), result.stdout

@@ -84,6 +84,37 @@ def test_stream_holds_one_element_at_a_time(tmp_path):
     assert seen_max < 3 * 4096 + 2100
 
 
+@pytest.mark.parametrize("reader, text", [("array", "[" + ",".join(["0"] * 300_000) + "]"),
+                                          ("object", "{" + ",".join(f'"{i}":0' for i in range(100_000)) + "}")])  # fmt: skip
+def test_work_is_linear_in_the_file_not_in_elements_times_file(tmp_path, monkeypatch, reader, text):
+    """A 2 MB ``[0,0,...]`` took 14 s (quadratic: each byte offset was counted from the file's
+    start). Counted, not timed: characters the reader encodes for offsets and copies on refills."""
+    import sa2va_hf.data.sources._json as common
+
+    path = tmp_path / "flat.json"
+    path.write_text(text)
+    work = 0
+    byte_offset, fill = common._Buffer.byte_offset, common._Buffer.fill
+
+    def counted_offset(self, i):
+        nonlocal work
+        work += max(0, i - self._mark_char)
+        return byte_offset(self, i)
+
+    def counted_fill(self, keep_from, min_chars=0):
+        nonlocal work
+        work += len(self.text) - keep_from
+        return fill(self, keep_from, min_chars)
+
+    monkeypatch.setattr(common._Buffer, "byte_offset", counted_offset)
+    monkeypatch.setattr(common._Buffer, "fill", counted_fill)
+    items = (
+        iter_json_array(path, chunk_size=1 << 16) if reader == "array" else iter_json_object(path, chunk_size=1 << 16)
+    )
+    assert sum(1 for _ in items) == (300_000 if reader == "array" else 100_000)
+    assert work <= 3 * len(text)
+
+
 @pytest.mark.parametrize(
     "data", [b"[" + b"[" * 100_000 + b"]" * 100_000 + b"]", b'[{"a": "ok"}, {"b": "\xff\xfe"}]', b"\xff[1]"]
 )
