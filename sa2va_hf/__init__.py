@@ -76,3 +76,12 @@ def _register_auto_classes() -> None:
 
 _register_auto_classes()
 _moved.install()
+
+
+def __getattr__(name: str):
+    # 0.1's `import sa2va_hf` made sa2va_hf.loading, .templates, ... attributes: the aliases keep them
+    if name in _moved.PACKAGE_ATTRIBUTES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,7 +26,47 @@ MOVED_MODULES = {
     "sa2va_hf.builders": "sa2va_hf.data.builder",
     "sa2va_hf.visualize": "sa2va_hf.cli.render",
     "sa2va_hf.demo": "sa2va_hf.cli.scene",
+    "sa2va_hf.bench": "sa2va_hf.cli.bench",
+    "sa2va_hf.sources": "sa2va_hf.data.sources",
+    "sa2va_hf.sources.osprey": "sa2va_hf.data.sources.osprey",
+    "sa2va_hf.sources.refcoco": "sa2va_hf.data.sources.refcoco",
+    "sa2va_hf.sources.gcg": "sa2va_hf.data.sources.gcg",
+    "sa2va_hf.sources.describe_anything": "sa2va_hf.data.sources.describe_anything",
+    "sa2va_hf.sources._common": (
+        "sa2va_hf.data.sources._json",
+        "sa2va_hf.data.sources._fields",
+        "sa2va_hf.data.sources._images",
+    ),
 }
+
+#: Old submodules that 0.1's ``import sa2va_hf`` made attributes of the package (``sa2va_hf.loading``).
+PACKAGE_ATTRIBUTES = frozenset(name.split(".")[1] for name in MOVED_MODULES)
+
+#: Names that left a module which stays: module -> {name: its new module}. Read through
+#: :func:`moved_name`, which the old module's ``__getattr__`` calls.
+MOVED_NAMES = {
+    "sa2va_hf.image_processing_sa2va": {
+        "candidate_grids": "sa2va_hf.tiling",
+        "nearest_source_indices": "sa2va_hf.prompt_grid",
+        "resize_nearest": "sa2va_hf.prompt_grid",
+        "pool_majority": "sa2va_hf.prompt_grid",
+    },
+    "sa2va_hf.processing_sa2va": {"pad_batch": "sa2va_hf.training.conversations"},
+}
+
+
+def moved_name(module: str, name: str):
+    """``name`` of ``module`` from its new home, with a ``DeprecationWarning``; AttributeError if it never was."""
+    new = MOVED_NAMES.get(module, {}).get(name)
+    if new is None:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    warnings.warn(
+        f"{module}.{name} moved to {new} in sa2va-hf 0.2; the old path goes away in {REMOVED_IN}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return getattr(importlib.import_module(new), name)
+
 
 # names that no longer exist under the new path: old module -> {old name: factory}
 _BUILDER_FAMILIES = {
@@ -90,5 +130,7 @@ class _AliasFinder(importlib.abc.MetaPathFinder):
 
 
 def install() -> None:
+    # first: an old package's proxy lends its new __path__, where the path finder would load
+    # ``sa2va_hf.sources.osprey`` a second time, under the old name (its relative imports then fail)
     if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
-        sys.meta_path.append(_AliasFinder())
+        sys.meta_path.insert(0, _AliasFinder())

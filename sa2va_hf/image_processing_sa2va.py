@@ -336,4 +336,15 @@ def convert_tensors(data: dict[str, Any], return_tensors: Any) -> dict[str, Any]
     return {k: to_pt(v) for k, v in data.items()}
 
 
+def __getattr__(name: str):
+    """0.1's names that moved (``sa2va_hf._moved.MOVED_NAMES``), with a DeprecationWarning, until 0.3."""
+    import importlib
+
+    try:  # by name, not a relative import: remote code (no sa2va_hf installed) has no _moved
+        moved = importlib.import_module("sa2va_hf._moved")
+    except ImportError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    return moved.moved_name("sa2va_hf.image_processing_sa2va", name)
+
+
 __all__ = ["ImageOptions", "Sa2VAImageProcessor", "Sa2VAImageProcessorKwargs"]

@@ -140,6 +140,40 @@ def test_moved_import_paths_still_work_with_a_deprecation_warning():
     assert (ChatTemplate, encode_turns, image_string) == (new_template, new_encode_turns, new_image_string)
 
 
+def test_every_path_the_changelog_lists_as_moved_still_imports():
+    """0.1's package attributes, modules and names: each works with a DeprecationWarning, read from its new home."""
+    import importlib
+
+    import sa2va_hf
+    from sa2va_hf import prompt_grid, tiling
+    from sa2va_hf.cli import bench
+    from sa2va_hf.data.sources import _json, osprey
+    from sa2va_hf.training import conversations
+
+    for name in ("loading", "templates", "bench", "sources", "collator", "checkpoint", "schema"):
+        sys.modules.pop(f"sa2va_hf.{name}", None)
+        vars(sa2va_hf).pop(name, None)  # an earlier import set it on the package
+        with pytest.warns(DeprecationWarning, match=rf"sa2va_hf\.{name} moved to"):
+            assert getattr(sa2va_hf, name).__name__ == f"sa2va_hf.{name}"  # as after 0.1's `import sa2va_hf`
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        assert sa2va_hf.loading.get_builder is get_builder
+        assert importlib.import_module("sa2va_hf.bench").run is bench.run
+        assert importlib.import_module("sa2va_hf.sources.osprey").generate is osprey.generate
+        assert importlib.import_module("sa2va_hf.sources._common").load_json is _json.load_json
+    for module, name, new in (
+        ("sa2va_hf.image_processing_sa2va", "candidate_grids", tiling.candidate_grids),
+        ("sa2va_hf.image_processing_sa2va", "resize_nearest", prompt_grid.resize_nearest),
+        ("sa2va_hf.processing_sa2va", "pad_batch", conversations.pad_batch),
+    ):
+        with pytest.warns(DeprecationWarning, match=rf"{module}\.{name} moved to"):
+            assert getattr(importlib.import_module(module), name) is new
+    with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
+        sa2va_hf.image_processing_sa2va.not_a_name  # noqa: B018
+    with pytest.raises(AttributeError, match="no attribute 'not_a_module'"):
+        sa2va_hf.not_a_module  # noqa: B018
+
+
 FAMILIES = sorted({spec.family for spec in catalog_mod.catalog().values()})
 
 
