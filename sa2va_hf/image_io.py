@@ -8,6 +8,7 @@ guard, so a corrupt, truncated or decompression-bomb file becomes an
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from typing import Any
@@ -29,16 +30,17 @@ IMAGE_FILE_ERRORS = (
 )
 
 
-def _refuse_over_limit(path: str | os.PathLike, w: int, h: int, limit: int | None) -> None:
+def _refuse_over_limit(name: str, w: int, h: int, limit: int | None, context: str = "") -> None:
     if limit is not None and w * h > limit:
         raise ImageLoadError(
-            f"image file {os.fspath(path)!r} is {w}x{h} = {w * h} pixels, over the limit of {limit} "
-            "(a decompression bomb?); raise max_pixels if it is genuine"
+            f"image file {name!r} is {w}x{h} = {w * h} pixels, over the limit of {limit} "
+            f"(a decompression bomb?); raise max_pixels (or PIL.Image.MAX_IMAGE_PIXELS) if it is genuine{context}"
         )
 
 
-def _reading(path: str | os.PathLike, action):
-    """``action()`` with every error PIL may raise on a bad file turned into an ``ImageLoadError`` naming it."""
+def _reading(name: str, action, context: str = ""):
+    """``action()`` with every error PIL may raise on a bad file turned into an ``ImageLoadError`` naming it
+    (and ``context``: where it was referred to, e.g. `` (file 'x.json', record 3)``)."""
     try:
         with warnings.catch_warnings():
             # PIL only warns between 1x and 2x its limit; we refuse anything over the limit.
@@ -47,13 +49,13 @@ def _reading(path: str | os.PathLike, action):
     except ImageLoadError:
         raise
     except FileNotFoundError:
-        raise ImageLoadError(f"image file {os.fspath(path)!r} does not exist") from None
+        raise ImageLoadError(f"image file {name!r} does not exist{context}") from None
     except Image.DecompressionBombError as e:
-        raise ImageLoadError(f"image file {os.fspath(path)!r} is too large to decode safely: {e}") from None
+        raise ImageLoadError(f"image file {name!r} is too large to decode safely: {e}{context}") from None
     except MemoryError:
-        raise ImageLoadError(f"image file {os.fspath(path)!r} is too large to decode in the memory available") from None
+        raise ImageLoadError(f"image file {name!r} is too large to decode in the memory available{context}") from None
     except IMAGE_FILE_ERRORS as e:
-        raise ImageLoadError(f"image file {os.fspath(path)!r} cannot be decoded: {e}") from None
+        raise ImageLoadError(f"image file {name!r} cannot be decoded: {e}{context}") from None
 
 
 def open_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image.Image:
@@ -66,23 +68,29 @@ def open_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image.
 
     def decode() -> Image.Image:
         with Image.open(path) as im:
-            _refuse_over_limit(path, *im.size, limit)
+            _refuse_over_limit(os.fspath(path), *im.size, limit)
             im.load()
             return im if im.mode == "RGB" else im.convert("RGB")
 
-    return _reading(path, decode)
+    return _reading(os.fspath(path), decode)
 
 
-def image_file_size(path: str | os.PathLike, max_pixels: int | None = None) -> tuple[int, int]:
-    """(width, height) of an image file from its header, refused like :func:`open_image` refuses it."""
+def image_file_size(
+    path: str | os.PathLike | bytes, max_pixels: int | None = None, *, name: str | None = None, context: str = ""
+) -> tuple[int, int]:
+    """(width, height) of an image file (a path, or its bytes) from its header, refused as :func:`open_image`
+    refuses it: builds check images with this, so they accept exactly what the processor will decode.
+    ``name`` names bytes in errors; ``context`` says where the file was referred to."""
     limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+    is_bytes = isinstance(path, (bytes, bytearray, memoryview))
+    label = name or ("<image bytes>" if is_bytes else os.fspath(path))
 
     def probe() -> tuple[int, int]:
-        with Image.open(path) as im:
-            _refuse_over_limit(path, *im.size, limit)
+        with Image.open(io.BytesIO(path) if is_bytes else path) as im:
+            _refuse_over_limit(label, *im.size, limit, context)
             return im.size
 
-    return _reading(path, probe)
+    return _reading(label, probe, context)
 
 
 def to_rgb_image(image: Any, max_pixels: int | None = None) -> Image.Image:

@@ -87,7 +87,8 @@ def test_arrays():
     assert to_rgb_image(np.zeros((4, 5), np.uint8)).mode == "RGB"
     with pytest.raises(ShapeMismatchError, match=r"\(5, 6, 2\)"):  # (H, W, 4) is RGBA since 0.2
         to_rgb_image(np.zeros((5, 6, 2), np.uint8))
-    with pytest.raises(ShapeMismatchError, match="float32"):
-        to_rgb_image(np.zeros((4, 5, 3), np.float32))
+    assert to_rgb_image(np.full((4, 5, 3), 0.5, np.float32)).getpixel((0, 0)) == (127, 127, 127)  # x255, truncated
+    with pytest.raises(ShapeMismatchError, match="complex64"):
+        to_rgb_image(np.zeros((4, 5, 3), np.complex64))
     with pytest.raises(ImageLoadError, match="int"):
         to_rgb_image(42)

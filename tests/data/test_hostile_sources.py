@@ -381,3 +381,21 @@ def test_a_huge_polygon_coordinate_is_a_named_error_in_every_builder_and_the_pro
     for name, file in (("osprey_conversation", "osprey_conversation.json"), ("refcoco", "instances.json"),
                        ("gcg_refcocog", "RefCOCOg_GCG_train.json")):  # fmt: skip
         assert all(file in line for line in lines if line.startswith(name)), result.stdout
+
+
+def test_a_build_refuses_the_images_the_processor_would_refuse(tmp_path, monkeypatch):
+    """One pixel limit (PIL's MAX_IMAGE_PIXELS, as the processor decodes with): the build checked
+    only PIL's own error, at twice the limit, and accepted images the processor then refused."""
+    from PIL import Image
+
+    from sa2va_hf.errors import ImageLoadError
+    from sa2va_hf.image_io import open_image
+
+    info = fake_osprey.write(str(tmp_path / "data"), "osprey_conversation")
+    h, w = info["entries"][0]["height"], info["entries"][0]["width"]
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", int(h * w * 0.75))  # between PIL's warning and its error
+    image = os.path.join(os.path.dirname(os.path.dirname(info["json"])), "coco", "train2017")
+    with pytest.raises(ImageLoadError, match="over the limit"):
+        open_image(os.path.join(image, os.listdir(image)[0]))
+    with pytest.raises(ImageLoadError, match=r"over the limit.*osprey_conversation\.json.*record '0'"):
+        _load(tmp_path, "osprey_conversation")

@@ -117,7 +117,7 @@ def test_corrupt_image_names_file_and_record(tmp_path):
     info = fake_refcoco.write(str(tmp_path / "data"), "refcoco")
     with open(info["image_paths"][102], "wb") as f:
         f.write(b"this is not a jpeg")
-    with pytest.raises(ImageLoadError, match=r"cannot be read.*record '102'"):
+    with pytest.raises(ImageLoadError, match=r"cannot be decoded.*record '102'"):
         load_source("refcoco", tmp_path / "data", cache_dir=str(tmp_path / "cache"))
 
 

@@ -14,21 +14,17 @@ Tars are read as streams, one member at a time; every tar is a shard.
 
 from __future__ import annotations
 
-import io
 import logging
 import lzma
 import os
 import tarfile
-import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from PIL import Image
-
 from ... import masks
-from ...errors import AnnotationError, ImageLoadError, where
-from ...image_io import IMAGE_FILE_ERRORS
+from ...errors import AnnotationError, where
+from ...image_io import image_file_size
 from ..catalog import SourceSpec
 from ..safety import loads_pickle
 from ..schema import make_record, make_region, make_text, validate_record
@@ -204,13 +200,7 @@ def _records(source: str, subset: str, key: str, files: dict[str, bytes], tar_pa
         missing = "pickle" if "pickle" not in files else "jpg"
         raise AnnotationError(f"sample {key!r} has no .{missing} member{where(tar_path, rec)}")
     jpg = files["jpg"]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(jpg)) as im:
-                w, h = im.size
-    except (*IMAGE_FILE_ERRORS, Image.DecompressionBombError) as e:
-        raise ImageLoadError(f"image {key}.jpg cannot be read: {e}{where(tar_path, rec)}") from None
+    w, h = image_file_size(jpg, name=f"{key}.jpg", context=where(tar_path, rec))
     regions = loads_pickle(files["pickle"], source=f"{tar_path}:{key}.pickle")
     if not isinstance(regions, list):
         raise AnnotationError(f"{key}.pickle must hold a list of region dicts{where(tar_path, rec)}")
