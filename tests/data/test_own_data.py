@@ -183,3 +183,13 @@ def test_folder_per_object_mask_alpha_is_not_the_object(tmp_path, mode):
     Image.fromarray(arr, mode).save(tmp_path / "data" / "masks" / "kitchen" / "kettle.png")
     record = _load(tmp_path, "folder", split="train")[0]
     assert np.array_equal(region_mask(record, 0), mask)
+
+
+def test_folder_mask_png_over_the_pixel_limit_is_refused_before_decoding(tmp_path, monkeypatch):
+    fake_folder.write(str(tmp_path / "data"))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 30 * 40 - 1)  # kitchen's masks are 30x40
+    monkeypatch.setattr(
+        "sa2va_hf.data.sources.folder.check_image", lambda path, *a, **k: (30, 40) if "kitchen" in path else (24, 36)
+    )  # the images themselves pass: the masks are what this test is about
+    with pytest.raises(ImageLoadError, match=r"kettle\.png' is 40x30 = 1200 pixels, over the limit.*'kitchen\.png'"):
+        _load(tmp_path, "folder")

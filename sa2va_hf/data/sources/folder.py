@@ -35,6 +35,7 @@ from PIL import Image
 
 from ... import masks
 from ...errors import AnnotationError, ImageLoadError, ShapeMismatchError, where
+from ...image_io import IMAGE_FILE_ERRORS, image_file_size
 from ..catalog import SourceSpec
 from ..schema import make_record, make_region, make_text, validate_record
 from ._images import check_image
@@ -185,12 +186,13 @@ def _object_masks(data_dir: str, image: str, h: int, w: int) -> list[tuple[str, 
 
 
 def _read_png(path: str, h: int, w: int, image: str) -> np.ndarray:
+    image_file_size(path, context=where(None, image))  # the header first: the pixel limit, before decoding
     try:
         with Image.open(path) as im:
             im.load()
             arr = np.asarray(im)  # P: palette indices, not colours
-    except (OSError, SyntaxError, ValueError) as e:
-        raise ImageLoadError(f"mask {path!r} cannot be read: {e}") from None
+    except IMAGE_FILE_ERRORS as e:
+        raise ImageLoadError(f"mask {path!r} cannot be read: {e}{where(None, image)}") from None
     if arr.shape[:2] != (h, w):
         raise ShapeMismatchError(f"mask {path!r} is {arr.shape[0]}x{arr.shape[1]} but {image!r} is {h}x{w} (h x w)")
     return arr
