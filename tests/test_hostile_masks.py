@@ -306,7 +306,7 @@ def test_mutated_dds_header_is_an_image_load_error_naming_the_record(tmp_path):
     from sa2va_hf.data.sources._images import image_size
 
     path = dds_with_unknown_pixel_format(tmp_path / "texture.dds")
-    with pytest.raises(ImageLoadError, match=r"texture\.dds.*cannot be read.*record 4"):
+    with pytest.raises(ImageLoadError, match=r"texture\.dds.*cannot be decoded.*record 4"):
         image_size(str(path), file="anno.json", record=4)
 
 
