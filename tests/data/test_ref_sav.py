@@ -77,17 +77,27 @@ def test_a_video_whose_header_states_no_frame_count_is_counted_from_its_packets(
         load_source("ref_sav", tmp_path / "data", cache_dir=str(tmp_path / "cache2"))
 
 
-def test_mp4_cut_short_is_found_at_build_time(tmp_path, sav):
-    """The header still states every frame (moov first), the file lacks the later ones: a download cut short."""
+@pytest.mark.parametrize("kept", [0.99, 0.5, 0.08])
+def test_mp4_cut_short_is_found_at_build_time(tmp_path, sav, caplog, kept):
+    """The header still states every frame (moov first), the file lacks the later ones: a download cut
+    short. Its whole packets are the frames used (a packet cut by the end of the file is not one), logged;
+    too few for the masklet (9 frames) is an error at build time, not mid-training."""
     mp4 = sav["files"]["sav_000001"]["mp4"]
     noise = np.random.default_rng(0).integers(0, 256, (48, fake_ref_sav.H, fake_ref_sav.W, 3), dtype=np.uint8)
     _write_video(mp4, list(noise), "mp4", options={"movflags": "faststart"})  # noise: the frames dwarf the header
     data = open(mp4, "rb").read()
     with open(mp4, "wb") as f:
-        f.write(data[: len(data) * 2 // 3])
-    assert video_io.header_info(mp4)[0] == 48
-    with pytest.raises(VideoLoadError, match=r"sav_000001\.mp4' states 48 frames but holds \d+: the file is cut short"):
-        _build(tmp_path)
+        f.write(data[: int(len(data) * kept)])
+    stated, packets, _, _ = video_io.probe(mp4)
+    assert stated == 48 and packets < 48
+    video_io.read_frames(mp4, range(packets))  # every counted packet decodes
+    if packets >= 9:
+        with caplog.at_level("WARNING"):
+            _build(tmp_path)
+        assert f"states 48 frames but holds {packets} whole packets" in caplog.text and "sav_000001.mp4" in caplog.text
+    else:
+        with pytest.raises(VideoLoadError, match=rf"sav_000001\.mp4' has {packets} frame\(s\) but its masklet needs 9"):
+            _build(tmp_path)
 
 
 def test_mp4_whose_stream_is_not_video_data_is_found_at_build_time(tmp_path, sav):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 from ... import masks, video_io
 from ...errors import AnnotationError, ShapeMismatchError, VideoLoadError, where
 from ..safety import safe_join
 from ._images import check_image
+
+logger = logging.getLogger(__name__)
 
 
 def frame_paths(folder: str, video: str, names: list, *, file: str, record: str) -> list[str]:
@@ -60,8 +63,8 @@ def frame_masks(entries: object, n_frames: int, h: int, w: int, *, file: str, re
 def check_mp4(path: str, needed: int, height: int, width: int, *, file: str, record: str) -> int:
     """Check that the mp4 ``path`` opens, decodes, has frames of ``height`` x ``width`` and at least ``needed``
     of them, without decoding them all (:func:`video_io.probe`: every packet read, the first frame
-    decoded). Returns the frame count (the header's, capped by the packets present)."""
-    n, h, w = _present_frames(path, file=file, record=record)
+    decoded). Returns the frame count: the header's, capped by the whole packets present."""
+    n, h, w = present_frames(path, file=file, record=record)
     if (h, w) != (height, width):
         raise ShapeMismatchError(
             f"video {path!r} has frames of {h}x{w} (h x w) but its masks are {height}x{width}{where(file, record)}"
@@ -71,15 +74,17 @@ def check_mp4(path: str, needed: int, height: int, width: int, *, file: str, rec
     return n
 
 
-def _present_frames(path: str, *, file: str, record: str) -> tuple[int, int, int]:
-    """(frames present, height, width): the header's count capped by the packets in the file (a file
-    cut short has fewer); where the header states none (Matroska, WebM), the packets'."""
+def present_frames(path: str, *, file: str, record: str) -> tuple[int, int, int]:
+    """(frames present, height, width): the header's count capped by the whole packets in the file (a
+    file cut short holds fewer; so does one whose edit list starts late, which is valid: the cap is
+    logged, not refused); where the header states none (Matroska, WebM), the packets'."""
     stated, packets, h, w = video_io.probe(path, file=file, record=record)
     if stated is not None and packets < stated:
-        raise VideoLoadError(
-            f"video {path!r} states {stated} frames but holds {packets}: the file is cut short{where(file, record)}"
-        )
-    return (stated if stated is not None else packets), h, w
+        logger.warning(
+            "video %r states %d frames but holds %d whole packets (cut short, or an edit list): %d used%s",
+            path, stated, packets, packets, where(file, record),
+        )  # fmt: skip
+    return (min(stated, packets) if stated is not None else packets), h, w
 
 
 def every_fourth(n_annotated: int) -> list[int]:
@@ -95,7 +100,7 @@ def annotated_count(n_video_frames: int) -> int:
 def count_frames(path: str, *, file: str, record: str) -> tuple[int, int, int]:
     """(frame count, height, width) of a video file, checked as :func:`check_mp4` checks (every packet
     read, the first frame decoded). A video without a frame or a frame size is a :class:`VideoLoadError`."""
-    n, h, w = _present_frames(path, file=file, record=record)
+    n, h, w = present_frames(path, file=file, record=record)
     if h <= 0 or w <= 0:
         raise VideoLoadError(f"video {path!r} states no frame size ({w}x{h}){where(file, record)}")
     if n < 1:

@@ -142,8 +142,10 @@ def _members(tar_path: str, max_bytes: int, read: bool) -> Iterator[tuple[str, s
 
 
 def _check_archive_end(tf: tarfile.TarFile, tar_path: str) -> None:
-    """After the last member comes the end-of-archive marker -- two zero blocks (POSIX; GNU tar
-    warns of "a lone zero block"), padding with zeros allowed -- and nothing else."""
+    """After the last member comes the end-of-archive marker -- two zero blocks (POSIX), padding with
+    zeros allowed -- and nothing else. One zero block alone is accepted with a warning, as GNU tar
+    does ("a lone zero block"): a real member header is never all zeros, so it ends a complete archive
+    (one cut at a member boundary and padded with exactly one block cannot be told from it)."""
     f = tf.fileobj
     f.seek(tf.offset)
     zeros = 0
@@ -154,10 +156,12 @@ def _check_archive_end(tf: tarfile.TarFile, tar_path: str) -> None:
                 f"(tarfile would silently end the archive at a damaged header){where(tar_path)}"
             )
         zeros += len(chunk)
-    if zeros < 2 * tarfile.BLOCKSIZE:
+    if zeros < tarfile.BLOCKSIZE:
         raise AnnotationError(
             f"corrupt tar: it ends at byte {tf.offset} without its end-of-archive marker (cut short?){where(tar_path)}"
         )
+    if zeros < 2 * tarfile.BLOCKSIZE:
+        logger.warning("%s: a lone zero block ends the archive (POSIX writes two); read as complete", tar_path)
 
 
 def _samples(tar_path: str, max_bytes: int, read: bool = True) -> Iterator[tuple[str, dict[str, bytes | None]]]:
