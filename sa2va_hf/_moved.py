@@ -116,6 +116,10 @@ class _AliasLoader(importlib.abc.Loader):
 
         proxy.__getattr__ = __getattr__
         proxy.__all__ = [n for t in targets for n in getattr(t, "__all__", [])] + list(renamed)
+        if hasattr(targets[0], "__path__"):
+            # a package, but one whose submodules only this table gives: an empty path, so the path finder
+            # never loads a new module a second time under the old name (its relative imports would fail)
+            proxy.__path__ = []
         return proxy
 
     def exec_module(self, module) -> None:

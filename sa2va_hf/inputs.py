@@ -119,9 +119,10 @@ def _array_to_image(image: Any, input_data_format: Any, what: str) -> Image.Imag
 
 
 def _as_uint8(arr: np.ndarray, what: str) -> np.ndarray:
-    """The uint8 pixels of an image array, by transformers' ``to_pil_image`` rule: whole numbers in
-    0..255 are taken as they are; other floats in [0, 1] are scaled by 255 and truncated (float64
-    product, float32, uint8, as its ``rescale``); anything else is refused (PIL stores uint8)."""
+    """The uint8 pixels of an image array, by transformers' ``to_pil_image`` rule: (nearly, as
+    ``np.allclose`` says) whole numbers in 0..255 are truncated to uint8; other floats in [0, 1] are
+    scaled by 255 and truncated (float64 product, float32, uint8, as its ``rescale``); anything else
+    is refused (PIL stores uint8)."""
     if arr.dtype == np.uint8:
         return arr
     if arr.dtype == np.bool_ or not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
@@ -131,7 +132,10 @@ def _as_uint8(arr: np.ndarray, what: str) -> np.ndarray:
     if arr.size and not np.isfinite(arr).all():
         raise ShapeMismatchError(f"{what}: the image array {arr.shape} holds NaN or infinite values")
     low, high = (arr.min(), arr.max()) if arr.size else (0, 0)
-    if np.issubdtype(arr.dtype, np.integer) or np.array_equal(arr, np.trunc(arr)):
+    # transformers' test for whole numbers is np.allclose(x, x.astype(int)): 200.001 counts as 200
+    if np.issubdtype(arr.dtype, np.integer) or (
+        max(abs(low), abs(high)) < 2**62 and np.allclose(arr, arr.astype(np.int64))
+    ):
         if low < 0 or high > 255:
             raise ShapeMismatchError(f"{what}: an integer image array must be within 0..255, got {low}..{high}")
         return arr.astype(np.uint8)

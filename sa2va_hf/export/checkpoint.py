@@ -26,8 +26,8 @@ What is read from it, and what must be said instead:
   preprocessor's ``image_mean`` / ``image_std`` where present.
 * **grounding model** -- no public config key says it. SAM3 (1008) when ``grounding="sam3"``, or
   when the checkpoint shows it: a ``sam3.py`` in the folder (the converter copies the model's code
-  beside the weights), ``sam3`` in ``architectures`` / ``auto_map`` / ``model_type`` /
-  ``_name_or_path``, or in the folder's or repo's name (``Sa2VA-Qwen3-VL-4B-SAM3``); the reason is
+  beside the weights), ``sam3`` in ``architectures`` / ``auto_map`` / ``model_type`` / the last part
+  of ``_name_or_path``, or in the folder's or repo's name (``Sa2VA-Qwen3-VL-4B-SAM3``); the reason is
   logged. SAM2 (1024) otherwise; ``grounding="sam2"`` overrides every sign.
 """
 
@@ -117,7 +117,8 @@ def detect_grounding(folder: str, config: dict[str, Any], name: str = "") -> tup
         *(("architectures", a) for a in architectures),
         *((f"auto_map[{k!r}]", v) for k, v in auto_map.items()),
         ("model_type", config.get("model_type")),
-        ("_name_or_path", config.get("_name_or_path")),
+        # its last part only: the folders above a checkpoint say nothing of the model
+        ("_name_or_path", os.path.basename(str(config.get("_name_or_path") or "").rstrip("/\\")) or None),
     ):
         if isinstance(value, str) and "sam3" in value.lower():
             return "sam3", f"config.json's {key} is {value!r}"

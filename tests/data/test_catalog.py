@@ -172,9 +172,19 @@ def test_every_path_the_changelog_lists_as_moved_still_imports():
         sa2va_hf.image_processing_sa2va.not_a_name  # noqa: B018
     with pytest.raises(AttributeError, match="no attribute 'not_a_module'"):
         sa2va_hf.not_a_module  # noqa: B018
+    with pytest.raises(ModuleNotFoundError, match="sa2va_hf.sources.llava"):  # 0.1 had none: not loaded twice
+        importlib.import_module("sa2va_hf.sources.llava")
 
 
 FAMILIES = sorted({spec.family for spec in catalog_mod.catalog().values()})
+
+
+def test_every_family_has_a_loading_script_and_a_datasets3_case():
+    """Runs on every datasets version (the script tests themselves need datasets 3.x)."""
+    from . import test_loading_scripts as scripts
+
+    assert {catalog_mod.catalog()[s].family for s in scripts.ONE_PER_FAMILY} == set(FAMILIES)
+    assert {os.path.splitext(n)[0] for n in os.listdir(scripts.SCRIPTS) if n.endswith(".py")} == set(FAMILIES)
 
 
 @pytest.mark.parametrize("family", FAMILIES)

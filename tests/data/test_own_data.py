@@ -193,3 +193,11 @@ def test_folder_mask_png_over_the_pixel_limit_is_refused_before_decoding(tmp_pat
     )  # the images themselves pass: the masks are what this test is about
     with pytest.raises(ImageLoadError, match=r"kettle\.png' is 40x30 = 1200 pixels, over the limit.*'kitchen\.png'"):
         _load(tmp_path, "folder")
+
+
+def test_folder_files_in_masks_that_are_no_png_are_logged_not_read(tmp_path, caplog):
+    fake_folder.write(str(tmp_path / "data"))
+    (tmp_path / "data" / "masks" / "README.txt").write_text("how these masks were made")
+    with caplog.at_level("WARNING"):
+        assert len(_load(tmp_path, "folder", split="train")) == 2
+    assert "1 file(s)" in caplog.text and "README.txt" in caplog.text

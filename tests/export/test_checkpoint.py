@@ -152,6 +152,8 @@ def test_llava_written_as_sa2va_chat_model_is_llava(tmp_path):
         ("ckpt", None, {"auto_map": {"AutoModel": "modeling_sa2va_qwen_sam3.Sa2VAChatModelQwen"}}, None, 1008),
         ("Sa2VA-Qwen3-VL-4B-SAM3", "sam3.py", {}, "sam2", 1024),  # said beats every sign
         ("ckpt", None, {}, "sam3", 1008),
+        ("ckpt", None, {"_name_or_path": "/data/Sa2VA-Qwen3-VL-4B-SAM3"}, None, 1008),
+        ("ckpt", None, {"_name_or_path": "/data/sam3_vs_sam2_study/Sa2VA-Qwen3-VL-4B"}, None, 1024),  # a folder above
     ],
 )
 def test_sam3_grounding_detected_or_said(tmp_path, folder, extra_file, config_extra, grounding, size):

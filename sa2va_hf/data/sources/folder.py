@@ -18,7 +18,8 @@ order) with one text per sentence given for it. Strict, with the file and object
 whose size differs from its image, an empty mask, an object without text, a text whose object
 has no mask, a text for an image that is not there, an image without masks (an instance PNG of
 only 0 and 255 included), both mask layouts for one image, two images with one name but their
-extension, an entry of ``masks/`` that matches no image, a file in ``images/`` that is not an image.
+extension, a PNG or folder in ``masks/`` that matches no image (other files there are listed in the
+log, not read), a file in ``images/`` that is not an image.
 A per-object PNG's object is its nonzero colour: alpha is not read (LA, RGBA).
 
 The ``name`` option sets the ``source`` column (as for ``finetune``).
@@ -27,6 +28,7 @@ The ``name`` option sets the ``source`` column (as for ``finetune``).
 from __future__ import annotations
 
 import csv
+import logging
 import os
 from collections.abc import Iterator
 
@@ -41,6 +43,8 @@ from ..schema import make_record, make_region, make_text, validate_record
 from ._images import check_image
 from ._json import chunks, load_json
 from .finetune import OwnDataOptions, source_name
+
+logger = logging.getLogger(__name__)
 
 VERSION = "1.0.1"  # bump whenever the records change
 VOID = 255
@@ -132,13 +136,19 @@ def _check_mask_names(data_dir: str, images: list[str]) -> None:
         by_stem[stem] = image
     folder = os.path.join(data_dir, "masks")
     entries = sorted(n for n in os.listdir(folder) if not n.startswith(".")) if os.path.isdir(folder) else []
+    other = []  # files that are no PNG (README.txt, Thumbs.db): not masks, listed in the log
     for name in entries:
         path = os.path.join(folder, name)
         is_dir, is_png = os.path.isdir(path), name.lower().endswith(".png")
-        stem = name if is_dir else (name[:-4] if is_png else None)
+        if not (is_dir or is_png):
+            other.append(name)
+            continue
+        stem = name if is_dir else name[:-4]
         if stem not in by_stem:
-            what = "a folder" if is_dir else "a PNG" if is_png else "a file that is no PNG"
+            what = "a folder" if is_dir else "a PNG"
             raise AnnotationError(f"{path!r} is {what} in masks/ that matches no image in images/{where(data_dir)}")
+    if other:
+        logger.warning("folder source: %d file(s) in %s are no PNG and not read: %s", len(other), folder, other[:10])
 
 
 def generate(
