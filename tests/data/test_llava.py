@@ -39,6 +39,15 @@ def test_a_missing_image_is_an_error_or_a_counted_skip(tmp_path, caplog):
     }
 
 
+def test_the_skip_policy_skips_missing_images_only_not_corrupt_ones(tmp_path):
+    """A corrupt image is no missing one: skipped, it was counted nowhere (the report checks existence)."""
+    info = fake_llava.write(str(tmp_path / "data"))
+    with open(os.path.join(info["root"], "llava_images", "gqa", "images", "2354786.jpg"), "wb") as f:
+        f.write(b"not a jpeg")
+    with pytest.raises(ImageLoadError, match=r"2354786\.jpg' cannot be decoded.*mix665k\.json.*record '2'"):
+        load_source("llava_665k", tmp_path / "data", cache_dir=str(tmp_path / "c"), missing_images="skip")
+
+
 def test_missing_images_policy_is_checked(tmp_path):
     with pytest.raises(Sa2VAError, match="missing_images must be one of"):
         load_source("llava_665k", tmp_path, missing_images="ignore")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Callable, Iterator
 
 from ...errors import AnnotationError, Sa2VAError, where
 from ..schema import FLOAT32_MAX
+from ._json import iter_shard
+
+logger = logging.getLogger(__name__)
 
 
 def get(d: object, key: str, types, *, file: object, record: object, optional: bool = False):
@@ -32,6 +37,33 @@ def check_missing_policy(option: str, value: object) -> None:
     """Refuse a ``missing_*`` option that is not one of :data:`MISSING_FILE_POLICIES`."""
     if value not in MISSING_FILE_POLICIES:
         raise Sa2VAError(f"{option} must be one of {MISSING_FILE_POLICIES}, got {value!r}")
+
+
+def records_with_missing_policy(
+    source: str,
+    shard_list: list[dict],
+    build: Callable[[object, int, str], dict],
+    missing: type[Exception],
+    policy: str,
+    option: str,
+    what: str,
+) -> Iterator[tuple[str, dict]]:
+    """``(str(index), build(entry, index, file))`` for every entry of the JSON-array shards; an entry whose
+    build raises ``missing`` (its ``what``, a media file, is absent -- no other error) is an error, or
+    with ``policy="skip"`` (the source's option ``option``) left out and counted in the log."""
+    skipped = 0
+    for shard in shard_list:
+        for index, entry in iter_shard(shard):
+            try:
+                record = build(entry, index, shard["path"])
+            except missing:
+                if policy != "skip":
+                    raise
+                skipped += 1
+                continue
+            yield str(index), record
+    if skipped:
+        logger.warning("%s: %d entries left out, their %s is missing (%s='skip')", source, skipped, what, option)
 
 
 def _names(types) -> str:

@@ -29,7 +29,6 @@ always an error, as is an entry without a ``video`` or without conversations.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -39,12 +38,10 @@ from ...errors import AnnotationError, VideoLoadError, where
 from ..catalog import SourceSpec
 from ..safety import safe_join
 from ..schema import make_record, validate_record
-from ._fields import check_missing_policy, get
+from ._fields import check_missing_policy, get, records_with_missing_policy
 from ._fields import conversations as read_conversations
-from ._json import iter_json_array, iter_shard, json_array_shards, require_file
+from ._json import iter_json_array, json_array_shards, require_file
 from ._video import count_frames
-
-logger = logging.getLogger(__name__)
 
 VERSION = "1.0.0"  # bump whenever the records change
 
@@ -95,19 +92,15 @@ def generate(
 ) -> Iterator[tuple[str, dict]]:
     p = paths(data_dir, spec)
     headers: dict[str, tuple[int, int, int]] = {}  # video path -> (frames, h, w): entries share videos
-    skipped = 0
-    for shard in shard_list:
-        for index, entry in iter_shard(shard):
-            try:
-                record = _record(entry, index, spec.name, p, shard["path"], headers)
-            except _MissingVideo:
-                if options.missing_videos != "skip":
-                    raise
-                skipped += 1
-                continue
-            yield str(index), record
-    if skipped:
-        logger.warning("%s: %d entries left out, their video is missing (missing_videos='skip')", spec.name, skipped)
+    return records_with_missing_policy(
+        spec.name,
+        shard_list,
+        lambda entry, index, file: _record(entry, index, spec.name, p, file, headers),
+        _MissingVideo,
+        options.missing_videos,
+        "missing_videos",
+        "video",
+    )
 
 
 def video_path(folder: str, rel: str, file: str, index: int) -> str:

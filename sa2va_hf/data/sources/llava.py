@@ -17,22 +17,19 @@ and in the builder's ``filter_report``.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ...errors import ImageLoadError
+from ...errors import ImageLoadError, where
 from ..catalog import SourceSpec
 from ..safety import safe_join
 from ..schema import make_record, validate_record
-from ._fields import check_missing_policy, get
+from ._fields import check_missing_policy, get, records_with_missing_policy
 from ._fields import conversations as read_conversations
 from ._images import check_image
-from ._json import iter_json_array, iter_shard, json_array_shards, require_file
-
-logger = logging.getLogger(__name__)
+from ._json import iter_json_array, json_array_shards, require_file
 
 VERSION = "1.0.0"  # bump whenever the records change
 
@@ -80,19 +77,19 @@ def generate(
     spec: SourceSpec, data_dir: str, options: LLaVAOptions, split: str, shard_list: list[dict]
 ) -> Iterator[tuple[str, dict]]:
     p = paths(data_dir, spec)
-    skipped = 0
-    for shard in shard_list:
-        for index, entry in iter_shard(shard):
-            try:
-                record = _record(entry, index, spec.name, p, shard["path"])
-            except ImageLoadError:
-                if options.missing_images != "skip":
-                    raise
-                skipped += 1
-                continue
-            yield str(index), record
-    if skipped:
-        logger.warning("%s: %d entries left out, their image is missing (missing_images='skip')", spec.name, skipped)
+    return records_with_missing_policy(
+        spec.name,
+        shard_list,
+        lambda entry, index, file: _record(entry, index, spec.name, p, file),
+        _MissingImage,
+        options.missing_images,
+        "missing_images",
+        "image",
+    )
+
+
+class _MissingImage(ImageLoadError):
+    """The entry's image file does not exist (the one error the skip policy skips: a corrupt one is not)."""
 
 
 def _record(entry: object, index: int, source: str, p: dict, file: str) -> dict:
@@ -102,6 +99,8 @@ def _record(entry: object, index: int, source: str, p: dict, file: str) -> dict:
     frames, h, w = [], 0, 0
     if image is not None:
         path = safe_join(p["images"], image, file=file, record=rec)
+        if not os.path.isfile(path):
+            raise _MissingImage(f"image {path!r} does not exist{where(file, rec)}")
         h, w = check_image(path, None, None, file=file, record=rec)
         frames = [path]
     record = make_record(id=rec, source=source, frames=frames, height=h, width=w, conversations=conversations)
