@@ -25,6 +25,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench._common import rss_kb  # noqa: E402
+
 H, W, FRAMES, ANNOS_PER_VIDEO = 720, 1280, 60, 5
 
 
@@ -78,17 +81,8 @@ def write_fixture(root: str, size_mb: int) -> dict:
     return {"mask_dict": mask_path, "videos": len(videos), "annos": anno, "bytes": os.path.getsize(mask_path)}
 
 
-def _rss_kb(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(field)
-
-
 def _measure(case: str, data_dir: str, cache_dir: str) -> None:
     """Run one case in this process; print {"seconds", "peak_mb"} as JSON."""
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import datasets
 
     import sa2va_hf
@@ -96,7 +90,7 @@ def _measure(case: str, data_dir: str, cache_dir: str) -> None:
 
     datasets.disable_progress_bars()
     mask_path = os.path.join(data_dir, "video_datas", "revos", "mask_dict.json")
-    base = _rss_kb("VmRSS")
+    base = rss_kb("VmRSS")
     t = time.perf_counter()
     if case == "json.load":
         with open(mask_path, "rb") as f:
@@ -112,7 +106,7 @@ def _measure(case: str, data_dir: str, cache_dir: str) -> None:
         ds = sa2va_hf.load_source("revos", data_dir, split="train", cache_dir=cache_dir)
         n = len(ds)
     seconds = time.perf_counter() - t
-    print(json.dumps({"seconds": seconds, "peak_mb": (_rss_kb("VmHWM") - base) / 1024, "n": n}))
+    print(json.dumps({"seconds": seconds, "peak_mb": (rss_kb("VmHWM") - base) / 1024, "n": n}))
 
 
 def main() -> None:

@@ -24,6 +24,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from bench._common import rss_kb  # noqa: E402
+
 H, W, IMAGES = 480, 640, 200
 
 
@@ -98,14 +101,6 @@ def write_fixture(workdir: str, sizes: list[int]) -> dict[int, str]:
     return paths
 
 
-def _rss_kb(field: str) -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(field)
-
-
 def _measure(data_dir: str, cache_dir: str, num_proc: int) -> None:
     """Build in this process; print {"seconds", "peak_mb", "peak_anon_mb", "n"} as JSON.
 
@@ -115,19 +110,18 @@ def _measure(data_dir: str, cache_dir: str, num_proc: int) -> None:
     """
     import threading
 
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     import datasets
 
     import sa2va_hf
 
     datasets.disable_progress_bars()
-    base, base_anon = _rss_kb("VmRSS"), _rss_kb("RssAnon")
+    base, base_anon = rss_kb("VmRSS"), rss_kb("RssAnon")
     peak_anon = [base_anon]
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.02):
-            peak_anon[0] = max(peak_anon[0], _rss_kb("RssAnon"))
+            peak_anon[0] = max(peak_anon[0], rss_kb("RssAnon"))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -137,9 +131,9 @@ def _measure(data_dir: str, cache_dir: str, num_proc: int) -> None:
     seconds = time.perf_counter() - t
     done.set()
     sampler.join()
-    peak_anon[0] = max(peak_anon[0], _rss_kb("RssAnon"))
+    peak_anon[0] = max(peak_anon[0], rss_kb("RssAnon"))
     print(json.dumps({
-        "seconds": seconds, "peak_mb": (_rss_kb("VmHWM") - base) / 1024, "peak_anon_mb": (peak_anon[0] - base_anon) / 1024,
+        "seconds": seconds, "peak_mb": (rss_kb("VmHWM") - base) / 1024, "peak_anon_mb": (peak_anon[0] - base_anon) / 1024,
         "n": len(ds),
     }))  # fmt: skip
 

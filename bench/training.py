@@ -30,6 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import datasets  # noqa: E402
 
+from bench._common import best  # noqa: E402
 from sa2va_hf import Sa2VAProcessor, masks  # noqa: E402
 from sa2va_hf.data.schema import features, make_record, make_region, make_text, record_frames  # noqa: E402
 from sa2va_hf.training import Sa2VACollator, Sa2VATrainingTransform  # noqa: E402
@@ -86,15 +87,6 @@ def records(folder: str, n: int, w: int, h: int) -> list[dict]:
             out.append(make_record(id=i, source="describe_anything", frames=[path], height=h, width=w,
                                    regions=regions[:1], texts=[make_text(caption, [0])], caption=caption))  # fmt: skip
     return out
-
-
-def best(run, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def rate(n: int, seconds: float) -> str:

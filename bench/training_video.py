@@ -24,7 +24,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from functools import partial
 
 import numpy as np
@@ -34,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import datasets  # noqa: E402
 
+from bench._common import best  # noqa: E402
 from bench.training import through_loader  # noqa: E402 (one loader timing for both benchmarks)
 from sa2va_hf import Sa2VAImageProcessor, Sa2VAProcessor, masks  # noqa: E402
 from sa2va_hf.data.schema import features, make_record, make_region, make_text, record_frames  # noqa: E402
@@ -98,15 +98,6 @@ def loaded(frames: list) -> list:
     for frame in frames:
         frame.load()
     return frames
-
-
-def best(run, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def rate(n: int, seconds: float) -> str:

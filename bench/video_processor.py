@@ -17,24 +17,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bench._common import best  # noqa: E402
 from sa2va_hf import Sa2VAImageProcessor, video_io  # noqa: E402
 from sa2va_hf.video_processing_sa2va import Sa2VAVideoProcessor  # noqa: E402
-
-
-def best_of(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
@@ -73,7 +64,7 @@ def main() -> None:
     print(f"{source}, {w}x{h}; best of {args.repeat}; same pixels checked")
     base = None
     for name, fn in runs.items():
-        t = best_of(fn, args.repeat)
+        t = best(fn, args.repeat)
         base = base or t
         print(f"  {name:42s} {t * 1000:8.1f} ms  {t / len(frames) * 1000:6.1f} ms/frame  {base / t:5.2f}x")
 
