@@ -15,8 +15,15 @@ from __future__ import annotations
 
 from ...errors import PlanError
 from ..plan import draw, template
-from .base import FamilyTransform, SampleSpec, base_plan, no_visual_prompts, osprey_text, refuse, where
-from .osprey import description_questions, fold, region_prefix, small_region, visual_prompt_sample
+from .base import FamilyTransform, SampleSpec, base_plan, no_visual_prompts, osprey_text, where
+from .osprey import (
+    checked_region_prompts,
+    description_questions,
+    fold,
+    region_prefix,
+    small_region,
+    visual_prompt_sample,
+)
 
 
 class DescribeAnythingTransform(FamilyTransform):
@@ -39,12 +46,7 @@ class DescribeAnythingTransform(FamilyTransform):
         return None
 
     def spec(self, record, plan, t) -> SampleSpec:
-        reason = self._refusal(record, t)
-        if reason is None:
-            prompts, cells = t.region_prompts(record, self.image_options)
-            reason = small_region(t, cells)
-        if reason is not None:
-            raise refuse(record, reason)
+        prompts, cells = checked_region_prompts(self, record, t)
         if len(plan["text_ids"]) != 1 or len(plan["question_ids"]) != 1:
             raise PlanError(f"a describe-anything plan has one text and one question{where(record)}")
         question = template(description_questions(t), plan["question_ids"][0], "question", where(record))

@@ -64,6 +64,18 @@ def vp_dtypes(t) -> dict[str, str]:
     return {"prompt_mask_dtype": "uint8" if t.recipe == "v1" else "float32", "vp_mask_dtype": "float32"}
 
 
+def checked_region_prompts(family, record, t) -> tuple:
+    """(visual prompts, their grid cells) of ``record``, or the refusal: the family's ``_refusal``, then
+    v2's small-region filter on the cells (decoded from the RLEs only when the record passes the first)."""
+    reason = family._refusal(record, t)
+    if reason is None:
+        prompts, cells = t.region_prompts(record, family.image_options)
+        reason = small_region(t, cells)
+    if reason is not None:
+        raise refuse(record, reason)
+    return prompts, cells
+
+
 def visual_prompt_sample(t, turns, prompts, cells: list[int], image_options: dict) -> SampleSpec:
     """A one-image sample whose regions are given as visual prompts (Osprey, describe-anything): no
     grounding image, and every region kept whatever its cell count (the recipe filtered already)."""
@@ -128,12 +140,7 @@ class OspreyTransform(FamilyTransform):
     # -- the sample
 
     def spec(self, record, plan, t) -> SampleSpec:
-        reason = self._refusal(record, t)
-        if reason is None:
-            prompts, cells = t.region_prompts(record, self.image_options)
-            reason = small_region(t, cells)
-        if reason is not None:
-            raise refuse(record, reason)
+        prompts, cells = checked_region_prompts(self, record, t)
         prefix = region_prefix(t, cells)
         limit = t.prompts.LIMIT if record["source"] == "osprey_short_form" else ""
         if _is_description(record):
