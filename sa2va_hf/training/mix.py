@@ -17,91 +17,57 @@ import numpy as np
 
 from ..errors import Sa2VAError
 
+_V1 = {
+    "refcoco": 4,
+    "refcoco_plus": 4,
+    "refcocog": 4,
+    "llava_665k": 1,
+    "mevis": 4,
+    "revos": 10,
+    "ref_youtube_vos": 4,
+    "chat_univi": 1,
+    "ref_sav": 4,
+    "gcg_openpsg": 1,
+    "gcg_grandf": 10,
+    "gcg_flickr": 1,
+    "gcg_refcocog": 1,
+    "osprey_conversation": 1,
+    "osprey_detail_description": 1,
+    "osprey_part_level": 1,
+    "osprey_short_form": 1,
+    "osprey_lvis_positive_negative": 1,
+}
+_V2 = {
+    "refcoco": 5,
+    "refcoco_plus": 5,
+    "refcocog": 4,
+    "llava_665k": 1,
+    "revos": 10,
+    "mevis": 4,
+    "ref_youtube_vos": 4,
+    "ref_sav": 4,
+    "chat_univi": 1,
+    "gcg_refcocog": 5,
+    "gcg_grandf": 50,
+    "gcg_flickr": 5,
+    "gcg_openpsg": 5,
+    "osprey_conversation": 1,
+    "osprey_detail_description": 1,
+}
+_V2_14B = {name: 2 * n if name.startswith("gcg_") else n for name, n in _V2.items()}
+
 #: Repeat counts of upstream's configs. ``v1``: ``projects/llava_sam2/configs/sa2va_{1,4,8}b.py``
 #: (RefCOCO / + / g are listed four times in its ConcatDataset). ``v2``: ``projects/sa2va/configs/
-#: sa2va_in30_{2,8}b.py``; ``v2-14b``: ``sa2va_in30_14b.py`` (GCG repeated twice as often); ``v2-qwen``:
-#: ``sa2va_qwenvl25/sa2va_qwen25_{3,7}b.py``, ``sa2va_qwenvl3/sa2va_qwen3_4b.py`` (v2-14b's counts without
-#: the Osprey sources; LLaVA's text-only entries are left out by ``transform.filter``);
+#: sa2va_in30_{2,8}b.py``; ``v2-14b``: ``sa2va_in30_14b.py`` (v2's counts, GCG repeated twice as often);
+#: ``v2-qwen``: ``sa2va_qwenvl25/sa2va_qwen25_{3,7}b.py``, ``sa2va_qwenvl3/sa2va_qwen3_4b.py`` (v2-14b's
+#: counts without the Osprey sources; LLaVA's text-only entries are left out by ``transform.filter``);
 #: ``v2-finetune``: ``sa2va_finetune.py`` (and ``sa2va_qwen_finetune.py``).
 UPSTREAM_REPEATS = MappingProxyType(
     {
-        "v1": MappingProxyType(
-            {
-                "refcoco": 4,
-                "refcoco_plus": 4,
-                "refcocog": 4,
-                "llava_665k": 1,
-                "mevis": 4,
-                "revos": 10,
-                "ref_youtube_vos": 4,
-                "chat_univi": 1,
-                "ref_sav": 4,
-                "gcg_openpsg": 1,
-                "gcg_grandf": 10,
-                "gcg_flickr": 1,
-                "gcg_refcocog": 1,
-                "osprey_conversation": 1,
-                "osprey_detail_description": 1,
-                "osprey_part_level": 1,
-                "osprey_short_form": 1,
-                "osprey_lvis_positive_negative": 1,
-            }
-        ),  # fmt: skip
-        "v2": MappingProxyType(
-            {
-                "refcoco": 5,
-                "refcoco_plus": 5,
-                "refcocog": 4,
-                "llava_665k": 1,
-                "revos": 10,
-                "mevis": 4,
-                "ref_youtube_vos": 4,
-                "ref_sav": 4,
-                "chat_univi": 1,
-                "gcg_refcocog": 5,
-                "gcg_grandf": 50,
-                "gcg_flickr": 5,
-                "gcg_openpsg": 5,
-                "osprey_conversation": 1,
-                "osprey_detail_description": 1,
-            }
-        ),  # fmt: skip
-        "v2-14b": MappingProxyType(
-            {
-                "refcoco": 5,
-                "refcoco_plus": 5,
-                "refcocog": 4,
-                "llava_665k": 1,
-                "revos": 10,
-                "mevis": 4,
-                "ref_youtube_vos": 4,
-                "ref_sav": 4,
-                "chat_univi": 1,
-                "gcg_refcocog": 10,
-                "gcg_grandf": 100,
-                "gcg_flickr": 10,
-                "gcg_openpsg": 10,
-                "osprey_conversation": 1,
-                "osprey_detail_description": 1,
-            }
-        ),  # fmt: skip
-        "v2-qwen": MappingProxyType(
-            {
-                "refcoco": 5,
-                "refcoco_plus": 5,
-                "refcocog": 4,
-                "llava_665k": 1,
-                "revos": 10,
-                "mevis": 4,
-                "ref_youtube_vos": 4,
-                "ref_sav": 4,
-                "chat_univi": 1,
-                "gcg_refcocog": 10,
-                "gcg_grandf": 100,
-                "gcg_flickr": 10,
-                "gcg_openpsg": 10,
-            }
-        ),  # fmt: skip
+        "v1": MappingProxyType(_V1),
+        "v2": MappingProxyType(_V2),
+        "v2-14b": MappingProxyType(_V2_14B),
+        "v2-qwen": MappingProxyType({name: n for name, n in _V2_14B.items() if not name.startswith("osprey_")}),
         "v2-finetune": MappingProxyType({"finetune": 100}),
     }
 )

@@ -14,6 +14,12 @@ def test_v1_and_v2_counts():
     assert (v2["refcoco"], v2["refcocog"], v2["gcg_grandf"], v2["gcg_flickr"]) == (5, 4, 50, 5)
     assert "osprey_short_form" not in v2  # v2 trains Osprey's conversation and description files only
     assert UPSTREAM_REPEATS["v2-14b"]["gcg_grandf"] == 100 and UPSTREAM_REPEATS["v2-finetune"] == {"finetune": 100}
+    # sa2va_qwen25_*b.py / sa2va_qwen3_4b.py, as their ConcatDataset lists them (no Osprey)
+    assert dict(UPSTREAM_REPEATS["v2-qwen"]) == {
+        "refcoco": 5, "refcoco_plus": 5, "refcocog": 4, "llava_665k": 1, "revos": 10, "mevis": 4,
+        "ref_youtube_vos": 4, "ref_sav": 4, "chat_univi": 1,
+        "gcg_refcocog": 10, "gcg_grandf": 100, "gcg_flickr": 10, "gcg_openpsg": 10,
+    }  # fmt: skip
 
 
 def test_upstream_mix(built):
