@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import Sa2VAError
+from .threads import fork_safe_torch
 
 RESIZE_BACKENDS = ("pil", "torch")
 
@@ -54,7 +55,7 @@ def _torch() -> Any:
         raise ImportError(
             "resize_backend='torch' needs torch: pip install torch (or use resize_backend='pil')"
         ) from None
-    return torch
+    return fork_safe_torch(torch)
 
 
 def torch_source(image: Image.Image | np.ndarray) -> Any:

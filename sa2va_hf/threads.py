@@ -14,6 +14,12 @@ The rule (``num_threads=None``, the default): a call uses the cores it is given.
 The work is the same whatever the count: with more than one thread the three resizes of an image
 (tile canvas, thumbnail, grounding image) and the images of a batch run side by side (PIL and
 torch release the GIL while resizing), and the outputs are identical.
+
+Fork safety: threads do not survive ``fork``; a child that waits on its parent's threads waits
+forever. So a child made by ``fork`` starts clean: the pools of this module are forgotten (and
+their lock made anew), torch is set to one intra-op thread before the package's first torch
+operation there (its OpenMP pool, once used by the parent, hangs the child), and ``video_io``
+makes its own frame-conversion context (see there).
 """
 
 from __future__ import annotations
@@ -28,8 +34,37 @@ from .errors import Sa2VAError
 ENV_VAR = "SA2VA_HF_NUM_THREADS"
 MAX_THREADS = 64
 
-_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_pools: dict[int, ThreadPoolExecutor] = {}
 _pools_lock = threading.Lock()
+_forked = False  # this process was made by fork from one that imported this module
+_torch_made_safe = False
+
+
+def _start_clean_after_fork() -> None:
+    global _pools_lock, _forked, _torch_made_safe
+    _pools_lock = threading.Lock()  # another thread of the parent may have held it at the fork
+    _pools.clear()  # executors whose threads stayed in the parent
+    _forked, _torch_made_safe = True, False
+
+
+os.register_at_fork(after_in_child=_start_clean_after_fork)
+
+
+def fork_safe_torch(torch):
+    """``torch``, set to one intra-op thread in a forked child or a ``multiprocessing`` child (once).
+
+    Every torch operation of the package goes through this: in a forked child torch's OpenMP pool, if
+    the parent ran a parallel region, never answers -- whether this module was imported before the fork
+    or in the child. A child is a pool worker, where one thread is the rule anyway (``DataLoader`` sets
+    the same in its workers).
+    """
+    global _torch_made_safe
+    if not _torch_made_safe and (
+        _forked or _parent_process_of("multiprocessing") or _parent_process_of("multiprocess")
+    ):
+        torch.set_num_threads(1)
+        _torch_made_safe = True
+    return torch
 
 
 def available_cores() -> int:
@@ -101,15 +136,11 @@ def resolve_num_threads(num_threads: int | None) -> int:
 
 
 def thread_pool(num_threads: int) -> ThreadPoolExecutor:
-    """A pool of ``num_threads`` threads, shared by every call of this process with that count.
-
-    Keyed by process id too: a pool inherited through ``fork`` has no threads in the child.
-    """
-    key = (os.getpid(), num_threads)
-    pool = _pools.get(key)
+    """A pool of ``num_threads`` threads, shared by every call of this process with that count."""
+    pool = _pools.get(num_threads)
     if pool is None:
         with _pools_lock:
-            pool = _pools.get(key)
+            pool = _pools.get(num_threads)
             if pool is None:
-                pool = _pools[key] = ThreadPoolExecutor(max_workers=num_threads, thread_name_prefix="sa2va-image")
+                pool = _pools[num_threads] = ThreadPoolExecutor(max_workers=num_threads, thread_name_prefix="sa2va-image")
     return pool

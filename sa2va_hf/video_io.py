@@ -10,12 +10,21 @@ FFmpeg's (``rgb24``), the same library upstream's ``cv2.VideoCapture`` uses; fra
 an mp4 differ from JPEG dumps of the same video by a few grey levels (two lossy encodings).
 
 PyAV is imported lazily, so the processor closure loads (as remote code) where it is missing.
+
+Fork safety: FFmpeg's frame conversion (swscale) runs on slice threads that belong to a conversion
+context, and PyAV keeps one context per thread for the life of the process. A child made by ``fork``
+(a ``DataLoader`` worker, ``datasets.map(num_proc=...)``, a ``multiprocessing`` pool) inherits the
+parent's context but not its threads, and its first conversion waits for them forever (PyAV >= 18.1.1).
+So frames are converted with a context of this module's own, made in the process (and thread) that uses
+it; a context inherited through ``fork`` is kept alive, never used nor freed (freeing it would join the
+missing threads). Decoders need no such care: a container is opened and closed inside one call.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -23,6 +32,7 @@ from PIL import Image
 
 from .errors import VideoLoadError, where
 from .image_io import to_rgb_image
+from .threads import default_num_threads
 
 __all__ = ["frame_count", "header_info", "probe", "read_frames", "read_record_frames", "video_source"]
 
@@ -40,6 +50,30 @@ def video_source(video: Any) -> tuple[Any, str]:
     if isinstance(video, (str, os.PathLike)):
         return os.fspath(video), os.fspath(video)
     raise VideoLoadError(f"cannot read a video from {type(video).__name__}; give a path, bytes or {{'path', 'bytes'}}")
+
+
+_converters = threading.local()
+_inherited_converters: list[Any] = []  # contexts of a parent process: their threads are gone, keep them unfreed
+
+
+def _converter(av: Any) -> Any:
+    """This process's and this thread's ``VideoReformatter`` (made anew after a ``fork``)."""
+    pid = os.getpid()
+    if getattr(_converters, "pid", None) != pid:
+        if getattr(_converters, "reformatter", None) is not None:
+            _inherited_converters.append(_converters.reformatter)
+        _converters.reformatter, _converters.pid = av.video.reformatter.VideoReformatter(), pid
+    return _converters.reformatter
+
+
+def _to_rgb_image(av: Any, frame: Any) -> Image.Image:
+    """``frame.to_image()`` (rgb24 through FFmpeg's swscale) on this process's own conversion context.
+
+    The scaler uses the package's thread count (one thread inside a pool worker): its slices give the
+    same bytes whatever the count.
+    """
+    rgb = _converter(av).reformat(frame, format="rgb24", threads=default_num_threads())
+    return rgb.to_image()  # already rgb24: PyAV returns it without converting
 
 
 def _open(video: Any, file: object, record: object):
@@ -97,7 +131,7 @@ def read_frames(
             for frame in _decoded(container):
                 index, decoded = decoded, decoded + 1
                 if keep is None or index in keep:
-                    got[index] = frame.to_image()  # rgb24 through FFmpeg's swscale
+                    got[index] = _to_rgb_image(av, frame)
                 if last is not None and index >= last:
                     break
     except av.FFmpegError as e:
