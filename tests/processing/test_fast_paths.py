@@ -192,7 +192,7 @@ def test_one_thread_in_a_process_pool_worker(monkeypatch):
     monkeypatch.delenv(threads_mod.ENV_VAR, raising=False)
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(1) as pool:
-        assert pool.map(_threads_in_child, [0]) == [1]
+        assert pool.map_async(_threads_in_child, [0]).get(timeout=60) == [1]
 
 
 class _ThreadsDataset:
@@ -207,7 +207,7 @@ class _ThreadsDataset:
 def test_one_thread_in_a_dataloader_worker(monkeypatch):
     monkeypatch.delenv(threads_mod.ENV_VAR, raising=False)
     loader = torch.utils.data.DataLoader(_ThreadsDataset(), num_workers=1, batch_size=None,
-                                         multiprocessing_context="spawn")  # fmt: skip
+                                         multiprocessing_context="spawn", timeout=60)  # fmt: skip
     assert list(loader) == [1, 1]
 
 

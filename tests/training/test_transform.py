@@ -17,6 +17,7 @@ from sa2va_hf.training import PlanRandom, Sa2VACollator, Sa2VATrainingTransform,
 MIX = ("osprey_conversation", "osprey_detail_description", "refcoco", "gcg_grandf", "llava_665k", "describe_anything",
        "finetune")  # fmt: skip
 PLAN_KEYS = ("text_ids", "question_ids", "answer_ids", "frame_ids")
+LOADER_TIMEOUT = 60  # seconds a batch may take: a worker that hangs fails the test instead
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def run_loader(dataset, transform, epoch=0):
     transform.set_epoch(epoch)
     loader = torch.utils.data.DataLoader(
         dataset.with_transform(transform), batch_size=3, num_workers=2,
-        collate_fn=Sa2VACollator(return_plans=True),
+        collate_fn=Sa2VACollator(return_plans=True), timeout=LOADER_TIMEOUT,
     )  # fmt: skip
     return list(loader)
 
@@ -283,7 +284,8 @@ def test_trainer_callback_sets_the_epoch_before_each_epochs_workers_start(mix, p
     t = Sa2VATrainingTransform(processors("qwen"), "v1", seed=3)
     kept = t.filter(mix)[0].select(range(6))
     loader = torch.utils.data.DataLoader(
-        kept.with_transform(t), batch_size=3, num_workers=2, collate_fn=Sa2VACollator(return_plans=True)
+        kept.with_transform(t), batch_size=3, num_workers=2, collate_fn=Sa2VACollator(return_plans=True),
+        timeout=LOADER_TIMEOUT,
     )
     callback, state, seen = SetEpochCallback(t), TrainerState(), []
     for epoch_done in (0.0, 1.0, 2.0):
