@@ -9,45 +9,73 @@ TORCH  ?= torch==2.13.0
 
 # datasets 3.x is the last line that runs loading scripts; CI keeps them working there.
 DS3_VENV  := .venv-datasets3
-DS3_STAMP := $(DS3_VENV)/.installed
 DATASETS3 ?= datasets==3.6.0
 
-.PHONY: test test-datasets3 test-ray demo bench lint clean
+# both ends of every dependency range (pyproject.toml): `make test` resolves the newest versions the
+# ranges allow (torch aside), `make test-lowest` the oldest, `make test-torch-newest` torch's newest
+LOW_VENV     := .venv-lowest
+TORCH_VENV   := .venv-torch-newest
+TORCH_NEWEST ?= torch==2.14.1
+
+comma := ,
+
+# Tests never reach the network.
+OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+
+.PHONY: test test-datasets3 test-lowest test-torch-newest test-ray demo bench lint clean
+
+# $(call venv,DIR,TORCH,EXTRAS,MORE_PIP_ARGS): a fresh virtual environment with the package installed
+define venv
+	rm -rf $(1)
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade pip
+	$(1)/bin/python -m pip install --quiet "$(2)" $(4)
+	$(1)/bin/python -m pip install --quiet -e ".[$(3)]" $(4)
+	touch $(1)/.installed
+endef
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "$(TORCH)"
-	$(PY) -m pip install --quiet -e ".[test]"
-	touch $(STAMP)
+	$(call venv,$(VENV),$(TORCH),test)
 
 test: $(STAMP)
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q
+	$(OFFLINE) $(PY) -m pytest -q
 
-$(DS3_STAMP): pyproject.toml
-	$(PYTHON) -m venv $(DS3_VENV)
-	$(DS3_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(DS3_VENV)/bin/python -m pip install --quiet "$(TORCH)"
-	$(DS3_VENV)/bin/python -m pip install --quiet -e ".[test]" "$(DATASETS3)"
-	touch $(DS3_STAMP)
+$(DS3_VENV)/.installed: pyproject.toml
+	$(call venv,$(DS3_VENV),$(TORCH),test,"$(DATASETS3)")
 
 # the data side (builders, loading scripts, schema) and the Parquet export on datasets 3.x
-test-datasets3: $(DS3_STAMP)
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(DS3_VENV)/bin/python -m pytest -q tests/data tests/export
+test-datasets3: $(DS3_VENV)/.installed
+	$(OFFLINE) $(DS3_VENV)/bin/python -m pytest -q tests/data tests/export
+
+$(LOW_VENV)/.installed: pyproject.toml .ci/lowest_constraints.py
+	$(PYTHON) .ci/lowest_constraints.py test ray > .lowest-constraints.txt
+	$(call venv,$(LOW_VENV),torch,test$(comma)ray,-c .lowest-constraints.txt)
+	rm -f .lowest-constraints.txt
+
+# every direct dependency (and the test and Ray extras) at the lowest version its range allows
+test-lowest: $(LOW_VENV)/.installed
+	$(OFFLINE) $(LOW_VENV)/bin/python -m pytest -q
+
+$(TORCH_VENV)/.installed: pyproject.toml
+	$(call venv,$(TORCH_VENV),$(TORCH_NEWEST),test)
+
+# the newest torch the range allows (a CUDA build on this index: several GB; CI only)
+test-torch-newest: $(TORCH_VENV)/.installed
+	$(OFFLINE) $(TORCH_VENV)/bin/python -m pytest -q
 
 # training samples on a local Ray instance (the optional Ray extra, installed into .venv)
 test-ray: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[test,ray]"
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q tests/training/test_ray_data.py
+	$(OFFLINE) $(PY) -m pytest -q tests/training/test_ray_data.py
 
 demo: $(STAMP)
-	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(VENV)/bin/sa2va-hf demo --output demo.png
+	$(OFFLINE) $(VENV)/bin/sa2va-hf demo --output demo.png
 
 bench: $(STAMP)
 	$(VENV)/bin/sa2va-hf bench
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check sa2va_hf tests loading_scripts bench
+	$(VENV)/bin/ruff check sa2va_hf tests loading_scripts bench .ci
 
 clean:
-	rm -rf $(VENV) $(DS3_VENV) demo.png .pytest_cache
+	rm -rf $(VENV) $(DS3_VENV) $(LOW_VENV) $(TORCH_VENV) demo.png .pytest_cache

@@ -80,7 +80,7 @@ def card_text(manifest: Mapping[str, Mapping[str, Mapping]], command: str | None
             cited.setdefault(_spec(splits).citation, []).append(source)
     citations = [f"{', '.join(f'`{s}`' for s in sources)}: {text}" for text, sources in cited.items()]
     first = next(iter(manifest), "SOURCE")
-    built = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d")
+    built = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d")
     body = f"""
 # Sa2VA training sources (sa2va-hf export)
 
