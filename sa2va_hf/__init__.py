@@ -34,7 +34,7 @@ from .processing_sa2va import Sa2VAProcessor
 from .training.collator import Sa2VACollator
 from .video_processing_sa2va import Sa2VAVideoProcessor
 
-__version__ = "0.2.1"
+__version__ = "0.3.0"
 
 __all__ = [
     "EmptyRegionError",
