@@ -345,7 +345,11 @@ def image_orientation(path: str | os.PathLike) -> int:
 
 
 def stored_frames(record: dict, *, file: object = None) -> dict:
-    """``record`` with every frame that carries a turning orientation stored as bytes, cleared."""
+    """``record`` with every frame that carries a turning orientation stored as its bytes, cleared.
+
+    An embedded frame keeps its file name as ``path`` (as the export and describe-anything's do), never a
+    path to a file: ``datasets`` would store the path alone and drop the bytes. A name that a file in the
+    working directory has is dropped for the same reason."""
     frames, changed = [], False
     for frame in record["frames"]:
         if frame is not None and frame.get("bytes") is not None:
@@ -356,8 +360,10 @@ def stored_frames(record: dict, *, file: object = None) -> dict:
         else:
             frames.append(frame)
             continue
-        changed = changed or data is not frame.get("bytes")
-        frames.append({"path": frame.get("path"), "bytes": data})
+        name = frame.get("path") and os.path.basename(frame["path"])
+        entry = {"path": None if name and os.path.isfile(name) else name, "bytes": data}
+        changed = changed or entry != frame
+        frames.append(entry)
     return {**record, "frames": frames} if changed else record
 
 
