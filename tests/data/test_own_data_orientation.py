@@ -122,3 +122,18 @@ def test_finetune_polygons_that_fit_both_frames_stop_with_the_option_named(tmp_p
     assert np.array_equal(
         region_mask(build("finetune", root, tmp_path, mask_frame="stored")), masks.decode([polygon], 24, 36)
     )
+
+
+def test_convert_takes_the_mask_frame(tmp_path):
+    """``sa2va-hf convert --mask-frame displayed``: the export holds the masks moved onto the stored pixels."""
+    import datasets
+
+    from sa2va_hf.cli import main
+
+    root = str(tmp_path / "data")
+    want = write_folder(root, 30, 30, 6, on_display=True)  # square: "auto" cannot tell
+    out = str(tmp_path / "out")
+    args = ["convert", "folder", root, "--output", out, "--cache-dir", str(tmp_path / "cache")]
+    assert main([*args, "--mask-frame", "displayed"]) == 0
+    back = datasets.load_dataset(out, "folder", split="train", cache_dir=str(tmp_path / "hf"))
+    assert np.array_equal(region_mask(back), want)
