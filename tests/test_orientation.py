@@ -80,9 +80,16 @@ def test_xmp_orientations_are_cleared_too(value):
     info.add_text("Raw profile type exif", f"\nexif\n{len(blob):8}\n{blob.hex()}\n", zip=True)
     png_raw = _png_with(arr, info)
     for data in (jpeg, png_itxt, png_raw):
-        stored = stored_pixels(data)
-        assert not np.array_equal(decoded_by_datasets(data), stored) or decoded_by_datasets(data).shape != stored.shape
+        stored, before = stored_pixels(data), decoded_by_datasets(data)
+        if _pil_orientation_after_load(data) == value:  # Pillow < 11 reads no XMP from a JPEG
+            assert before.shape != stored.shape or not np.array_equal(before, stored)
         assert np.array_equal(decoded_by_datasets(clear_orientation(data)), stored)
+
+
+def _pil_orientation_after_load(data: bytes):
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        return im.getexif().get(0x0112)
 
 
 def _png_with(arr: np.ndarray, info: PngImagePlugin.PngInfo) -> bytes:
@@ -92,8 +99,13 @@ def _png_with(arr: np.ndarray, info: PngImagePlugin.PngInfo) -> bytes:
 
 
 def test_a_tiff_is_turned_by_pil_itself_so_nothing_is_cleared():
-    """PIL applies a TIFF's orientation when it decodes it (upstream reads it turned); datasets then finds no tag."""
+    """PIL applies a TIFF's orientation when it decodes it (upstream reads it turned); datasets then finds no
+    tag. Pillow 10 leaves the tag after turning, so datasets turns the TIFF a second time: an error there."""
     data = image_file_bytes(pixels(20, 30), "TIFF", 6)
+    if _pil_orientation_after_load(data) == 6:
+        with pytest.raises(ImageLoadError, match="cannot clear without re-encoding"):
+            clear_orientation(data)
+        return
     assert clear_orientation(data) is data
     assert np.array_equal(decoded_by_datasets(data), stored_pixels(data))
 
