@@ -9,6 +9,13 @@ Frames come out in presentation order, numbered from 0, as RGB. The YUV -> RGB c
 FFmpeg's (``rgb24``), the same library upstream's ``cv2.VideoCapture`` uses; frames decoded from
 an mp4 differ from JPEG dumps of the same video by a few grey levels (two lossy encodings).
 
+A video whose display matrix turns the picture (a phone's portrait video) gives its frames turned as
+the matrix says, by quarter turns: what upstream's decoders give -- ``cv2.VideoCapture`` applies the
+rotation by default (``CAP_PROP_ORIENTATION_AUTO``: OpenCV 4.5 to 4.10 and from 4.12; not 4.11) with
+``cv2.rotate`` after the same conversion, so the frames are identical to OpenCV's; decord 0.6 turns a
+180° video the same way (a 90° one fails in its ``get_batch``). A matrix that mirrors the picture, or
+turns it by another angle, is refused (a ``VideoLoadError``): OpenCV and decord would drop the mirror.
+
 PyAV is imported lazily, so the processor closure loads (as remote code) where it is missing.
 
 Fork safety: FFmpeg's frame conversion (swscale) runs on slice threads that belong to a conversion
@@ -23,7 +30,9 @@ missing threads). Decoders need no such care: a container is opened and closed i
 from __future__ import annotations
 
 import io
+import math
 import os
+import struct
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -74,6 +83,36 @@ def _to_rgb_image(av: Any, frame: Any) -> Image.Image:
     """
     rgb = _converter(av).reformat(frame, format="rgb24", threads=default_num_threads())
     return rgb.to_image()  # already rgb24: PyAV returns it without converting
+
+
+# np.rot90's quarter turns (counter-clockwise) as PIL transposes
+_QUARTER_TURNS = {1: Image.Transpose.ROTATE_90, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_270}
+
+
+def _quarter_turns(frame: Any, name: str, file: object, record: object) -> int:
+    """Counter-clockwise quarter turns the frame's display matrix asks for (0 without one), as OpenCV reads
+    it: the rotation part (FFmpeg's ``av_display_rotation_get``), rounded to whole degrees."""
+    data = frame.side_data.get("DISPLAYMATRIX")
+    if data is None:
+        return 0
+    a, b, _, c, d = struct.unpack("=5i", bytes(data)[:20])  # 16.16 fixed point, row-major 3x3
+    if a * d - b * c <= 0:
+        raise VideoLoadError(
+            f"video {name!r} has a display matrix that mirrors (or flattens) the picture; upstream's decoders "
+            f"(OpenCV, decord) apply only its rotation, a player the mirror too: re-encode it with the mirror "
+            f"applied{where(file, record)}"
+        )
+    degrees = round(-math.degrees(math.atan2(b / math.hypot(b, d), a / math.hypot(a, c)))) % 360
+    if degrees % 90:
+        raise VideoLoadError(
+            f"video {name!r} has a display matrix that turns the picture by {degrees}°, not a multiple of 90°; "
+            f"re-encode it with the rotation applied{where(file, record)}"
+        )
+    return degrees // 90
+
+
+def _turned(image: Image.Image, turns: int) -> Image.Image:
+    return image if not turns else image.transpose(_QUARTER_TURNS[turns])
 
 
 def _open(video: Any, file: object, record: object):
@@ -131,7 +170,7 @@ def read_frames(
             for frame in _decoded(container):
                 index, decoded = decoded, decoded + 1
                 if keep is None or index in keep:
-                    got[index] = _to_rgb_image(av, frame)
+                    got[index] = _turned(_to_rgb_image(av, frame), _quarter_turns(frame, name, file, record))
                 if last is not None and index >= last:
                     break
     except av.FFmpegError as e:
@@ -171,7 +210,8 @@ def header_info(video: Any, *, file: object = None, record: object = None) -> tu
     """(frame count the container states, or None when it states none; height; width), without decoding.
 
     Cheap (the file's header only), for checks at dataset build time; :func:`frame_count` is the
-    authority when the header is missing or in doubt.
+    authority when the header is missing or in doubt. The size is the coded one: a display matrix that
+    turns the frames by 90° swaps it (:func:`probe` gives the frames' size).
     """
     _, container, _ = _open(video, file, record)
     with container:
@@ -183,6 +223,8 @@ def header_info(video: Any, *, file: object = None, record: object = None) -> tu
 def probe(video: Any, *, file: object = None, record: object = None) -> tuple[int | None, int, int, int]:
     """(frame count the container states or None, whole packets present, height, width): for build-time checks.
 
+    (height, width) are the decoded frames' (a display matrix's quarter turns applied, as :func:`read_frames` does).
+
     Every packet of the video stream is read but only the first frame decoded (about 10 ms for
     a 300-frame 1280x720 mp4, against 0.5 s to decode it all): a file cut short holds fewer whole
     packets (one per frame in mp4 / Matroska video streams; a packet cut by the end of the file is
@@ -192,7 +234,7 @@ def probe(video: Any, *, file: object = None, record: object = None) -> tuple[in
     read (:func:`read_frames`), as a :class:`VideoLoadError` naming the video and the record.
     """
     av, container, name = _open(video, file, record)
-    packets, decoded = 0, False
+    packets, first = 0, []
     try:
         with container:
             stream = container.streams.video[0]
@@ -202,14 +244,16 @@ def probe(video: Any, *, file: object = None, record: object = None) -> tuple[in
                 if packet.size == 0 or packet.is_corrupt:  # the demuxer's flush packet; a packet cut short
                     continue
                 packets += 1
-                if not decoded:
-                    decoded = bool(packet.decode())
-            if not decoded and packets:
-                decoded = bool(stream.codec_context.decode(None))  # a decoder that holds frames back
+                if not first:
+                    first = packet.decode()
+            if not first and packets:
+                first = stream.codec_context.decode(None)  # a decoder that holds frames back
     except av.FFmpegError as e:
         raise VideoLoadError(f"video {name!r} cannot be decoded: {e}{where(file, record)}") from None
-    if not decoded:
+    if not first:
         raise VideoLoadError(f"video {name!r} has no decodable frame{where(file, record)}")
+    if _quarter_turns(first[0], name, file, record) % 2:
+        h, w = w, h
     return stated, packets, h, w
 
 

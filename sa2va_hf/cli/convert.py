@@ -14,6 +14,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data_dir", help="the dataset's own folder")
     parser.add_argument("--output", required=True, help="the folder to write (Parquet + README.md)")
     parser.add_argument("--name", default=None, help="the source column and config name (default: the layout)")
+    parser.add_argument(
+        "--mask-frame",
+        choices=["auto", "stored", "displayed"],
+        default="auto",
+        help="where masks of photos with an EXIF orientation were drawn: on the pixels as stored, on the image as "
+        "viewers display it, or auto (told by their size; an error where it cannot be told)",
+    )
     parser.add_argument("--cache-dir", default=None)
     parser.add_argument("--num-proc", type=int, default=None)
 
@@ -21,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..export.parquet import export_sources
 
-    options = {args.layout: {"name": args.name}} if args.name else None
+    options = {args.layout: {"mask_frame": args.mask_frame, **({"name": args.name} if args.name else {})}}
     for split in export_sources(
         [args.layout], args.data_dir, args.output, cache_dir=args.cache_dir, num_proc=args.num_proc, options=options
     ):

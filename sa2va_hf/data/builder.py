@@ -5,6 +5,9 @@ carries the source's options as fields (its spec's ``options`` dataclass), and t
 the family parser's ``shards`` / ``generate``. :func:`family_builder` gives the subclass that holds
 one family's configs (``OspreyBuilder``, ... : what a loading script exposes).
 
+Every record passes :func:`~sa2va_hf.data.orientation.stored_frames` on its way out: an image whose
+EXIF orientation would make a reader turn it is stored as bytes with the tag cleared.
+
 The cache key (:func:`cache_hash`) holds the family ``VERSION`` and the size and mtime of the
 source's annotation files, so an edited file or a new parser version is never served stale.
 """
@@ -22,6 +25,7 @@ import datasets
 
 from ..errors import AnnotationError
 from .catalog import SourceSpec, catalog, family_module
+from .orientation import stored_frames
 from .schema import features
 
 __all__ = ["Sa2VAConfig", "Sa2VABuilder", "family_builder", "cache_hash", "file_fingerprint"]
@@ -150,7 +154,9 @@ class Sa2VABuilder(datasets.GeneratorBasedBuilder):
 
     def _generate_examples(self, shard_list, split):
         family = family_module(self.spec.family)
-        yield from family.generate(self.spec, self._data_dir(), self.config.options(), split, shard_list)
+        for key, record in family.generate(self.spec, self._data_dir(), self.config.options(), split, shard_list):
+            # an image whose orientation tag would turn it is stored cleared: every reader gets the stored pixels
+            yield key, stored_frames(record)
 
 
 @functools.cache

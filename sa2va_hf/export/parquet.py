@@ -2,9 +2,9 @@
 
 ``OUT/<source>/<split>-00000-of-00003.parquet``: every record as ``load_source`` builds it, with the
 image files embedded in ``frames`` and the video files in ``video`` (bytes; the path keeps only the
-file name), so OUT needs neither the raw data folder nor this package. Shards are cut at about
-``max_shard_bytes`` (500 MB by default, the size the Hub recommends), with small row groups so
-streaming reads little at a time.
+file name; an image's EXIF orientation is cleared, so no reader turns it), so OUT needs neither the raw
+data folder nor this package. Shards are cut at about ``max_shard_bytes`` (500 MB by default, the size
+the Hub recommends), with small row groups so streaming reads little at a time.
 
 The features go into each file's schema metadata in the form both ``datasets`` 3.x and >= 4 read
 (lists written as ``[feature]``: 3.x does not know ``List``). ``OUT/sa2va_export.json`` lists what
@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..data.catalog import get_spec
+from ..data.orientation import clear_orientation
 from ..errors import ImageLoadError, Sa2VAError, VideoLoadError
 
 __all__ = ["ExportedSplit", "export_sources", "portable_features_dict", "MANIFEST"]
@@ -73,13 +74,19 @@ def _read_bytes(path: str, what: str, record: str) -> bytes:
 
 
 def _embedded(entry: dict | None, what: str, record: str) -> dict | None:
-    """``{"bytes", "path"}`` with the file's bytes read in and only its name kept as path."""
-    if entry is None or entry.get("bytes") is not None:
-        return None if entry is None else {"bytes": entry["bytes"], "path": entry.get("path")}
+    """``{"bytes", "path"}`` with the file's bytes read in and only its name kept as path. An image's
+    orientation tag is cleared (:mod:`sa2va_hf.data.orientation`), so no reader of the export turns it."""
+    if entry is None:
+        return None
     path = entry.get("path")
-    if path is None:
-        return entry
-    return {"bytes": _read_bytes(path, what, record), "path": os.path.basename(path)}
+    data = entry.get("bytes")
+    if data is None:
+        if path is None:
+            return entry
+        data = _read_bytes(path, what, record)
+    if what == "image":
+        data = clear_orientation(data, path or "<image bytes>", f" (record {record!r})")
+    return {"bytes": data, "path": None if path is None else os.path.basename(path)}
 
 
 def _embed_table(table, schema):

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from PIL import Image
 
-from ...errors import ImageLoadError, ShapeMismatchError, where
+from ...errors import AnnotationError, ImageLoadError, ShapeMismatchError, where
 from ...image_io import image_file_size
+from ..orientation import TURNS, displayed_size, image_orientation
 from ..safety import safe_join
+
+logger = logging.getLogger(__name__)
+
+#: Where your own masks may be drawn: decided per image from their size, on the pixels as stored, or on
+#: the image as viewers display it (its EXIF orientation applied).
+MASK_FRAMES = ("auto", "stored", "displayed")
 
 
 @lru_cache(maxsize=4096)
@@ -54,3 +62,47 @@ def find_image(base: str, folders: Sequence[str], file_name: str, *, file: objec
             return candidate
         tried.append(candidate)
     raise ImageLoadError(f"image {file_name!r} not found; looked for {tried}{where(file, record)}")
+
+
+def own_mask_frame(
+    path: str,
+    height: int,
+    width: int,
+    mask_frame: str,
+    fits: Callable[[int, int], bool],
+    *,
+    file: object = None,
+    record: object = None,
+) -> tuple[tuple[int, int], int]:
+    """For your own data (``folder``, ``finetune``): the (h, w) the image's masks must have, and the
+    orientation that takes them onto the stored pixels (1: they are on the stored pixels already).
+
+    Records always hold the stored pixels (what upstream reads). An image whose EXIF orientation turns or
+    mirrors it may have masks drawn on the stored pixels or on the view a viewer shows; ``mask_frame``
+    says which (``"stored"``, ``"displayed"``), or ``"auto"``: masks that fit (``fits(h, w)``) only the
+    stored size are stored-frame masks, masks that fit only the displayed size are moved onto the stored
+    pixels, and where both fit (a square image, orientations 2-4) the frame cannot be told: an error
+    that names the option.
+    """
+    orientation = image_orientation(path)
+    if orientation == 1 or mask_frame == "stored":
+        return (height, width), 1
+    shown = displayed_size(height, width, orientation)
+    if mask_frame == "displayed":
+        return shown, orientation
+    on_stored, on_shown = fits(height, width), fits(*shown)
+    if on_shown and not on_stored:
+        logger.info(
+            "%s: masks fit the image as displayed (EXIF orientation %d): moved onto the stored pixels",
+            path,
+            orientation,
+        )
+        return shown, orientation
+    if on_stored == on_shown and on_stored:
+        raise AnnotationError(
+            f"{path!r} has EXIF orientation {orientation} (viewers show it {TURNS[orientation]}) and its masks fit "
+            f"the image both as stored ({height}x{width}) and as displayed ({shown[0]}x{shown[1]}, h x w), so the "
+            f"frame they were drawn in cannot be told: set mask_frame='stored' (drawn on the pixels as stored, "
+            f"which upstream reads) or mask_frame='displayed' (drawn on the image as a viewer shows it){where(file, record)}"
+        )
+    return (height, width), 1  # stored only, or neither: the caller's size check names what disagrees

@@ -32,7 +32,7 @@ from ._fields import get
 
 logger = logging.getLogger(__name__)
 
-VERSION = "1.1.0"  # bump whenever the records change (1.1: video, frame_indices columns)
+VERSION = "1.2.0"  # bump whenever the records change (1.1: video, frame_indices columns; 1.2: EXIF orientation cleared)
 ROOTS = ("describe-anything-dataset", "describe_anything")
 USED = ("jpg", "pickle")
 

@@ -15,7 +15,9 @@ without mask, cannot be paired silently.
 
 The ``name`` option (``load_source(..., name="my_set")``; ``source_name`` through
 ``datasets.load_dataset``) sets the ``source`` column, so several fine-tuning sets keep apart
-after ``concatenate_datasets``.
+after ``concatenate_datasets``. ``mask_frame`` says where the polygons of an image with an EXIF
+orientation were drawn (``_images.own_mask_frame``): ``"auto"`` (default) tells it from the
+polygons' extent where it can, and is an error where it cannot.
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ from dataclasses import dataclass
 from ... import masks
 from ...errors import AnnotationError, Sa2VAError, where
 from ..catalog import SourceSpec
+from ..orientation import to_stored_frame
 from ..safety import safe_join
 from ..schema import make_record, make_region, make_text, validate_record
 from ._fields import get
-from ._images import check_image
+from ._images import MASK_FRAMES, check_image, own_mask_frame
 from ._json import iter_shard, json_array_shards, require_file
 
-VERSION = "1.0.0"  # bump whenever the records change
+VERSION = "1.1.0"  # bump whenever the records change (1.1: EXIF orientation cleared)
 IMAGE_FOLDER = "images"
 
 
@@ -43,14 +46,20 @@ class OwnDataOptions:
 
     ``load_source(..., name=...)`` sets it too (``name`` is a builder config's own field, hence
     the longer name here and through ``datasets.load_dataset``).
+
+    ``mask_frame``: where the masks of an image with an EXIF orientation were drawn (``"auto"``,
+    ``"stored"``, ``"displayed"``): see :func:`~sa2va_hf.data.sources._images.own_mask_frame`.
     """
 
     source_name: str | None = None
+    mask_frame: str = "auto"
 
     def __post_init__(self) -> None:
         value = self.source_name
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise Sa2VAError(f"name must be a non-empty string, got {value!r}")
+        if self.mask_frame not in MASK_FRAMES:
+            raise Sa2VAError(f"mask_frame must be one of {list(MASK_FRAMES)}, got {self.mask_frame!r}")
 
 
 def source_name(spec: SourceSpec, options: OwnDataOptions) -> str:
@@ -73,10 +82,21 @@ def generate(
 ) -> Iterator[tuple[str, dict]]:
     for shard in shard_list:
         for index, entry in iter_shard(shard):
-            yield str(index), _record(entry, index, source_name(spec, options), data_dir, shard["path"])
+            yield str(index), _record(entry, index, source_name(spec, options), data_dir, shard["path"], options)
 
 
-def _record(entry: object, index: int, source: str, data_dir: str, file: str) -> dict:
+def _fits(segmentation: object, height: int, width: int) -> bool:
+    """Whether a polygon list (every point) or an RLE (its size) fits an image of ``height`` x ``width``."""
+    if masks.is_rle(segmentation):
+        return [int(v) for v in segmentation["size"]] == [height, width]
+    try:
+        points = [float(v) for poly in segmentation for v in poly]
+    except (TypeError, ValueError):
+        return True  # not for this check to say: the mask's own decoding names what is wrong
+    return all(0 <= x <= width for x in points[0::2]) and all(0 <= y <= height for y in points[1::2])
+
+
+def _record(entry: object, index: int, source: str, data_dir: str, file: str, options: OwnDataOptions) -> dict:
     rec = str(index)
     image = get(entry, "image", str, file=file, record=rec)
     objects = get(entry, "mask", list, file=file, record=rec)
@@ -87,12 +107,19 @@ def _record(entry: object, index: int, source: str, data_dir: str, file: str) ->
         )
     path = safe_join(data_dir, IMAGE_FOLDER, image, file=file, record=rec)
     h, w = check_image(path, None, None, file=file, record=rec)
+    (mh, mw), turn = own_mask_frame(
+        path, h, w, options.mask_frame, lambda hh, ww: all(_fits(o, hh, ww) for o in objects), file=file, record=rec
+    )
     regions, out_texts = [], []
     for k, (polygons, text) in enumerate(zip(objects, texts)):
         ctx = f"{rec}, object {k}"
         if not isinstance(text, str):
             raise AnnotationError(f"text {k} must be a string, got {type(text).__name__}{where(file, ctx)}")
-        regions.append(make_region(k, [masks.to_rle(polygons, h, w, file=file, record=ctx)]))
+        if turn == 1:
+            rle = masks.to_rle(polygons, h, w, file=file, record=ctx)
+        else:  # drawn on the displayed view: rasterised there, then moved onto the stored pixels
+            rle = masks.encode(to_stored_frame(masks.decode(polygons, mh, mw, file=file, record=ctx), turn))
+        regions.append(make_region(k, [rle]))
         out_texts.append(make_text(text, [k]))
     record = make_record(id=rec, source=source, frames=[path], height=h, width=w, regions=regions, texts=out_texts)
     return validate_record(record, file=file)

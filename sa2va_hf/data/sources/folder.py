@@ -22,7 +22,10 @@ extension, a PNG or folder in ``masks/`` that matches no image (other files ther
 log, not read), a file in ``images/`` that is not an image.
 A per-object PNG's object is its nonzero colour: alpha is not read (LA, RGBA).
 
-The ``name`` option sets the ``source`` column (as for ``finetune``).
+The ``name`` option sets the ``source`` column (as for ``finetune``). ``mask_frame`` says where the
+masks of an image with an EXIF orientation were drawn (``_images.own_mask_frame``): ``"auto"`` (default)
+tells it from their size where it can (stored size: as stored; only the displayed size: moved onto the
+stored pixels), and is an error where it cannot (square images; orientations 2-4).
 """
 
 from __future__ import annotations
@@ -39,14 +42,15 @@ from ... import masks
 from ...errors import AnnotationError, ImageLoadError, ShapeMismatchError, where
 from ...image_io import IMAGE_FILE_ERRORS, image_file_size
 from ..catalog import SourceSpec
+from ..orientation import to_stored_frame
 from ..schema import make_record, make_region, make_text, validate_record
-from ._images import check_image
+from ._images import check_image, own_mask_frame
 from ._json import chunks, load_json
 from .finetune import OwnDataOptions, source_name
 
 logger = logging.getLogger(__name__)
 
-VERSION = "1.0.1"  # bump whenever the records change
+VERSION = "1.1.0"  # bump whenever the records change (1.1: EXIF orientation cleared)
 VOID = 255
 TEXT_FILES = ("texts.json", "texts.csv")
 
@@ -158,11 +162,11 @@ def generate(
     source = source_name(spec, options)
     for shard in shard_list:
         for image in shard:
-            yield image, _record(data_dir, image, texts.get(image, {}), text_file, source)
+            yield image, _record(data_dir, image, texts.get(image, {}), text_file, source, options.mask_frame)
 
 
-def _object_masks(data_dir: str, image: str, h: int, w: int) -> list[tuple[str, np.ndarray, str]]:
-    """(object name, binary mask, mask file) of every object of ``image``."""
+def _object_masks(data_dir: str, image: str) -> list[tuple[str, np.ndarray, str]]:
+    """(object name, binary mask at its file's size, mask file) of every object of ``image``."""
     stem = os.path.splitext(image)[0]
     folder = os.path.join(data_dir, "masks", stem)
     instance = os.path.join(data_dir, "masks", stem + ".png")
@@ -172,7 +176,7 @@ def _object_masks(data_dir: str, image: str, h: int, w: int) -> list[tuple[str, 
         out = []
         for name in sorted(n for n in os.listdir(folder) if n.lower().endswith(".png")):
             path = os.path.join(folder, name)
-            arr = _read_png(path, h, w, image)
+            arr = _read_png(path, image)
             # nonzero colour = object; alpha is not colour (LA is (h, w, 2), RGBA (h, w, 4))
             mask = arr[..., : 3 if arr.shape[-1] >= 3 else 1].any(axis=-1) if arr.ndim == 3 else arr != 0
             out.append((os.path.splitext(name)[0], mask, path))
@@ -180,7 +184,7 @@ def _object_masks(data_dir: str, image: str, h: int, w: int) -> list[tuple[str, 
             raise AnnotationError(f"{folder!r} holds no PNG mask for {image!r}")
         return out
     if os.path.isfile(instance):
-        arr = _read_png(instance, h, w, image)
+        arr = _read_png(instance, image)
         if arr.ndim != 2:
             raise AnnotationError(
                 f"an instance PNG must have one channel (L, I or palette P), got shape {arr.shape}{where(instance)}"
@@ -195,7 +199,7 @@ def _object_masks(data_dir: str, image: str, h: int, w: int) -> list[tuple[str, 
     raise AnnotationError(f"{image!r} has no masks: expected {folder!r}/ or {instance!r}")
 
 
-def _read_png(path: str, h: int, w: int, image: str) -> np.ndarray:
+def _read_png(path: str, image: str) -> np.ndarray:
     image_file_size(path, context=where(None, image))  # the header first: the pixel limit, before decoding
     try:
         with Image.open(path) as im:
@@ -203,15 +207,24 @@ def _read_png(path: str, h: int, w: int, image: str) -> np.ndarray:
             arr = np.asarray(im)  # P: palette indices, not colours
     except IMAGE_FILE_ERRORS as e:
         raise ImageLoadError(f"mask {path!r} cannot be read: {e}{where(None, image)}") from None
-    if arr.shape[:2] != (h, w):
-        raise ShapeMismatchError(f"mask {path!r} is {arr.shape[0]}x{arr.shape[1]} but {image!r} is {h}x{w} (h x w)")
     return arr
 
 
-def _record(data_dir: str, image: str, texts: dict[str, list[str]], text_file: str, source: str) -> dict:
+def _record(
+    data_dir: str, image: str, texts: dict[str, list[str]], text_file: str, source: str, mask_frame: str
+) -> dict:
     path = os.path.join(data_dir, "images", image)
     h, w = check_image(path, None, None, record=image)
-    objects = _object_masks(data_dir, image, h, w)
+    objects = _object_masks(data_dir, image)
+    (mh, mw), turn = own_mask_frame(
+        path, h, w, mask_frame, lambda hh, ww: all(m.shape == (hh, ww) for _, m, _ in objects), record=image
+    )
+    for _, mask, mask_file in objects:
+        if mask.shape != (mh, mw):
+            shown = "" if turn == 1 else " as displayed"
+            raise ShapeMismatchError(
+                f"mask {mask_file!r} is {mask.shape[0]}x{mask.shape[1]} but {image!r}{shown} is {mh}x{mw} (h x w)"
+            )
     names = [name for name, _, _ in objects]
     without_mask = sorted(set(texts) - set(names))
     if without_mask:
@@ -224,7 +237,7 @@ def _record(data_dir: str, image: str, texts: dict[str, list[str]], text_file: s
             raise AnnotationError(f"object {name!r} of {image!r} has an empty mask{where(mask_file, image)}")
         if name not in texts:
             raise AnnotationError(f"object {name!r} of {image!r} has a mask but no text{where(text_file, image)}")
-        regions.append(make_region(name, [masks.encode(mask)]))
+        regions.append(make_region(name, [masks.encode(to_stored_frame(mask, turn))]))
         out_texts.extend(make_text(t, [k]) for t in texts[name])
     record = make_record(id=image, source=source, frames=[path], height=h, width=w, regions=regions, texts=out_texts)
     return validate_record(record, file=text_file)

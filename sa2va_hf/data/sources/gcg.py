@@ -49,7 +49,7 @@ from ._json import chunks, iter_shard, json_array_shards, load_json, require_fil
 
 logger = logging.getLogger(__name__)
 
-VERSION = "1.1.0"  # bump whenever the records change (1.1: video, frame_indices columns)
+VERSION = "1.2.0"  # bump whenever the records change (1.1: video, frame_indices columns; 1.2: EXIF orientation cleared)
 
 
 @dataclass(frozen=True)

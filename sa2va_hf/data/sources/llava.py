@@ -31,7 +31,7 @@ from ._fields import conversations as read_conversations
 from ._images import check_image
 from ._json import iter_json_array, json_array_shards, require_file
 
-VERSION = "1.0.0"  # bump whenever the records change
+VERSION = "1.1.0"  # bump whenever the records change (1.1: EXIF orientation cleared)
 
 
 @dataclass(frozen=True)

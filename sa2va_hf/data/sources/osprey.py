@@ -29,7 +29,7 @@ from ._fields import conversations as read_conversations
 from ._images import check_image, find_image
 from ._json import iter_shard, json_array_shards, require_file
 
-VERSION = "1.1.0"  # bump whenever the records change (1.1: video, frame_indices columns)
+VERSION = "1.2.0"  # bump whenever the records change (1.1: video, frame_indices columns; 1.2: EXIF orientation cleared)
 IMAGE_FOLDERS = ("coco/train2014", "coco/val2014", "coco/train2017", "coco/val2017", "")
 
 

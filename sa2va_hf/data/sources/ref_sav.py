@@ -44,7 +44,7 @@ from ._video import annotated_count, check_mp4, every_fourth
 
 logger = logging.getLogger(__name__)
 
-VERSION = "1.0.0"  # bump whenever the records change
+VERSION = "1.1.0"  # bump whenever the records change (1.1: display-matrix rotation applied)
 WRITER_BATCH_SIZE = 16  # a record holds a mask per frame: buffer few before writing (datasets: 1000)
 JSON_NAMES = ("Ref-SAV.json", "sam_v_final_v3.json")  # v2's name first, then v1's
 SAV_FOLDER = "sam_v_full"

@@ -29,7 +29,7 @@ from ._json import chunks, load_json, require_file
 
 logger = logging.getLogger(__name__)
 
-VERSION = "1.1.0"  # bump whenever the records change (1.1: video, frame_indices columns)
+VERSION = "1.2.0"  # bump whenever the records change (1.1: video, frame_indices columns; 1.2: EXIF orientation cleared)
 IMAGE_FOLDER = "coco2014/train2014"
 
 

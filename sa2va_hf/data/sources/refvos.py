@@ -60,7 +60,7 @@ from ._video import check_frames, frame_masks, frame_paths
 
 logger = logging.getLogger(__name__)
 
-VERSION = "1.0.0"  # bump whenever the records change
+VERSION = "1.1.0"  # bump whenever the records change (1.1: EXIF orientation cleared)
 WRITER_BATCH_SIZE = 16  # a record holds a mask per frame: buffer few before writing (datasets: 1000)
 
 
