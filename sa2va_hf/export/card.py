@@ -66,6 +66,7 @@ SIZES = (
 
 UPSTREAM_TITLE = "Sa2VA training sources"
 NOT_STATED = "[More Information Needed]"  # the template's own words for a field left open
+NO_DESCRIPTION = "no description given (`--description`)"
 
 
 def is_own_data(spec: SourceSpec) -> bool:
@@ -139,6 +140,12 @@ class _Config:
         return _license_tag(self.spec.license)
 
     @property
+    def description(self) -> str:
+        if self.own:
+            return self.info.get("description") or NO_DESCRIPTION
+        return self.spec.description
+
+    @property
     def citation(self) -> str:
         return self.info.get("citation", "") if self.own else self.spec.citation
 
@@ -161,12 +168,14 @@ def _metadata(configs: list[_Config]):
     from ..data.schema import features
 
     licenses = sorted({c.license_id for c in configs})
-    named = [c.info["license"] for c in configs if c.own and c.license_id == "other"]
+    # the Hub names one "other" licence: the user's, when no upstream source's licence is "other" too
+    other = [c for c in configs if c.license_id == "other"]
+    named = [c.info["license"] for c in other if c.own]
     tasks = sorted({task for c in configs for task in TASKS.get(c.spec.family, ())})
     return DatasetCardData(
         pretty_name=_pretty_name(configs),
         license=licenses[0] if len(licenses) == 1 else licenses,
-        license_name=_slug(named[0]) if len(named) == 1 else None,
+        license_name=_slug(named[0]) if len(named) == len(other) == 1 else None,
         task_categories=tasks or None,
         size_categories=size_category(sum(c.num_records for c in configs)),
         tags=["sa2va-hf", "referring-segmentation"],
@@ -203,9 +212,9 @@ def _table(configs: list[_Config]) -> str:
     rows = ["| config | records | what | licence | homepage |", "|---|---|---|---|---|"]
     for c in configs:
         counts = ", ".join(f"{split} {entry['num_records']:,}" for split, entry in c.splits.items())
-        what = c.info.get("description", "").replace("\n", " ") if c.own else c.spec.description
+        what = c.description.replace("\n", " ")
         homepage = "" if c.own else c.spec.homepage
-        rows.append(f"| `{c.name}` | {counts} | {what or c.spec.description} | {c.license_text} | {homepage} |")
+        rows.append(f"| `{c.name}` | {counts} | {what} | {c.license_text} | {homepage} |")
     return "\n".join(rows)
 
 
@@ -275,7 +284,7 @@ def card_text(
     own = [c for c in configs if c.own]
     upstream = [c for c in configs if not c.own]
     built = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d")
-    summary = [f"{c.title}: {c.info.get('description') or c.spec.description}" for c in own]
+    summary = [f"{c.title}: {c.description}" for c in own]
     if upstream:
         summary.append(
             f"{len(upstream)} Sa2VA training source(s) in one schema: {', '.join(c.name for c in upstream)}."
