@@ -17,12 +17,18 @@ LOW_VENV     := .venv-lowest
 TORCH_VENV   := .venv-torch-newest
 TORCH_NEWEST ?= torch==2.14.1
 
+# a saved processor's remote code, in fresh environments holding only what its requirements.txt declares
+# (no sa2va-hf), at the newest and the lowest versions the ranges allow
+RC_DIR       := .remote-code
+RC_VENV      := .venv-remote-code
+RC_LOW_VENV  := .venv-remote-code-lowest
+
 comma := ,
 
 # Tests never reach the network.
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 
-.PHONY: test test-datasets3 test-lowest test-torch-newest test-ray demo bench lint clean
+.PHONY: test test-datasets3 test-lowest test-torch-newest test-ray test-remote-code demo bench lint clean
 
 # $(call venv,DIR,TORCH,EXTRAS,MORE_PIP_ARGS): a fresh virtual environment with the package installed
 define venv
@@ -68,6 +74,32 @@ test-ray: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[test,ray]"
 	$(OFFLINE) $(PY) -m pytest -q tests/training/test_ray_data.py
 
+# $(call remote_code_check,VENV,MORE_PIP_ARGS): a fresh venv with the saved processor's declared requirements
+# only, checked from outside the checkout (sa2va_hf must not be importable); then with the optional
+# pycocotools (RLE masks) added, checked again
+define remote_code_check
+	rm -rf $(1)
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade pip
+	$(1)/bin/python -m pip install --quiet -r $(RC_DIR)/internvl/requirements.txt $(2)
+	$(1)/bin/python -m pip freeze
+	cd $(RC_DIR) && $(OFFLINE) HF_MODULES_CACHE=$(CURDIR)/$(RC_DIR)/modules \
+		$(CURDIR)/$(1)/bin/python $(CURDIR)/tests/remote_code.py check . --block pycocotools
+	$(1)/bin/python -m pip install --quiet "$$(sed -n 's/^# \(pycocotools[^ ]*\).*/\1/p' $(RC_DIR)/internvl/requirements.txt)" $(2)
+	cd $(RC_DIR) && $(OFFLINE) HF_MODULES_CACHE=$(CURDIR)/$(RC_DIR)/modules \
+		$(CURDIR)/$(1)/bin/python $(CURDIR)/tests/remote_code.py check .
+endef
+
+# every family's saved processor: saved and run in .venv, loaded with trust_remote_code=True and run again
+# where only its declared requirements are installed; every output array must be identical
+test-remote-code: $(STAMP)
+	rm -rf $(RC_DIR)
+	$(OFFLINE) $(PY) -m tests.remote_code save $(RC_DIR)
+	$(call remote_code_check,$(RC_VENV),)
+	$(PYTHON) .ci/lowest_constraints.py > .lowest-constraints.txt
+	$(call remote_code_check,$(RC_LOW_VENV),-c $(CURDIR)/.lowest-constraints.txt)
+	rm -f .lowest-constraints.txt
+
 demo: $(STAMP)
 	$(OFFLINE) $(VENV)/bin/sa2va-hf demo --output demo.png
 
@@ -78,4 +110,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check sa2va_hf tests loading_scripts bench .ci
 
 clean:
-	rm -rf $(VENV) $(DS3_VENV) $(LOW_VENV) $(TORCH_VENV) demo.png .pytest_cache
+	rm -rf $(VENV) $(DS3_VENV) $(LOW_VENV) $(TORCH_VENV) $(RC_VENV) $(RC_LOW_VENV) $(RC_DIR) demo.png .pytest_cache

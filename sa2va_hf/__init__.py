@@ -15,7 +15,7 @@ and :class:`Sa2VAProcessor` with ``AutoProcessor``, so a saved folder loads back
 ``AutoImageProcessor.from_pretrained(dir)`` / ``AutoProcessor.from_pretrained(dir)``.
 """
 
-from . import _moved, masks
+from . import masks
 from .chat_templates import CHAT_TEMPLATES, ChatTemplate, get_template
 from .data import list_sources, load_source
 from .errors import (
@@ -75,13 +75,3 @@ def _register_auto_classes() -> None:
 
 
 _register_auto_classes()
-_moved.install()
-
-
-def __getattr__(name: str):
-    # 0.1's `import sa2va_hf` made sa2va_hf.loading, .templates, ... attributes: the aliases keep them
-    if name in _moved.PACKAGE_ATTRIBUTES:
-        import importlib
-
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

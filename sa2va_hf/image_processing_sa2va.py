@@ -23,9 +23,9 @@ from transformers.processing_utils import ImagesKwargs
 from .errors import Sa2VAError
 from .grounding import SAM2_GROUNDING, GroundingTransform
 from .image_pipeline import ImagePixels
-from .inputs import as_mask_stack, image_batch, per_image, to_rgb_image  # noqa: F401 (to_rgb_image: 0.1's path)
+from .inputs import as_mask_stack, image_batch, per_image
 from .masks import is_rle
-from .options import (  # noqa: F401 (MAX_SIDE: 0.1's path)
+from .options import (
     FIXED_OPTIONS,
     GENERIC_OPTIONS,
     MAX_SIDE,
@@ -45,15 +45,12 @@ from .prompt_grid import (
 )
 from .resize import check_backend
 from .threads import MAX_THREADS
-from .tiling import (  # noqa: F401 (normalization_table, normalize_tiles, tile_image: 0.1's path, see CHANGELOG)
+from .tiling import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     choose_grid,
     grid_size,
-    normalization_table,
-    normalize_tiles,
     num_tiles,
-    tile_image,
 )
 
 
@@ -334,17 +331,6 @@ def convert_tensors(data: dict[str, Any], return_tensors: Any) -> dict[str, Any]
         return v
 
     return {k: to_pt(v) for k, v in data.items()}
-
-
-def __getattr__(name: str):
-    """0.1's names that moved (``sa2va_hf._moved.MOVED_NAMES``), with a DeprecationWarning, until 0.3."""
-    import importlib
-
-    try:  # by name, not a relative import: remote code (no sa2va_hf installed) has no _moved
-        moved = importlib.import_module("sa2va_hf._moved")
-    except ImportError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    return moved.moved_name("sa2va_hf.image_processing_sa2va", name)
 
 
 __all__ = ["ImageOptions", "Sa2VAImageProcessor", "Sa2VAImageProcessorKwargs"]

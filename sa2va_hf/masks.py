@@ -30,11 +30,11 @@ Within these bounds every result is exactly pycocotools' own.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from .errors import MaskFormatError, ShapeMismatchError, where
 
@@ -54,6 +54,27 @@ __all__ = [
 ]
 
 Segmentation = Any  # list[list[float]] | {"size": [h, w], "counts": list[int] | str | bytes}
+
+
+@functools.cache
+def _pycocotools_mask():
+    # imported on first use, in a ``try`` (which transformers' check of remote-code imports skips): a saved
+    # processor needs pycocotools only when it is given RLE or polygon masks, never for array masks
+    try:
+        from pycocotools import mask
+    except ImportError:
+        raise ImportError("masks given as COCO RLE or polygons need pycocotools: pip install pycocotools") from None
+    return mask
+
+
+class _LazyPycocotools:
+    """``pycocotools.mask``, imported when an attribute is first read."""
+
+    def __getattr__(self, name: str):
+        return getattr(_pycocotools_mask(), name)
+
+
+mask_utils = _LazyPycocotools()
 
 # pycocotools' string encoder writes each run in up to 6 characters into a buffer of exactly 6
 # per run, so its terminating NUL lands outside once every run needs 6 (runs of 2**24 or more;

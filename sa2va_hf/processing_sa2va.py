@@ -487,15 +487,4 @@ def _unknown(name: str, known: set[str], what: str) -> str:
     return f"unknown {what} {name!r}{hint} (known: {sorted(known)})"
 
 
-def __getattr__(name: str):
-    """0.1's names that moved (``sa2va_hf._moved.MOVED_NAMES``), with a DeprecationWarning, until 0.3."""
-    import importlib
-
-    try:  # by name, not a relative import: remote code (no sa2va_hf installed) has no _moved
-        moved = importlib.import_module("sa2va_hf._moved")
-    except ImportError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    return moved.moved_name("sa2va_hf.processing_sa2va", name)
-
-
 __all__ = ["Sa2VAProcessor", "Sa2VAProcessorKwargs"]

@@ -1,7 +1,7 @@
 """Who may import what (the README's "Where things live"), checked on the source with ``ast``.
 
 * top level = the processor closure, which travels as remote code: sibling modules only, plus
-  numpy / PIL / pycocotools / transformers / the standard library; torch and PyAV only lazily
+  numpy / PIL / transformers / the standard library; pycocotools, torch and PyAV only lazily
   (inside a function or a ``try``), so a folder loads where they are missing;
 * ``data/``: the codecs of the top level (errors, masks, image_io, video_io) and ``datasets``,
   never the processor (records do not depend on a model); ``data/sources/`` and the catalog and
@@ -23,13 +23,13 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sa2va_hf"
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
-CLOSURE_THIRD_PARTY = {"numpy", "PIL", "pycocotools", "transformers"}
-LAZY_THIRD_PARTY = {"torch", "av", "huggingface_hub"}  # imported where they are used (hub: transformers brings it)
+CLOSURE_THIRD_PARTY = {"numpy", "PIL", "transformers"}
+LAZY_THIRD_PARTY = {"pycocotools", "torch", "av", "huggingface_hub"}  # imported where they are used (hub: transformers brings it)
 CODECS = {"errors", "masks", "image_io", "video_io"}
-PLUMBING = {"sa2va_hf", "sa2va_hf._moved"}
+PLUMBING = {"sa2va_hf"}
 EXPORT_THIRD_PARTY = {"huggingface_hub"}
 # the training transform dispatches a record by its source's family: the catalog table, plain Python
-TRAINING_DATA = ("sa2va_hf.data.schema", "sa2va_hf.data.catalog")  # the package __init__ and the moved-paths table
+TRAINING_DATA = ("sa2va_hf.data.schema", "sa2va_hf.data.catalog")
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def _violations(module: str) -> list[str]:
             elif not ours and top in LAZY_THIRD_PARTY and not imp.lazy:
                 bad.append(f"{where}: {top} only lazily in the closure")
             elif not ours and top not in STDLIB | CLOSURE_THIRD_PARTY | LAZY_THIRD_PARTY:
-                bad.append(f"{where}: the closure may use numpy, PIL, pycocotools, transformers")
+                bad.append(f"{where}: the closure may use numpy, PIL, transformers (the rest lazily)")
         elif area == "data":
             pure = _is_sub(module, "sa2va_hf.data.sources", "sa2va_hf.data.catalog", "sa2va_hf.data.schema")
             if ours and _is_closure_module(imp.module) and imp.module.split(".")[1] not in CODECS:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .export import add_card_arguments, card_arguments
+
 HELP = "convert your own data (finetune format or a folder of images/masks/texts) to Parquet"
 
 
@@ -13,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("data_dir", help="the dataset's own folder")
     parser.add_argument("--output", required=True, help="the folder to write (Parquet + README.md)")
-    parser.add_argument("--name", default=None, help="the source column and config name (default: the layout)")
+    add_card_arguments(parser)
     parser.add_argument(
         "--mask-frame",
         choices=["auto", "stored", "displayed"],
@@ -28,9 +30,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..export.parquet import export_sources
 
-    options = {args.layout: {"mask_frame": args.mask_frame, **({"name": args.name} if args.name else {})}}
+    options, card = card_arguments(args, [args.layout])
+    options = {args.layout: {**options.get(args.layout, {}), "mask_frame": args.mask_frame}}
     for split in export_sources(
-        [args.layout], args.data_dir, args.output, cache_dir=args.cache_dir, num_proc=args.num_proc, options=options
+        [args.layout],
+        args.data_dir,
+        args.output,
+        cache_dir=args.cache_dir,
+        num_proc=args.num_proc,
+        options=options,
+        card=card,
     ):
         print(f"{split.config}/{split.split}: {split.num_records} records, {split.num_bytes / 1e6:.1f} MB")
     config = args.name or args.layout

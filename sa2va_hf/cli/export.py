@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 
@@ -25,8 +26,57 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-shard-mb", type=int, default=500, help="Parquet shard size (default 500 MB)")
 
 
+def add_card_arguments(parser: argparse.ArgumentParser) -> None:
+    """The name and dataset card of your own data (``folder``, ``finetune``): the same on export, convert, push."""
+    group = parser.add_argument_group("your own data (folder, finetune): its name and dataset card")
+    group.add_argument("--name", default=None, help="its config name and source column (default: the layout)")
+    group.add_argument("--pretty-name", default=None, help="the card's title (default: --name)")
+    group.add_argument("--description", default=None, help="what it holds, in a sentence or two")
+    group.add_argument(
+        "--license",
+        default=None,
+        help="a Hub licence id (cc-by-4.0, apache-2.0, ...: huggingface.co/docs/hub/repositories-licenses), "
+        "or your licence's name (the card then says license: other)",
+    )
+    group.add_argument("--citation", default=None, help="how to cite it (BibTeX), or @FILE to read it from FILE")
+
+
+def card_arguments(args: argparse.Namespace, names: list[str]) -> tuple[dict[str, dict], dict[str, dict]]:
+    """(``load_source`` options, card fields) per source from the naming options, for the one own-data
+    source among ``names``."""
+    from ..data.catalog import get_spec
+    from ..errors import Sa2VAError
+    from ..export.card import is_own_data
+
+    given = {
+        "pretty_name": args.pretty_name,
+        "description": args.description,
+        "license": args.license,
+        "citation": _citation(args.citation),
+    }
+    given = {key: value for key, value in given.items() if value is not None}
+    if args.name is None and not given:
+        return {}, {}
+    own = [name for name in names if is_own_data(get_spec(name))]
+    if len(own) != 1:
+        flags = (["--name"] if args.name else []) + [f"--{key.replace('_', '-')}" for key in given]
+        raise Sa2VAError(
+            f"{', '.join(flags)}: these describe one source of your own data (folder or finetune), but "
+            f"{len(own)} are exported; upstream sources keep their publishers' names, licences and citations"
+        )
+    return ({own[0]: {"name": args.name}} if args.name else {}), ({own[0]: given} if given else {})
+
+
+def _citation(value: str | None) -> str | None:
+    if value is not None and value.startswith("@") and os.path.isfile(value[1:]):
+        with open(value[1:], encoding="utf-8") as f:
+            return f.read()
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_arguments(parser)
+    add_card_arguments(parser)
     parser.add_argument("--output", required=True, help="the folder to write (Parquet + README.md)")
 
 
@@ -47,7 +97,20 @@ def parse_options(items: list[str]) -> dict[str, dict]:
     return out
 
 
-def export(args: argparse.Namespace, output: str):
+def export_options(args: argparse.Namespace) -> dict:
+    """``export_sources``'s options from the command line, checked before anything is built."""
+    from ..errors import Sa2VAError
+
+    options = parse_options(args.option)
+    named, card = card_arguments(args, args.names)
+    for source, values in named.items():
+        if options.get(source, {}).get("name", values["name"]) != values["name"]:
+            raise Sa2VAError(f"--name {values['name']!r} and --option {source}.name disagree; give the name once")
+        options.setdefault(source, {}).update(values)
+    return {"options": options, "card": card}
+
+
+def export(args: argparse.Namespace, output: str, *, repo_id: str | None = None, checked: dict | None = None):
     from ..export.parquet import export_sources
 
     return export_sources(
@@ -57,8 +120,9 @@ def export(args: argparse.Namespace, output: str):
         cache_dir=args.cache_dir,
         num_proc=args.num_proc,
         max_shard_bytes=args.max_shard_mb << 20,
-        options=parse_options(args.option),
         command=shlex.join(["sa2va-hf", *sys.argv[1:]]) if sys.argv[1:] else None,
+        repo_id=repo_id,
+        **(checked or export_options(args)),
     )
 
 

@@ -1,10 +1,13 @@
 """Export built sources as self-contained Parquet + a dataset card that ``datasets.load_dataset`` reads.
 
-``OUT/<source>/<split>-00000-of-00003.parquet``: every record as ``load_source`` builds it, with the
-image files embedded in ``frames`` and the video files in ``video`` (bytes; the path keeps only the
+``OUT/<source>/<split>-00000-of-00003-<digest>.parquet``: every record as ``load_source`` builds it, with
+the image files embedded in ``frames`` and the video files in ``video`` (bytes; the path keeps only the
 file name; an image's EXIF orientation is cleared, so no reader turns it), so OUT needs neither the raw
-data folder nor this package. Shards are cut at about ``max_shard_bytes`` (500 MB by default, the size
-the Hub recommends), with small row groups so streaming reads little at a time.
+data folder nor this package. ``<digest>`` is the start of the file's sha256: the card lists the files by
+name, and ``datasets`` keys its cache of a local folder on the card's YAML (not on the files' bytes), so
+new content must mean new names, or a re-export with an edit that keeps every size would be read back
+from the old cache. Shards are cut at about ``max_shard_bytes`` (500 MB by default, the size the Hub
+recommends), with small row groups so streaming reads little at a time.
 
 The features go into each file's schema metadata in the form both ``datasets`` 3.x and >= 4 read
 (lists written as ``[feature]``: 3.x does not know ``List``). ``OUT/sa2va_export.json`` lists what
@@ -14,6 +17,7 @@ was exported; exporting more sources into the same OUT adds to it, and the card
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -40,6 +44,7 @@ class ExportedSplit:
     num_records: int
     num_bytes: int
     files: list[str] = field(default_factory=list)  # relative to OUT, posix
+    card: dict[str, str] = field(default_factory=dict)  # own data: what the user says of it (card.CARD_FIELDS)
 
 
 def portable_features_dict(features) -> dict:
@@ -148,10 +153,16 @@ def write_split(
             writer.close()
     names = []
     for k, tmp in enumerate(tmp_names):
-        name = f"{split}-{k:05d}-of-{len(tmp_names):05d}.parquet"
+        name = f"{split}-{k:05d}-of-{len(tmp_names):05d}-{_digest(os.path.join(out_dir, tmp))}.parquet"
         os.replace(os.path.join(out_dir, tmp), os.path.join(out_dir, name))
         names.append(name)
     return names, total
+
+
+def _digest(path: str) -> str:
+    """The first 16 hex digits of the file's sha256: its name changes whenever its bytes do."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()[:16]
 
 
 def _load_manifest(output: str) -> dict[str, dict[str, dict]]:
@@ -174,20 +185,26 @@ def export_sources(
     options: Mapping[str, Mapping[str, Any]] | None = None,
     progress: bool = True,
     command: str | None = None,
+    card: Mapping[str, Mapping[str, str]] | None = None,
+    repo_id: str | None = None,
 ) -> list[ExportedSplit]:
     """Build (or reuse the cached build of) each source and write it to ``output`` as Parquet + card.
 
-    ``options``: per source, its ``load_source`` options. Returns what was written, per split.
+    ``options``: per source, its ``load_source`` options. ``card``: per own-data source (``folder``,
+    ``finetune``), what its dataset card says of it (``pretty_name``, ``description``, ``license``,
+    ``citation``). ``repo_id``: the Hub dataset repository the card's snippet loads (default: ``output``).
+    Returns what was written, per split.
     """
     from ..data import load_source
-    from .card import write_card
+    from .card import check_card_info, write_card
 
     output = os.fspath(output)
     options = dict(options or {})
-    unknown = sorted(set(options) - set(names))
+    unknown = sorted((set(options) | set(card or {})) - set(names))
     if unknown:
         raise Sa2VAError(f"options given for sources that are not exported: {unknown}")
     specs = [get_spec(name) for name in names]  # unknown names fail before any work
+    card_info = {name: check_card_info(name, info) for name, info in (card or {}).items()}
     manifest = _load_manifest(output)
     exported: list[ExportedSplit] = []
     for spec in specs:
@@ -207,12 +224,13 @@ def export_sources(
             finally:
                 if bar is not None:
                     bar.close()
-            done = ExportedSplit(config, spec.name, split, len(ds), nbytes, [f"{config}/{f}" for f in files])
+            files = [f"{config}/{f}" for f in files]
+            done = ExportedSplit(config, spec.name, split, len(ds), nbytes, files, card_info.get(spec.name, {}))
             manifest[config][split] = asdict(done)
             exported.append(done)
     with open(os.path.join(output, MANIFEST), "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=1)
-    write_card(output, manifest, command=command)
+    write_card(output, manifest, command=command, repo_id=repo_id)
     return exported
 
 

@@ -8,7 +8,6 @@ import pkgutil
 import shutil
 import subprocess
 import sys
-import warnings
 import zipfile
 
 import datasets
@@ -117,63 +116,29 @@ def test_parser_version_keys_the_cache(tmp_path, monkeypatch):
 # ------------------------------------------------------------------ old import paths, loading scripts, wheel
 
 
-def test_moved_import_paths_still_work_with_a_deprecation_warning():
-    sys.modules.pop("sa2va_hf.builders", None)
-    sys.modules.pop("sa2va_hf.schema", None)
-    with pytest.warns(DeprecationWarning, match=r"sa2va_hf\.builders moved to sa2va_hf\.data\.builder"):
-        from sa2va_hf.builders import GCGBuilder, RefCOCOBuilder
-    assert GCGBuilder is family_builder("gcg") and RefCOCOBuilder is family_builder("refcoco")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from sa2va_hf.loading import get_builder as old_get_builder
-        from sa2va_hf.schema import region_mask as old_region_mask
-
-        from sa2va_hf.data.schema import region_mask
-    assert old_region_mask is region_mask and old_get_builder is get_builder
-    sys.modules.pop("sa2va_hf.templates", None)
-    with pytest.warns(DeprecationWarning, match=r"sa2va_hf\.templates moved to sa2va_hf\.tokens / "):
-        from sa2va_hf.templates import ChatTemplate, encode_turns, image_string  # three new homes
-    from sa2va_hf.chat_templates import ChatTemplate as new_template
-    from sa2va_hf.tokens import image_string as new_image_string
-    from sa2va_hf.training.conversations import encode_turns as new_encode_turns
-
-    assert (ChatTemplate, encode_turns, image_string) == (new_template, new_encode_turns, new_image_string)
-
-
-def test_every_path_the_changelog_lists_as_moved_still_imports():
-    """0.1's package attributes, modules and names: each works with a DeprecationWarning, read from its new home."""
-    import importlib
-
-    import sa2va_hf
-    from sa2va_hf import prompt_grid, tiling
-    from sa2va_hf.cli import bench
-    from sa2va_hf.data.sources import _json, osprey
-    from sa2va_hf.training import conversations
-
-    for name in ("loading", "templates", "bench", "sources", "collator", "checkpoint", "schema"):
-        sys.modules.pop(f"sa2va_hf.{name}", None)
-        vars(sa2va_hf).pop(name, None)  # an earlier import set it on the package
-        with pytest.warns(DeprecationWarning, match=rf"sa2va_hf\.{name} moved to"):
-            assert getattr(sa2va_hf, name).__name__ == f"sa2va_hf.{name}"  # as after 0.1's `import sa2va_hf`
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        assert sa2va_hf.loading.get_builder is get_builder
-        assert importlib.import_module("sa2va_hf.bench").run is bench.run
-        assert importlib.import_module("sa2va_hf.sources.osprey").generate is osprey.generate
-        assert importlib.import_module("sa2va_hf.sources._common").load_json is _json.load_json
-    for module, name, new in (
-        ("sa2va_hf.image_processing_sa2va", "candidate_grids", tiling.candidate_grids),
-        ("sa2va_hf.image_processing_sa2va", "resize_nearest", prompt_grid.resize_nearest),
-        ("sa2va_hf.processing_sa2va", "pad_batch", conversations.pad_batch),
-    ):
-        with pytest.warns(DeprecationWarning, match=rf"{module}\.{name} moved to"):
-            assert getattr(importlib.import_module(module), name) is new
-    with pytest.raises(AttributeError, match="no attribute 'not_a_name'"):
-        sa2va_hf.image_processing_sa2va.not_a_name  # noqa: B018
-    with pytest.raises(AttributeError, match="no attribute 'not_a_module'"):
-        sa2va_hf.not_a_module  # noqa: B018
-    with pytest.raises(ModuleNotFoundError, match="sa2va_hf.sources.llava"):  # 0.1 had none: not loaded twice
-        importlib.import_module("sa2va_hf.sources.llava")
+@pytest.mark.parametrize(
+    "module, name",
+    [
+        ("sa2va_hf.loading", None),
+        ("sa2va_hf.templates", None),
+        ("sa2va_hf.builders", None),
+        ("sa2va_hf.sources.osprey", None),
+        ("sa2va_hf.image_processing_sa2va", "candidate_grids"),
+        ("sa2va_hf.image_processing_sa2va", "tile_image"),
+        ("sa2va_hf.processing_sa2va", "pad_batch"),
+    ],
+)
+def test_the_0_1_paths_are_gone_in_0_3(module, name):
+    """0.2 kept 0.1's import paths "until 0.3.0" (CHANGELOG); 0.3.0 drops them, and with them the hook
+    through which a saved processor's remote code imported an installed sa2va_hf."""
+    if name is None:
+        sys.modules.pop(module, None)
+        with pytest.raises(ModuleNotFoundError):
+            importlib.import_module(module)
+        assert not hasattr(sa2va_hf, module.split(".")[1])
+    else:
+        with pytest.raises(AttributeError, match=f"no attribute {name!r}"):
+            getattr(importlib.import_module(module), name)
 
 
 FAMILIES = sorted({spec.family for spec in catalog_mod.catalog().values()})

@@ -9,12 +9,14 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from sa2va_hf import Sa2VAImageProcessor, Sa2VAProcessor, processor_from_checkpoint
 from sa2va_hf.cli import main
 
 from ..processing.test_processor_loading import fake_checkpoint
+from .fake_hub import FakeApi
 
 IMAGE = np.random.default_rng(3).integers(0, 256, (60, 90, 3), dtype=np.uint8)
 
@@ -66,27 +68,25 @@ def test_saved_processor_folder_loads_and_matches_without_the_project(tmp_path):
     }
 
 
-def test_push_processor_uploads_a_model_repo(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("has_card", [False, True])
+def test_push_processor_uploads_a_model_repo_and_keeps_its_card(tmp_path, capsys, hub, has_card):
+    fake_checkpoint(tmp_path / "ckpt", template="qwen_chat", flavour="qwen")
+    api = hub(FakeApi(files={"README.md"} if has_card else ()))
+    assert main(["push-processor", str(tmp_path / "ckpt"), "--repo", "me/sa2va-proc"]) == 0
+    (upload,) = [c for c in api.calls if c[0] == "upload_folder"]
+    assert {"processing_sa2va.py", "requirements.txt", "processor_config.json"} <= set(upload[2])
+    assert ("README.md" in upload[2]) is not has_card  # the model's own card is never overwritten
+    assert [c[0] for c in api.calls] == ["whoami", "create_repo", "file_exists", "create_repo", "upload_folder"]
+    out = capsys.readouterr().out
+    assert "pushed the processor to https://huggingface.co/me/sa2va-proc" in out
+    assert ("kept the repository's README.md" in out) is has_card
+    if not has_card:
+        assert "AutoProcessor.from_pretrained('me/sa2va-proc', trust_remote_code=True)" in api.uploaded_card
+
+
+def test_push_processor_checks_before_reading_the_checkpoint(tmp_path, capsys, monkeypatch, no_network):
     import huggingface_hub
 
-    fake_checkpoint(tmp_path / "ckpt", template="qwen_chat", flavour="qwen")
-    calls = []
-
-    class Api:
-        def create_repo(self, repo_id, **kw):
-            calls.append(("create_repo", repo_id, kw["repo_type"]))
-
-        def upload_folder(self, **kw):
-            calls.append(
-                (
-                    "upload_folder",
-                    kw["repo_id"],
-                    kw["repo_type"],
-                    "processing_sa2va.py" in os.listdir(kw["folder_path"]),
-                )
-            )
-
-    monkeypatch.setattr(huggingface_hub, "HfApi", lambda token=None: Api())
-    assert main(["push-processor", str(tmp_path / "ckpt"), "--repo", "me/sa2va-proc"]) == 0
-    assert calls == [("create_repo", "me/sa2va-proc", "model"), ("upload_folder", "me/sa2va-proc", "model", True)]
-    assert "pushed the processor to https://huggingface.co/me/sa2va-proc" in capsys.readouterr().out
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    assert main(["push-processor", str(tmp_path / "no-such-checkpoint"), "--repo", "me/sa2va-proc"]) == 2
+    assert "cannot push to me/sa2va-proc: HF_HUB_OFFLINE is set" in capsys.readouterr().err
