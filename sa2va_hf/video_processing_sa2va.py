@@ -44,6 +44,7 @@ import numpy as np
 from transformers.image_processing_utils import BatchFeature
 
 from .errors import Sa2VAError, ShapeMismatchError
+from .families import check_mode
 from .grounding import SAM2_GROUNDING, GroundingTransform
 from .image_processing_sa2va import Sa2VAImageProcessor, Sa2VAImageProcessorKwargs, convert_tensors
 from .inputs import as_mask_stack, as_numpy, is_array_like, to_rgb_image
@@ -115,9 +116,10 @@ class Sa2VAVideoProcessor:
 
     max_llm_frames = None
 
-    def __init__(self, image_processor: Any = None, max_llm_frames: int | None = None) -> None:
+    def __init__(self, image_processor: Any = None, max_llm_frames: int | None = None, mode: str = "inference") -> None:
         self.image_processor = image_processor if image_processor is not None else Sa2VAImageProcessor()
         self.max_llm_frames = check_max_llm_frames(max_llm_frames)
+        self.mode = check_mode(mode)
 
     @property
     def model_input_names(self) -> list[str]:
@@ -125,13 +127,11 @@ class Sa2VAVideoProcessor:
         return [*llm, "g_pixel_values", "num_frames", "num_llm_frames", "masks"]
 
     def frame_options(self, **options: Any) -> dict[str, Any]:
-        """The image-processor options one frame's language-model image is made with (no grounding
-        image: it is made here, for every frame)."""
-        if hasattr(self.image_processor, "frame_options"):  # one image per picture: the family's frame options
-            return {**options, **self.image_processor.frame_options(**options), "return_grounding": False}
-        # InternVL: one tile per frame
-        return {**options, "min_tiles": 1, "max_tiles": 1, "use_thumbnail": False, "return_grounding": False,
-                "num_threads": 1}  # fmt: skip
+        """The image-processor options one frame's language-model image is made with in this mode (the
+        family's: InternVL one tile; Qwen-VL the frame limits in training, ``predict_forward``'s image
+        rules in inference); no grounding image: it is made here, for every frame."""
+        mode_options = self.image_processor.mode_options(self.mode, video=True, **options)
+        return {**options, **mode_options, "return_grounding": False}
 
     def __call__(self, videos, masks=None, return_tensors=None, **options: Any) -> BatchFeature:
         return self.preprocess(videos, masks=masks, return_tensors=return_tensors, **options)
