@@ -261,7 +261,14 @@ def _check_aspect(width: int, height: int, what: str) -> None:
 
 
 def _fast_class_pixels(images: list[Image.Image], opts: SimpleNamespace) -> dict[str, np.ndarray]:
-    """What transformers 4.57's ``Qwen2VLImageProcessorFast`` returns for these RGB images (module docstring)."""
+    """What transformers 4.57's ``Qwen2VLImageProcessorFast`` returns for these RGB images (module docstring).
+
+    The rescale-normalize is elementwise, its result a function of the uint8 value and the channel alone,
+    so it is worked out once per (channel, value) with the class's own torch operations
+    (:func:`_rescale_and_normalize`) and looked up after the uint8 pixels are laid out as patches: the same
+    float32 bits, without a float pass over the image and a float copy through ten axes.
+    """
+    table = _value_table(opts)
     patches, grids = [], []
     for image in images:
         source = torch_source(image, _NEEDS_TORCH)  # (1, 3, H, W) uint8, as torchvision's pil_to_tensor
@@ -271,7 +278,7 @@ def _fast_class_pixels(images: list[Image.Image], opts: SimpleNamespace) -> dict
             source = _torch().nn.functional.interpolate(
                 source, size=[height, width], mode="bicubic", align_corners=False, antialias=True
             )
-        flat, grid = _flat_patches(_rescale_and_normalize(source, opts), opts)
+        flat, grid = _flat_patches(source[0].numpy(), table, opts)
         patches.append(flat)
         grids.append(grid)
     pixel_values = patches[0] if len(patches) == 1 else np.concatenate(patches)
@@ -296,21 +303,26 @@ def _rescale_and_normalize(images: Any, opts: SimpleNamespace) -> Any:
     return images
 
 
-def _flat_patches(images: Any, opts: SimpleNamespace) -> tuple[np.ndarray, list[int]]:
-    """One (1, 3, H, W) image as Qwen's flat patches (grid_t * grid_h * grid_w, C * T * p * p) and its grid row:
-    the image repeated to ``temporal_patch_size`` frames, then the axes in transformers' order."""
+def _value_table(opts: SimpleNamespace) -> np.ndarray:
+    """(3, 256): what :func:`_rescale_and_normalize` makes of each uint8 value in each channel."""
     torch = _torch()
+    values = torch.arange(256, dtype=torch.uint8).repeat(3, 1, 1).unsqueeze(0)  # (1, 3, 1, 256)
+    return _rescale_and_normalize(values, opts)[0, :, 0].numpy()
+
+
+def _flat_patches(image: np.ndarray, table: np.ndarray, opts: SimpleNamespace) -> tuple[np.ndarray, list[int]]:
+    """A (3, H, W) uint8 image as Qwen's flat patches (grid_h * grid_w, 3 * T * p * p) and its grid row, in
+    transformers' order: merge blocks of merge x merge patches, each patch's channels, its T temporal copies
+    (an image repeated to ``temporal_patch_size`` frames), its p x p pixels; values from ``table``."""
     patch, merge, temporal = opts.patch_size, opts.merge_size, opts.temporal_patch_size
-    frames = images.unsqueeze(1)
-    if frames.shape[1] % temporal:
-        frames = torch.cat([frames, frames[:, -1:].repeat(1, temporal - 1, 1, 1, 1)], dim=1)
-    batch, grid_t, channels, height, width = frames.shape
-    grid_t, grid_h, grid_w = grid_t // temporal, height // patch, width // patch
-    frames = frames.reshape(
-        batch, grid_t, temporal, channels, grid_h // merge, merge, patch, grid_w // merge, merge, patch
-    ).permute(0, 1, 4, 7, 5, 8, 3, 2, 6, 9)
-    flat = frames.reshape(grid_t * grid_h * grid_w, channels * temporal * patch * patch)
-    return flat.contiguous().numpy(), [grid_t, grid_h, grid_w]
+    channels, height, width = image.shape
+    grid_h, grid_w = height // patch, width // patch
+    blocks = image.reshape(channels, grid_h // merge, merge, patch, grid_w // merge, merge, patch)
+    blocks = blocks.transpose(1, 4, 2, 5, 0, 3, 6).reshape(grid_h * grid_w, channels, patch * patch)
+    values = table[np.arange(channels)[:, None], blocks]  # (rows, channels, p * p)
+    flat = np.empty((grid_h * grid_w, channels, temporal, patch * patch), dtype=table.dtype)
+    flat[:] = values[:, :, None, :]
+    return flat.reshape(grid_h * grid_w, -1), [1, grid_h, grid_w]
 
 
 @functools.lru_cache(maxsize=8)
