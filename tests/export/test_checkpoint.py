@@ -109,7 +109,9 @@ def test_undetectable_configs_ask_for_family():
     with pytest.raises(Sa2VAError, match=r"architectures=\['LlavaForConditionalGeneration'\].*family='llava'"):
         detect_family({"architectures": ["LlavaForConditionalGeneration"]})
     with pytest.raises(Sa2VAError, match="no Sa2VA model class"):  # a plain Qwen folder
-        detect_family({"architectures": ["Qwen2_5_VLForConditionalGeneration"], "vision_config": {"model_type": "qwen2_5_vl"}})
+        detect_family(
+            {"architectures": ["Qwen2_5_VLForConditionalGeneration"], "vision_config": {"model_type": "qwen2_5_vl"}}
+        )
     with pytest.raises(Sa2VAError, match="pass family='qwen2_5_vl' or family='qwen3_vl'"):
         detect_family({"architectures": ["Sa2VAChatModelQwen"], "vision_config": {"model_type": "siglip"}})
     with pytest.raises(Sa2VAError, match="cannot tell the Sa2VA family"):
@@ -179,7 +181,9 @@ def test_qwen2_5_vl_checkpoint_as_converted_under_transformers_457(tmp_path, cap
 )
 def test_a_family_that_contradicts_the_config_is_an_error_naming_both(tmp_path, config, said, found):
     write_checkpoint(tmp_path, config, "qwen_vl")
-    with pytest.raises(Sa2VAError, match=rf"family='{said}' contradicts .*config.json's .* which means family '{found}'"):
+    with pytest.raises(
+        Sa2VAError, match=rf"family='{said}' contradicts .*config.json's .* which means family '{found}'"
+    ):
         processor_from_checkpoint(tmp_path, said)
 
 

@@ -181,7 +181,9 @@ class TestInternVL(FamilyContract):
         inputs = proc.generate_inputs(out)
         assert set(inputs) == {"pixel_values", "input_ids", "attention_mask", "prompt_masks", "vp_overall_mask"}
         assert inputs["vp_overall_mask"].tolist() == [False, False, True] and len(inputs["prompt_masks"]) == 1
-        two = proc(images=[IMAGE, IMAGE], text="<image> <image>", visual_prompts=[None, prompts[:1]], return_tensors="pt")
+        two = proc(
+            images=[IMAGE, IMAGE], text="<image> <image>", visual_prompts=[None, prompts[:1]], return_tensors="pt"
+        )
         assert [len(m) for m in proc.generate_inputs(two)["prompt_masks"]] == [1]  # the second image's only
 
 

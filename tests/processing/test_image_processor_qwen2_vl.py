@@ -85,7 +85,9 @@ def ref_fast_pixels(images, patch=14, mean=CLIP_MEAN, std=CLIP_STD, limits=SINGL
         rh, rw = grid[1] * patch, grid[2] * patch
         if (rh, rw) != (h, w):
             src = torch.from_numpy(arr).permute(2, 0, 1)[None]
-            out = torch.nn.functional.interpolate(src, size=(rh, rw), mode="bicubic", antialias=True, align_corners=False)
+            out = torch.nn.functional.interpolate(
+                src, size=(rh, rw), mode="bicubic", antialias=True, align_corners=False
+            )
             arr = out[0].permute(1, 2, 0).numpy()
         x = ((arr.astype(np.float32) - m) / s).transpose(2, 0, 1)  # (C, H, W) float32
         gh, gw = rh // patch, rw // patch
@@ -172,7 +174,11 @@ def test_inference_resizes_twice_as_predict_forward(w, h, first, grid):
 def test_1800x1200_grid_differs_between_inference_and_training():
     """One resize gives 72x110 patches, predict_forward's two give 74x110: 55 more <|image_pad|>."""
     ip = Sa2VAQwen2VLImageProcessor()
-    assert ip.grid_thw(1800, 1200) == [1, 72, 110] and ip.grid_thw(1800, 1200, qwen_vl_utils_resize=True) == [1, 74, 110]
+    assert ip.grid_thw(1800, 1200) == [1, 72, 110] and ip.grid_thw(1800, 1200, qwen_vl_utils_resize=True) == [
+        1,
+        74,
+        110,
+    ]
     assert ip.image_token_count(1800, 1200, qwen_vl_utils_resize=True) - ip.image_token_count(1800, 1200) == 55
 
 

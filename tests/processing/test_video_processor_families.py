@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+
 from sa2va_hf import FAMILIES, Sa2VAProcessor
 from sa2va_hf.errors import Sa2VAError
 from sa2va_hf.training import encode_conversation
@@ -152,7 +153,9 @@ def test_training_encoder_counts_the_familys_context_token(family):
     image = encode_conversation(proc, images=clip(1)[0], conversations=conv)
     context = proc.image_context_token_id
     frame_string = proc.video_token_string(1, 90, 60, mode="training")
-    assert sum(t == context for t in video["input_ids"][0]) == 3 * frame_string.count(proc.family_spec.image_tokens.context)
+    assert sum(t == context for t in video["input_ids"][0]) == 3 * frame_string.count(
+        proc.family_spec.image_tokens.context
+    )
     assert sum(t == context for t in image["input_ids"][0]) == proc.image_token_count(90, 60, mode="training")
 
 
