@@ -106,7 +106,8 @@ class Sa2VAProcessor(ProcessorMixin):
         template: ``"phi3"``, ``"qwen"``, ``"internlm2"`` or ``"vicuna"`` (upstream's ``*_chat``
             names work too), or a dict / :class:`ChatTemplate`; by default the family's (InternVL
             ``phi3``, Qwen ``qwen``, LLaVA ``vicuna``). Saved by ``save_pretrained``; the training
-            encoder uses it, and the Jinja ``chat_template`` is written from it.
+            encoder uses it, and the Jinja ``chat_template`` is written from it (Qwen-VL in
+            ``mode="inference"``: the checkpoint's own Qwen-VL template, :data:`chat_templates.QWEN_VL_JINJA`).
         add_sa2va_tokens: add the special tokens above to the tokenizer.
         chat_template: a Jinja chat template of your own for ``apply_chat_template`` (by default,
             the one written from ``template``).
