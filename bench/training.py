@@ -100,7 +100,7 @@ def pixel_work(t, processor, record, spec) -> None:
     gt = None if spec.mask_groups is None else [t.region_masks(record, [g[0] for g in spec.mask_groups])]
     vp = None if spec.visual_prompts is None else [spec.visual_prompts]
     processor.process_media(
-        images=record_frames(record, spec.frames), visual_prompts=vp, masks=gt, **spec.image_options
+        images=record_frames(record, spec.frames), visual_prompts=vp, masks=gt, mode="training", **spec.image_options
     )
 
 

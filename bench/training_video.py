@@ -145,7 +145,7 @@ def main() -> None:
             frames = loaded(record_frames(r, spec.frames))
             gt = None if spec.mask_groups is None else [t._video_masks(r, spec)]
             pixels += best(lambda f=frames, gt=gt, spec=spec: processor.process_media(
-                videos=[f], masks=gt, **spec.image_options), args.repeat)  # fmt: skip
+                videos=[f], masks=gt, mode="training", **spec.image_options), args.repeat)  # fmt: skip
             single += best(lambda r=r: t(r), args.repeat)
         print(f"{family}")
         print(f"  reading a row (datasets decodes stored frames)  {rate(n, read)}")

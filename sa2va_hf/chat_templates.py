@@ -103,6 +103,43 @@ _JINJA = """
 """
 
 
+#: The chat template Sa2VA's Qwen2.5-VL / Qwen3-VL checkpoints ship and ``predict_forward`` renders: the
+#: stock Qwen-VL Instruct one after ``convert_to_hf.py``'s edit (no default system prompt; Qwen3-VL's
+#: has none anyway). Each message is ``<|im_start|>{role}\n`` + its content + ``<|im_end|>\n``; an image
+#: block is the image's string and nothing after it, written ``<image>`` here for the processor to expand
+#: (where Qwen writes ``<|vision_start|><|image_pad|><|vision_end|>``); a video block too: the processor
+#: writes a video as ``predict_forward`` does, its frames as separate images with nothing between them.
+QWEN_VL_JINJA = (
+    r"""
+{#- Sa2VA's Qwen-VL chat template (predict_forward's), written by sa2va_hf.chat_templates. -#}
+{%- macro content(message) -%}
+    {%- if message["content"] is string -%}{{- message["content"] -}}
+    {%- else -%}
+        {%- for block in message["content"] -%}
+            {%- if block["type"] in ["image", "image_url", "video"] or "image" in block or "image_url" in block
+                or "video" in block -%}{{- "<image>" -}}
+            {%- elif "text" in block -%}{{- block["text"] -}}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro -%}
+{%- for message in messages -%}
+    {%- if message["role"] not in ["system", "user", "assistant"] -%}
+        {{- raise_exception("Sa2VA chat templates take the roles system, user and assistant, not " + message["role"]) -}}
+    {%- endif -%}
+    {{- "<|im_start|>" + message["role"] + "\n" -}}
+    {%- if message["role"] == "assistant" -%}
+        {%- generation -%}{{- content(message) + "<|im_end|>" -}}{%- endgeneration -%}{{- "\n" -}}
+    {%- else -%}
+        {{- content(message) + "<|im_end|>\n" -}}
+    {%- endif -%}
+{%- endfor -%}
+{%- if add_generation_prompt -%}{{- "<|im_start|>assistant\n" -}}{%- endif -%}
+""".strip()
+    + "\n"
+)
+
+
 # --------------------------------------------------------------------------- templates
 
 

@@ -1,4 +1,4 @@
-"""The Sa2VA checkpoint families, one table: image processor, image token strings, chat template.
+"""The Sa2VA checkpoint families, one table: image processor, image token strings, chat template, modes.
 
 ================  ======================================  ===================================================
 family            checkpoints                             the language model's image
@@ -12,6 +12,18 @@ family            checkpoints                             the language model's i
 ``llava``         Sa2VA-LLaVA-1.5-7B                      one 336x336 resize, 576 ``<image>``, no start/end
 ================  ======================================  ===================================================
 
+Two modes (:data:`MODES`), named after the upstream code each reproduces:
+
+* ``"inference"`` -- what the checkpoint's own ``predict_forward`` (its ``hf/`` model) builds;
+* ``"training"`` -- what upstream's training datasets (``datasets/base.py`` and the dataset classes)
+  build; :mod:`sa2va_hf.training` always asks for this one.
+
+They coincide for InternVL and LLaVA. For the Qwen families ``predict_forward`` resizes twice
+(``qwen_vl_utils`` first), renders the checkpoint's own Qwen-VL chat template (an image block is the
+image string with nothing after it) and gives a video's frames as separate image blocks with nothing
+between them and the single-image limits; training resizes once, uses xtuner's ``qwen_chat`` strings
+and joins frame strings with ``\n`` (frames within the per-frame limits).
+
 Upstream: ``projects/sa2va/datasets/base.py`` (``arch_type`` 'intern_vl' / 'qwen' / 'llava' set the
 image token strings and the image step), the configs (Qwen: ``qwen_chat``, visual-prompt data
 disabled), ``hf/models*/`` (``predict_forward``). Every family's grounding image is the same
@@ -21,11 +33,12 @@ disabled), ``hf/models*/`` (``predict_forward``). Every family's grounding image
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from .chat_templates import QWEN_VL_JINJA, ChatTemplate
 from .errors import Sa2VAError
 from .image_processing_sa2va import Sa2VAImageProcessor
 from .image_processing_sa2va_llava import Sa2VALlavaImageProcessor
@@ -47,10 +60,10 @@ class ImageTokens:
     def string(self, num_tokens: int) -> str:
         return self.start + self.context * int(num_tokens) + self.end
 
-    def video_string(self, frame_tokens: list[int]) -> str:
-        """A video: one image string per frame (``frame_tokens[k]`` context tokens), joined with ``\n``
-        (upstream's ``((frame + '\n') * n).strip()``; Qwen's per-frame expansion gives the same)."""
-        return "\n".join(self.string(n) for n in frame_tokens)
+    def video_string(self, frame_tokens: Sequence[int], separator: str = "\n") -> str:
+        """A video: one image string per frame (``frame_tokens[k]`` context tokens), joined with
+        ``separator`` (training: ``\n``, upstream's ``((frame + '\n') * n).strip()``)."""
+        return separator.join(self.string(n) for n in frame_tokens)
 
     @property
     def tokens(self) -> tuple[str, ...]:
@@ -64,15 +77,30 @@ QWEN_VL_IMAGE_TOKENS = ImageTokens("<|vision_start|>", "<|image_pad|>", "<|visio
 #: LLaVA's context token is the placeholder itself: each ``<image>`` is expanded once, to 576 of them.
 LLAVA_IMAGE_TOKENS = ImageTokens("", IMAGE_PLACEHOLDER, "")
 
+#: ``"inference"``: the checkpoint's ``predict_forward``; ``"training"``: upstream's training datasets.
+MODES = ("inference", "training")
+
+
+def check_mode(mode: Any) -> str:
+    if mode not in MODES:
+        raise Sa2VAError(
+            f"mode must be 'inference' (what the checkpoint's predict_forward builds) or 'training' (what "
+            f"upstream's training datasets build), got {mode!r}"
+        )
+    return mode
+
 
 @dataclass(frozen=True)
 class Family:
     """One Sa2VA checkpoint family.
 
     ``image_processor_options``: what this family's image processor is built with on top of its
-    class defaults; ``template``: the chat template its checkpoints use (InternVL's v1 checkpoints
+    class defaults; ``template``: the xtuner template its training uses (InternVL's v1 checkpoints
     differ by size, so theirs is read from the checkpoint); ``visual_prompts``: whether upstream has
-    a visual-prompt path for it.
+    a visual-prompt path for it; ``inference_jinja``: the chat template ``predict_forward`` renders
+    when it is not the training template's (Qwen: the checkpoint's own Qwen-VL template);
+    ``inference_frame_separator``: what ``predict_forward`` puts between a video's frame strings;
+    ``generate_input_names``: the inputs the checkpoint's ``generate`` takes (``predict_forward``'s).
     """
 
     name: str
@@ -81,7 +109,10 @@ class Family:
     image_tokens: ImageTokens
     template: str
     visual_prompts: bool
+    generate_input_names: tuple[str, ...]
     image_processor_options: Mapping[str, Any] = field(default_factory=dict)
+    inference_jinja: str | None = None
+    inference_frame_separator: str = "\n"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image_processor_options", MappingProxyType(dict(self.image_processor_options)))
@@ -90,6 +121,37 @@ class Family:
         """A new image processor for this family (``options`` override the family's)."""
         return self.image_processor_class(**{**self.image_processor_options, **options})
 
+    def chat_template(self, template: ChatTemplate, mode: str) -> str:
+        """The Jinja chat template ``apply_chat_template`` renders in ``mode``."""
+        return self.inference_jinja if mode == "inference" and self.inference_jinja else template.jinja()
+
+    def video_string(self, frame_tokens: Sequence[int], mode: str) -> str:
+        """What a video's ``<image>`` becomes: its frames' image strings, as ``mode`` joins them."""
+        separator = self.inference_frame_separator if mode == "inference" else "\n"
+        return self.image_tokens.video_string(frame_tokens, separator)
+
+    def generate_inputs(self, outputs: Mapping[str, Any]) -> dict[str, Any]:
+        """The entries of a processor output the checkpoint's ``generate`` takes, laid out as
+        ``predict_forward`` passes them (:meth:`Sa2VAProcessor.generate_inputs`)."""
+        out = {k: outputs[k] for k in self.generate_input_names if outputs.get(k) is not None}
+        if "prompt_masks" in out:
+            # generate indexes prompt_masks by the images that carry a prompt; none: predict_forward passes None
+            kept = [m for m in out["prompt_masks"] if len(m)]
+            if kept:
+                out["prompt_masks"] = kept
+            else:
+                del out["prompt_masks"]
+        if "prompt_masks" not in out:
+            out.pop("vp_overall_mask", None)
+        return out
+
+
+#: What each checkpoint's ``generate`` takes. InternVL: ``Sa2VAChatModel.generate`` (the visual prompts
+#: too); Qwen: the wrapped Qwen-VL model's (``model.model.generate``, as ``predict_forward`` calls it);
+#: LLaVA: the wrapped ``LlavaForConditionalGeneration``'s (``model.model.generate``).
+_INTERNVL_GENERATE = ("pixel_values", "input_ids", "attention_mask", "prompt_masks", "vp_overall_mask")
+_QWEN_GENERATE = ("input_ids", "attention_mask", "pixel_values", "image_grid_thw")
+_LLAVA_GENERATE = ("pixel_values", "input_ids", "attention_mask")
 
 FAMILIES: dict[str, Family] = {
     f.name: f
@@ -97,19 +159,23 @@ FAMILIES: dict[str, Family] = {
         Family(
             "internvl", "Sa2VA-1B/4B/8B/26B (InternVL2.5), Sa2VA-InternVL3-2B/8B/14B",
             Sa2VAImageProcessor, INTERNVL_IMAGE_TOKENS, template="phi3", visual_prompts=True,
+            generate_input_names=_INTERNVL_GENERATE,
         ),
         Family(
             "qwen2_5_vl", "Sa2VA-Qwen2_5-VL-3B/7B",
             Sa2VAQwen2VLImageProcessor, QWEN_VL_IMAGE_TOKENS, template="qwen", visual_prompts=False,
+            generate_input_names=_QWEN_GENERATE, inference_jinja=QWEN_VL_JINJA, inference_frame_separator="",
         ),
         Family(
             "qwen3_vl", "Sa2VA-Qwen3-VL-2B/4B, Sa2VA-Qwen3-VL-4B-SAM3",
             Sa2VAQwen2VLImageProcessor, QWEN_VL_IMAGE_TOKENS, template="qwen", visual_prompts=False,
+            generate_input_names=_QWEN_GENERATE, inference_jinja=QWEN_VL_JINJA, inference_frame_separator="",
             image_processor_options=QWEN3_VL_OPTIONS,
         ),
         Family(
             "llava", "Sa2VA-LLaVA-1.5-7B",
             Sa2VALlavaImageProcessor, LLAVA_IMAGE_TOKENS, template="vicuna", visual_prompts=False,
+            generate_input_names=_LLAVA_GENERATE,
         ),
     )
 }  # fmt: skip
@@ -151,4 +217,13 @@ def family_for_image_processor(image_processor: Any, family: str | None = None) 
     raise Sa2VAError(f"no Sa2VA family takes a {type(image_processor).__name__} as image processor")
 
 
-__all__ = ["DEFAULT_FAMILY", "FAMILIES", "Family", "ImageTokens", "family_for_image_processor", "get_family"]
+__all__ = [
+    "DEFAULT_FAMILY",
+    "FAMILIES",
+    "MODES",
+    "Family",
+    "ImageTokens",
+    "check_mode",
+    "family_for_image_processor",
+    "get_family",
+]

@@ -239,6 +239,28 @@ class Sa2VAImageProcessor(BaseImageProcessor):
         """This processor's options with ``overrides`` applied, checked."""
         return ImageOptions.resolve(self, overrides)
 
+    def image_token_count(self, width: int, height: int, **overrides: Any) -> int:
+        """``<IMG_CONTEXT>`` tokens of a ``width`` x ``height`` image's tiles (its regions aside), from the
+        tiling rule alone: 256 per tile by default. No pixel is read."""
+        opts = self.resolve_options(**overrides)
+        tiles = num_tiles(width, height, opts.min_tiles, opts.max_tiles, opts.image_size, opts.use_thumbnail)
+        return tiles * opts.grid_size**2
+
+    def image_token_counts(self, features: Any, **overrides: Any) -> list[int]:
+        """``<IMG_CONTEXT>`` tokens of each image's tiles in ``features`` (an output of this processor)."""
+        tokens_per_tile = self.resolve_options(**overrides).grid_size ** 2
+        num_patches = features["num_patches"]
+        num_patches = num_patches.cpu() if hasattr(num_patches, "cpu") else num_patches
+        return [tokens_per_tile * int(t) for t in np.asarray(num_patches).reshape(-1)]
+
+    def mode_options(self, mode: str, video: bool = False, **overrides: Any) -> dict[str, Any]:
+        """Options on top of a call's that make an image what ``mode`` builds: the same in inference
+        (``predict_forward``) and training; a video frame is one tile, one thread (the video processor
+        runs the grounding images beside it)."""
+        if video:
+            return {"min_tiles": 1, "max_tiles": 1, "use_thumbnail": False, "num_threads": 1}
+        return {}
+
     @staticmethod
     def _prompt_cells(value: Any, height: int, width: int, opts: ImageOptions, what: str) -> np.ndarray:
         """One image's visual prompts on the token grid: RLE / polygons from their runs, arrays through pixels."""

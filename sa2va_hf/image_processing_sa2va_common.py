@@ -147,8 +147,9 @@ class Sa2VAFamilyImageProcessor(BaseImageProcessor):
         """How many image tokens a ``width`` x ``height`` image takes, from its size alone (no pixels)."""
         raise NotImplementedError
 
-    def frame_options(self, **overrides: Any) -> dict[str, Any]:
-        """Options a video frame is processed with on top of the call's (none: a frame is an image)."""
+    def mode_options(self, mode: str, video: bool = False, **overrides: Any) -> dict[str, Any]:
+        """Options on top of a call's that make an image (``video``: a video frame) what ``mode``
+        (``"inference"`` / ``"training"``) builds; none here: a frame is an image, in both modes."""
         return {}
 
     # -- entry point

@@ -3,10 +3,11 @@
 Upstream (``projects/sa2va/datasets/base.py``, ``arch_type='llava'``) sets ``image_size = 336`` and
 ``downsample_ratio = 1``: (336 // 14)² = 576 ``<image>`` tokens per image, no start/end tokens. Here
 each picture is resized once to 336x336 with PIL BICUBIC (aspect not kept, no crop), then ``ToTensor``
-and ``Normalize`` with LLaVA-1.5's vision tower's mean/std, OpenAI CLIP. Upstream's LLaVA path is
-unfinished (its preprocessor branch raises ``NotImplementedError``; its generic torchvision transform
-normalizes with ImageNet and tiles unless ``single_image_mode``): ``image_mean`` / ``image_std``
-select ImageNet for a checkpoint trained that way.
+and ``Normalize`` with LLaVA-1.5's vision tower's mean/std, OpenAI CLIP -- what upstream's later code
+does in training (base.py's ``CLIP_MEAN`` / ``CLIP_STD``, ``single_image_mode=True`` in its LLaVA
+config) and in ``Sa2VAChatModelLlava.predict_forward`` (``hf/models_llava``) alike. The 9832e1a
+snapshot's base.py normalized with ImageNet and tiled unless ``single_image_mode``: ``image_mean`` /
+``image_std`` select ImageNet for a checkpoint trained that way.
 
 The normalization goes through the same float32 lookup table as the InternVL tiles
 (:func:`tiling.normalization_table`), bit-identical to ``ToTensor`` + ``Normalize``.

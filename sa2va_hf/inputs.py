@@ -198,6 +198,14 @@ def per_image(value: Any, batched: bool, n: int, name: str) -> list[Any]:
     """One entry of a per-image argument (``visual_prompts``, ``masks``) for each of ``n`` images."""
     if value is None:
         return [None] * n
+    if (
+        n == 1
+        and isinstance(value, (list, tuple))
+        and len(value) == 1
+        and is_array_like(value[0])
+        and np.ndim(value[0]) == 3
+    ):
+        return [value[0]]  # upstream predict_forward's mask_prompts: a list with one (n, H, W) array per image
     # for one image, anything but a one-entry list cannot be a list over images: it is that image's
     if not batched or (n == 1 and not (isinstance(value, (list, tuple)) and len(value) == 1)):
         return [value]

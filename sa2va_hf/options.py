@@ -128,3 +128,61 @@ def check_shared_options(opts: Any, flags: Iterable[str]) -> None:
         raise Sa2VAError(f"image_std must not hold 0 (it divides), got {opts.image_std}")
     if 0 in opts.grounding_std:
         raise Sa2VAError(f"grounding_std must not hold 0 (it divides), got {opts.grounding_std}")
+
+
+def did_you_mean(name: str, known: Iterable[str], what: str) -> str:
+    """The message for an unknown option ``name``: the closest known one, and every known one."""
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown {what} {name!r}{hint} (known: {known})"
+
+
+def check_processor_option_names(
+    kwargs: Mapping[str, Any], processor_kwargs: Any, image_processor: Any, refused: Mapping[str, str]
+) -> None:
+    """Refuse, before transformers merges a processor call's options, what it would drop with only a
+    warning: an unknown option (flat or inside ``text_kwargs`` / ``images_kwargs`` / ``videos_kwargs`` /
+    ``common_kwargs``), an image option in ``videos_kwargs``, a ``common_kwargs`` entry that is not an
+    option of every modality, and the ``refused`` ones (name -> reason).
+
+    ``processor_kwargs``: the processor's ``ProcessingKwargs`` class; the image processor adds its own
+    options (its ``valid_kwargs``) to the image ones.
+    """
+    annotations = processor_kwargs.__annotations__
+    text_names = set(annotations["text_kwargs"].__annotations__)
+    image_names = set(annotations["images_kwargs"].__annotations__)
+    image_names |= set(getattr(image_processor.valid_kwargs, "__annotations__", {}))
+    video_names = set(annotations["videos_kwargs"].__annotations__)
+    flat_names = {k for k in annotations if not k.endswith("_kwargs")}
+    allowed = {
+        "text_kwargs": text_names,
+        "images_kwargs": image_names,
+        "videos_kwargs": video_names,
+        # transformers hands common_kwargs to every modality and checks each: only what all take
+        "common_kwargs": text_names & image_names & video_names,
+    }
+    known = text_names | image_names | video_names | flat_names | set(allowed)
+    for key, value in kwargs.items():
+        if key == "audio_kwargs":
+            raise Sa2VAError(f"{key}: Sa2VA takes no audio")
+        if key in refused:
+            raise Sa2VAError(f"{key}=: {refused[key]}")
+        if key not in known:
+            raise Sa2VAError(did_you_mean(key, known, "Sa2VAProcessor option"))
+        if key not in allowed:
+            continue
+        if not isinstance(value, Mapping):
+            raise Sa2VAError(f"{key} must be a dict of options, got {type(value).__name__}")
+        for sub in value:
+            if sub in refused:
+                raise Sa2VAError(f"{key}[{sub!r}]: {refused[sub]}")
+            if key == "videos_kwargs" and sub in image_names - video_names:
+                raise Sa2VAError(f"{sub!r} in videos_kwargs: video frames take the image options, in images_kwargs")
+            if key == "common_kwargs" and sub in (text_names | image_names | video_names) - allowed[key]:
+                raise Sa2VAError(
+                    f"{sub!r} in common_kwargs: common options go to every modality and {sub!r} is "
+                    "not an option of each; pass it flat or in text_kwargs / images_kwargs / videos_kwargs"
+                )
+            if sub not in allowed[key]:
+                raise Sa2VAError(did_you_mean(sub, allowed[key], f"option in {key}"))

@@ -3,8 +3,7 @@
 Like every transformers processor, it splits formatting from encoding:
 
 * ``apply_chat_template(messages)`` renders a conversation with the checkpoint's chat template
-  (a Jinja template saved with the processor, written by :mod:`chat_templates` from the same
-  strings the training encoder uses);
+  (a Jinja template saved with the processor, written by :mod:`chat_templates`);
 * ``__call__(images=..., text=..., visual_prompts=...)`` takes the text as given and expands each
   ``<image>`` exactly as upstream ``predict_forward`` does: ``<img>`` + ``<IMG_CONTEXT>`` x (256 per
   tile) + ``</img>`` (a video: one single-tile string per frame, joined with ``\\n``), then, when
@@ -15,39 +14,39 @@ The model fills the ``<IMG_CONTEXT>`` embeddings in order (all tiles, then the r
 object), so every sample must hold exactly ``256 * T + sum(region_pixels)`` of them; the processor
 checks it and raises :class:`Sa2VAError` otherwise. Training samples (``input_ids`` + ``labels``)
 are built by :func:`sa2va_hf.training.encode_conversation` from the same media step
-(:meth:`Sa2VAProcessor.process_media`).
+(:meth:`Sa2VAProcessor.process_media`, ``mode="training"``).
 
 The ``family`` setting (saved with the processor) picks the checkpoint family (:mod:`families`):
 ``internvl`` (the default, described above), ``qwen2_5_vl`` / ``qwen3_vl`` (``<image>`` becomes
 ``<|vision_start|>`` + ``<|image_pad|>`` x prod(image_grid_thw)/4 + ``<|vision_end|>``) or ``llava``
 (``<image>`` becomes 576 ``<image>``); each family has its own image processor, and only InternVL has
-visual prompts.
+visual prompts. The ``mode`` setting says whose inputs to build: ``"inference"`` (default) what the
+checkpoint's ``predict_forward`` builds, ``"training"`` what upstream's training datasets build; they
+differ only for the Qwen families (:mod:`families`).
 
 This file travels as remote code: only relative imports among the package's self-contained
 modules, plus numpy / PIL / transformers.
 """
 
-import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 from transformers.image_processing_utils import BatchFeature
 from transformers.processing_utils import ProcessingKwargs, ProcessorMixin, Unpack
 
-from .chat_templates import CHAT_TEMPLATES, ChatTemplate, get_template, template_to_config
+from .chat_templates import CHAT_TEMPLATES, QWEN_VL_JINJA, ChatTemplate, get_template, template_to_config
 from .errors import Sa2VAError
-from .families import FAMILIES, Family, family_for_image_processor
+from .families import FAMILIES, Family, check_mode, family_for_image_processor
 from .image_processing_sa2va import Sa2VAImageProcessorKwargs, convert_tensors
 from .inputs import image_batch
-from .tiling import num_tiles
+from .options import check_processor_option_names
 from .tokens import (
     IMAGE_PLACEHOLDER,
     MediaTokens,
     add_special_tokens,
     assign_media,
     check_context_tokens,
-    image_string,
+    pad_with_eos,
     region_string,
 )
 from .video_processing_sa2va import (
@@ -87,9 +86,9 @@ _MOVED = {
 #: Outputs with one entry per image / sample of varying size: kept as lists, never stacked.
 _RAGGED = ["prompt_masks", "region_pixels", "dropped_regions", "masks", "text_replacement_offsets"]
 
-#: The Jinja templates this package writes: a saved one is rewritten from ``template`` on load, so
-#: the two cannot disagree (a chat template of the user's own is kept as given).
-_GENERATED_JINJA = {tpl.jinja() for tpl in CHAT_TEMPLATES.values()}
+#: The Jinja templates this package writes: a saved one is rewritten from ``template`` and ``mode`` on
+#: load, so they cannot disagree (a chat template of the user's own is kept as given).
+_GENERATED_JINJA = {tpl.jinja() for tpl in CHAT_TEMPLATES.values()} | {QWEN_VL_JINJA}
 
 
 class Sa2VAProcessor(ProcessorMixin):
@@ -107,7 +106,8 @@ class Sa2VAProcessor(ProcessorMixin):
         template: ``"phi3"``, ``"qwen"``, ``"internlm2"`` or ``"vicuna"`` (upstream's ``*_chat``
             names work too), or a dict / :class:`ChatTemplate`; by default the family's (InternVL
             ``phi3``, Qwen ``qwen``, LLaVA ``vicuna``). Saved by ``save_pretrained``; the training
-            encoder uses it, and the Jinja ``chat_template`` is written from it.
+            encoder uses it, and the Jinja ``chat_template`` is written from it (Qwen-VL in
+            ``mode="inference"``: the checkpoint's own Qwen-VL template, :data:`chat_templates.QWEN_VL_JINJA`).
         add_sa2va_tokens: add the special tokens above to the tokenizer.
         chat_template: a Jinja chat template of your own for ``apply_chat_template`` (by default,
             the one written from ``template``).
@@ -115,6 +115,12 @@ class Sa2VAProcessor(ProcessorMixin):
             :mod:`families`); saved by ``save_pretrained``. By default read off the image
             processor (InternVL without one; the Qwen image processor serves two families, so it
             needs ``family=``).
+        mode: ``"inference"`` (default): what the checkpoint's ``predict_forward`` builds (Qwen:
+            ``qwen_vl_utils``' resize, then the processor's; the checkpoint's Qwen-VL chat template; a
+            video's frames as separate images, nothing between them); ``"training"``: what upstream's
+            training datasets build (one resize, xtuner's template, frames joined with ``\n``). The
+            same for InternVL and LLaVA. Saved by ``save_pretrained``; :mod:`sa2va_hf.training`
+            always builds with ``"training"``.
     """
 
     valid_processor_kwargs = Sa2VAProcessorKwargs
@@ -130,15 +136,18 @@ class Sa2VAProcessor(ProcessorMixin):
         add_sa2va_tokens: bool = True,
         chat_template: str | None = None,
         family: str | None = None,
+        mode: str = "inference",
     ):
         spec = family_for_image_processor(image_processor, family)
+        mode = check_mode(mode)
         if image_processor is None:
             image_processor = spec.image_processor()
         tpl = get_template(spec.template if template is None else template)
         if chat_template is None or (isinstance(chat_template, str) and chat_template in _GENERATED_JINJA):
-            chat_template = tpl.jinja()
+            chat_template = spec.chat_template(tpl, mode)
         super().__init__(image_processor, tokenizer, chat_template=chat_template)
         self.family = spec.name
+        self.mode = mode
         self._chat_template = tpl
         self.template = template_to_config(tpl)
         self.add_sa2va_tokens = add_sa2va_tokens
@@ -168,8 +177,8 @@ class Sa2VAProcessor(ProcessorMixin):
     @property
     def video_processor(self) -> Sa2VAVideoProcessor:
         """Videos go through :class:`Sa2VAVideoProcessor`, over this processor's image processor
-        (frames take its options; nothing of its own is saved)."""
-        return Sa2VAVideoProcessor(self.image_processor)
+        and mode (frames take its options; nothing of its own is saved)."""
+        return Sa2VAVideoProcessor(self.image_processor, mode=self.mode)
 
     @property
     def image_context_token_id(self) -> int:
@@ -217,10 +226,11 @@ class Sa2VAProcessor(ProcessorMixin):
             videos: one video or a list of them (or one list per sample): a list of frames, an
                 (F, H, W, 3) array, a video file, or ``{"video": path, "frame_indices": [...]}`` (a
                 video record); see :class:`Sa2VAVideoProcessor`. Every frame is one language-model
-                image (InternVL: one 448x448 tile; Qwen-VL: resized within ``frame_min_pixels`` /
-                ``frame_max_pixels``; LLaVA: 336x336) and one SAM2 image; one ``<image>`` per video
-                becomes one image string per frame, joined with ``\n``. ``max_llm_frames=5`` gives only the first 5 frames to the
-                language model, as ``predict_forward`` does (every frame still reaches SAM2).
+                image (InternVL: one 448x448 tile; Qwen-VL: an image as ``mode`` makes one -- in
+                training within ``frame_min_pixels`` / ``frame_max_pixels``; LLaVA: 336x336) and one
+                SAM2 image; one ``<image>`` per video becomes one image string per frame, joined with
+                ``\n`` (Qwen-VL inference: with nothing). ``max_llm_frames=5`` gives only the first 5
+                frames to the language model, as ``predict_forward`` does (every frame still reaches SAM2).
             visual_prompts: per image (a flat list over all images), the region masks (see
                 :class:`Sa2VAImageProcessor`). Each image's region string follows its expansion.
             masks: ground-truth masks, per image (as the image processor takes them); for a
@@ -278,47 +288,10 @@ class Sa2VAProcessor(ProcessorMixin):
             raise
 
     def _check_option_names(self, kwargs: Mapping[str, Any]) -> None:
-        annotations = self.valid_processor_kwargs.__annotations__
-        text_names = set(annotations["text_kwargs"].__annotations__)
-        image_names = set(annotations["images_kwargs"].__annotations__)
-        image_names |= set(getattr(self.image_processor.valid_kwargs, "__annotations__", {}))
-        video_names = set(annotations["videos_kwargs"].__annotations__)
-        flat_names = {k for k in annotations if not k.endswith("_kwargs")}
-        allowed = {
-            "text_kwargs": text_names,
-            "images_kwargs": image_names,
-            "videos_kwargs": video_names,
-            # transformers hands common_kwargs to every modality and checks each: only what all take
-            "common_kwargs": text_names & image_names & video_names,
-        }
-        known = text_names | image_names | video_names | flat_names | set(allowed)
-        for key, value in kwargs.items():
+        for key in kwargs:
             if key in _MOVED:
                 raise Sa2VAError(f"{key}=: {_MOVED[key]}")
-            if key == "audio_kwargs":
-                raise Sa2VAError(f"{key}: Sa2VA takes no audio")
-            if key in REFUSED_OPTIONS:
-                raise Sa2VAError(f"{key}=: {REFUSED_OPTIONS[key]}")
-            if key not in known:
-                raise Sa2VAError(_unknown(key, known, "Sa2VAProcessor option"))
-            if key in allowed:
-                if not isinstance(value, Mapping):
-                    raise Sa2VAError(f"{key} must be a dict of options, got {type(value).__name__}")
-                for sub in value:
-                    if sub in REFUSED_OPTIONS:
-                        raise Sa2VAError(f"{key}[{sub!r}]: {REFUSED_OPTIONS[sub]}")
-                    if key == "videos_kwargs" and sub in image_names - video_names:
-                        raise Sa2VAError(
-                            f"{sub!r} in videos_kwargs: video frames take the image options, in images_kwargs"
-                        )
-                    if key == "common_kwargs" and sub in text_names | image_names | video_names:
-                        if sub not in allowed[key]:
-                            raise Sa2VAError(
-                                f"{sub!r} in common_kwargs: common options go to every modality and {sub!r} is "
-                                "not an option of each; pass it flat or in text_kwargs / images_kwargs / videos_kwargs"
-                            )
-                    if sub not in allowed[key]:
-                        raise Sa2VAError(_unknown(sub, allowed[key], f"option in {key}"))
+        check_processor_option_names(kwargs, self.valid_processor_kwargs, self.image_processor, REFUSED_OPTIONS)
 
     def _check_family_inputs(self, videos=None, visual_prompts=None) -> None:
         spec = self.family_spec
@@ -328,91 +301,93 @@ class Sa2VAProcessor(ProcessorMixin):
                 "checkpoints (its training leaves the visual-prompt data out); the InternVL family has them"
             )
 
+    def generate_inputs(self, outputs: Mapping[str, Any]) -> BatchFeature:
+        """The entries of ``outputs`` (a call's) that the checkpoint's ``generate`` takes, as
+        ``predict_forward`` passes them: ``model.generate(**processor.generate_inputs(out), ...)``.
+
+        InternVL (``Sa2VAChatModel.generate``): ``pixel_values``, ``input_ids``, ``attention_mask``, and
+        with visual prompts ``prompt_masks`` (the images that carry one) and ``vp_overall_mask``;
+        Qwen-VL (the wrapped model, ``model.model.generate``): ``input_ids``, ``attention_mask``,
+        ``pixel_values``, ``image_grid_thw``; LLaVA (``model.model.generate``): ``pixel_values``,
+        ``input_ids``, ``attention_mask``. ``g_pixel_values`` go to the mask decoder, not to ``generate``.
+        """
+        return BatchFeature(data=self.family_spec.generate_inputs(outputs), skip_tensor_conversion=_RAGGED)
+
     # ------------------------------------------------------------------ token strings from sizes
 
-    def image_token_count(self, width: int, height: int, **image_options: Any) -> int:
+    def image_token_count(self, width: int, height: int, mode: str | None = None, **image_options: Any) -> int:
         """How many image tokens one ``width`` x ``height`` image takes (its regions aside), from its size
         alone: InternVL 256 per tile (the tiling rule), Qwen-VL prod(grid_thw) / merge² (its resize
-        rule), LLaVA 576. The same count the pixels give (tested), without reading a pixel."""
-        if self.family == "internvl":
-            opts = self.image_processor.resolve_options(**image_options)
-            tiles = num_tiles(width, height, opts.min_tiles, opts.max_tiles, opts.image_size, opts.use_thumbnail)
-            return tiles * opts.grid_size**2
+        rules in ``mode``), LLaVA 576. The same count the pixels give (tested), without reading a pixel."""
+        image_options.update(self.image_processor.mode_options(self._mode(mode), **image_options))
         return self.image_processor.image_token_count(width, height, **image_options)
 
-    def image_token_string(self, width: int, height: int, **image_options: Any) -> str:
+    def image_token_string(self, width: int, height: int, mode: str | None = None, **image_options: Any) -> str:
         """What ``<image>`` becomes for one ``width`` x ``height`` image without visual prompts (the
         family's start token + context tokens + end token), from its size alone."""
-        return self.family_spec.image_tokens.string(self.image_token_count(width, height, **image_options))
+        return self.family_spec.image_tokens.string(self.image_token_count(width, height, mode, **image_options))
 
-    def video_token_string(self, num_frames: int, width: int, height: int, **options: Any) -> str:
+    def video_token_string(
+        self, num_frames: int, width: int, height: int, mode: str | None = None, **options: Any
+    ) -> str:
         """What ``<image>`` becomes for a video of ``num_frames`` frames of ``width`` x ``height``: one
-        image string per frame that reaches the language model (``max_llm_frames``), joined with
-        ``\n``; from the size alone."""
+        image string per frame that reaches the language model (``max_llm_frames``), joined as ``mode``
+        joins them; from the size alone."""
+        mode = self._mode(mode)
         max_llm = check_max_llm_frames(options.pop("max_llm_frames", None))
         frames = int(num_frames) if max_llm is None else min(max_llm, int(num_frames))
-        frame_options = self.video_processor.frame_options(**options)
-        return self.family_spec.image_tokens.video_string(
-            [self.image_token_count(width, height, **frame_options)] * frames
-        )
+        frame_options = Sa2VAVideoProcessor(self.image_processor, mode=mode).frame_options(**options)
+        count = self.image_processor.image_token_count(width, height, **frame_options)
+        return self.family_spec.video_string([count] * frames, mode)
 
     # ------------------------------------------------------------------ media
 
     def process_media(
-        self, images=None, videos=None, visual_prompts=None, masks=None, **image_options: Any
+        self, images=None, videos=None, visual_prompts=None, masks=None, mode: str | None = None, **image_options: Any
     ) -> tuple[dict[str, Any], list[MediaTokens], list[int] | None]:
         """The pixel features of ``images`` (or ``videos``), what each one puts in the text, and,
-        for per-sample image lists, how many images each sample has.
+        for per-sample image lists, how many images each sample has; as ``mode`` (default: the
+        processor's) builds them.
 
-        Shared by :meth:`__call__` and the training encoder, which lay the same
+        Shared by :meth:`__call__` and the training encoder (``mode="training"``), which lay the same
         :class:`MediaTokens` out differently in the text.
         """
+        mode = self._mode(mode)
         if videos is not None and visual_prompts is not None:
             raise Sa2VAError("visual prompts are only supported on images")
         self._check_family_inputs(videos, visual_prompts)
         image_options.pop("return_tensors", None)
         video_options = {k: image_options.pop(k) for k in VIDEO_OPTION_NAMES if k in image_options}  # videos only
-        data: dict[str, Any] = {}
-        media: list[MediaTokens] = []
-        per_sample = None
-        tiled = self.family == "internvl"
-        tokens_per_tile = self.image_processor.resolve_options(**image_options).grid_size ** 2 if tiled else None
+        spec = self.family_spec
         if images is not None:
             flat, per_sample, batched = image_batch(images)
-            feats = self.image_processor(
-                flat if batched else flat[0], visual_prompts=visual_prompts, masks=masks, **image_options
-            )
-            data.update(feats)
-            if not tiled:  # one language-model image per picture, no regions
-                image_tokens = self.family_spec.image_tokens
-                counts = self.image_processor.image_token_counts(feats, **image_options)
-                return data, [MediaTokens(image_tokens.string(n), n) for n in counts], per_sample
-            region_pixels = feats.get("region_pixels")
-            dropped = feats.get("dropped_regions")
-            for i, tiles in enumerate(np.asarray(feats["num_patches"]).tolist()):
-                regions = [int(k) for k in region_pixels[i]] if region_pixels is not None else None
-                media.append(
-                    MediaTokens(
-                        image_string(tiles, tokens_per_tile),
-                        tokens_per_tile * tiles + sum(regions or []),
-                        regions,
-                        list(dropped[i]) if dropped is not None else [],
-                    )
-                )
-        elif videos is not None:
-            per_sample = video_batch(videos)[1]
-            data.update(self.video_processor(videos, masks=masks, **image_options, **video_options))
-            llm_frames = data["num_llm_frames"].tolist()
-            if tiled:
-                counts = [tokens_per_tile] * sum(llm_frames)
-            else:  # one language-model image per frame
-                counts = self.image_processor.image_token_counts(data, **image_options)
-            start = 0
-            for frames in llm_frames:
-                per_frame = counts[start : start + frames]
-                start += frames
-                media.append(MediaTokens(self.family_spec.image_tokens.video_string(per_frame), sum(per_frame)))
-        return data, media, per_sample
+            image_options.update(self.image_processor.mode_options(mode, **image_options))
+            data = dict(
+                self.image_processor(flat if batched else flat[0], visual_prompts=visual_prompts, masks=masks,
+                                     **image_options)
+            )  # fmt: skip
+            counts = self.image_processor.image_token_counts(data, **image_options)
+            regions = data.get("region_pixels") or [None] * len(counts)
+            dropped = data.get("dropped_regions") or [[]] * len(counts)
+            media = []
+            for n, cells, gone in zip(counts, regions, dropped):
+                cells = None if cells is None else [int(k) for k in cells]
+                media.append(MediaTokens(spec.image_tokens.string(n), n + sum(cells or []), cells, list(gone)))
+            return data, media, per_sample
+        if videos is None:
+            return {}, [], None
+        video_processor = Sa2VAVideoProcessor(self.image_processor, mode=mode)
+        data = dict(video_processor(videos, masks=masks, **image_options, **video_options))
+        counts = self.image_processor.image_token_counts(data, **video_processor.frame_options(**image_options))
+        media, start = [], 0
+        for frames in data["num_llm_frames"].tolist():
+            per_frame = counts[start : start + frames]
+            start += frames
+            media.append(MediaTokens(spec.video_string(per_frame, mode), sum(per_frame)))
+        return data, media, video_batch(videos)[1]
+
+    def _mode(self, mode: str | None) -> str:
+        return self.mode if mode is None else check_mode(mode)
 
     # ------------------------------------------------------------------ text
 
@@ -442,7 +417,7 @@ class Sa2VAProcessor(ProcessorMixin):
         if return_tensors is not None and len(expanded) > 1:
             text_kwargs.setdefault("padding", True)  # tensors need one length
         if text_kwargs.get("padding") not in (None, False, "do_not_pad") and self.tokenizer.pad_token_id is None:
-            enc = self._pad_without_pad_token(expanded, text_kwargs)
+            enc = pad_with_eos(self.tokenizer, expanded, text_kwargs)
         else:
             enc = dict(self.tokenizer(expanded, **text_kwargs))
         truncated = text_kwargs.get("max_length") if text_kwargs.get("truncation") not in (None, False) else None
@@ -455,36 +430,6 @@ class Sa2VAProcessor(ProcessorMixin):
         if want_types:
             enc["mm_token_type_ids"] = self.create_mm_token_type_ids(enc["input_ids"])
         return enc
-
-    def _pad_without_pad_token(self, prompts: list[str], text_kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Pad for a tokenizer without a pad token (InternLM2, Phi-3) with its EOS id, as upstream
-        generation does; the attention mask tells padding apart."""
-        opts = dict(text_kwargs)
-        padding = opts.pop("padding")
-        side = opts.pop("padding_side", None) or getattr(self.tokenizer, "padding_side", "right")
-        multiple = opts.pop("pad_to_multiple_of", None)
-        want = opts.get("max_length") if padding == "max_length" else None
-        enc = self.tokenizer(prompts, **opts)
-        pad_id = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
-        length = max(want or 0, max(len(ids) for ids in enc["input_ids"]))
-        if multiple:
-            length = -(-length // multiple) * multiple
-        fills = {"input_ids": pad_id, "offset_mapping": (0, 0)}
-        out: dict[str, Any] = {}
-        for key, rows in enc.items():
-            fill = fills.get(key, 0)
-            padded = []
-            for row in rows:
-                pad = [fill] * (length - len(row))
-                padded.append(pad + list(row) if side == "left" else list(row) + pad)
-            out[key] = padded
-        return out
-
-
-def _unknown(name: str, known: set[str], what: str) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown {what} {name!r}{hint} (known: {sorted(known)})"
 
 
 __all__ = ["Sa2VAProcessor", "Sa2VAProcessorKwargs"]

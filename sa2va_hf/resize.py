@@ -47,20 +47,24 @@ def check_backend(backend: Any) -> None:
         raise Sa2VAError(f"resize_backend must be one of {RESIZE_BACKENDS}, got {backend!r}")
 
 
-def _torch() -> Any:
+#: What needs torch, by default (the error message names it).
+TORCH_RESIZE = "resize_backend='torch' (resize_backend='pil' does not)"
+
+
+def torch_module(needed_for: str = TORCH_RESIZE) -> Any:
+    """torch, made safe for a forked child (:func:`threads.fork_safe_torch`); ``needed_for`` says why in the
+    error when it is not installed. Every torch operation of the package takes torch from here."""
     try:  # in a try so transformers' remote-code import check does not demand torch
         import torch
         import torch.nn.functional  # noqa: F401
     except ImportError:
-        raise ImportError(
-            "resize_backend='torch' needs torch: pip install torch (or use resize_backend='pil')"
-        ) from None
+        raise ImportError(f"{needed_for} needs torch: pip install torch") from None
     return fork_safe_torch(torch)
 
 
-def torch_source(image: Image.Image | np.ndarray) -> Any:
+def torch_source(image: Image.Image | np.ndarray, needed_for: str = TORCH_RESIZE) -> Any:
     """An RGB image as the (1, 3, H, W) uint8 channels-last tensor the torch kernel reads (no copy of an array)."""
-    torch = _torch()
+    torch = torch_module(needed_for)
     arr = np.asarray(image)
     if not arr.flags.c_contiguous:
         arr = np.ascontiguousarray(arr)
@@ -97,7 +101,7 @@ def resize(source: Any, width: int, height: int, backend: str = "pil") -> Sequen
     if backend == "pil":
         resized = source.resize((width, height))  # PIL's default filter for RGB: BICUBIC, as upstream
         return [np.frombuffer(resized.tobytes("raw", band), dtype=np.uint8).reshape(height, width) for band in "RGB"]
-    torch = _torch()
+    torch = torch_module()
     interpolate = functools.partial(
         torch.nn.functional.interpolate, mode="bicubic", antialias=True, align_corners=False
     )

@@ -95,6 +95,31 @@ def add_special_tokens(tokenizer: Any, image_tokens: Sequence[str] = IMAGE_SPECI
     return missing
 
 
+def pad_with_eos(tokenizer: Any, prompts: Sequence[str], text_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``tokenizer(prompts, **text_kwargs)`` padded for a tokenizer without a pad token (InternLM2, Phi-3)
+    with its EOS id, as upstream generation does; the attention mask tells padding apart."""
+    opts = dict(text_kwargs)
+    padding = opts.pop("padding")
+    side = opts.pop("padding_side", None) or getattr(tokenizer, "padding_side", "right")
+    multiple = opts.pop("pad_to_multiple_of", None)
+    want = opts.get("max_length") if padding == "max_length" else None
+    enc = tokenizer(list(prompts), **opts)
+    pad_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
+    length = max(want or 0, max(len(ids) for ids in enc["input_ids"]))
+    if multiple:
+        length = -(-length // multiple) * multiple
+    fills = {"input_ids": pad_id, "offset_mapping": (0, 0)}
+    out: dict[str, Any] = {}
+    for key, rows in enc.items():
+        fill = fills.get(key, 0)
+        padded = []
+        for row in rows:
+            pad = [fill] * (length - len(row))
+            padded.append(pad + list(row) if side == "left" else list(row) + pad)
+        out[key] = padded
+    return out
+
+
 @dataclass
 class MediaTokens:
     """What one image or video of a call puts in the text.

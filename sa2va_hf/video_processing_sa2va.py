@@ -15,16 +15,16 @@ every frame to SAM2; the training datasets give every (sampled) frame to both. `
 chooses: ``None`` (default, every frame, as training) or ``5`` (``predict_forward``). Frames past it
 are still in ``g_pixel_values`` and ``masks``, not in ``pixel_values`` nor in the text.
 
-The other families (:mod:`families`) follow upstream v2's ``datasets/base.py``
-(``_process_multiple_images``, ``_create_token_string``, ``_expand_video_tokens``): every frame is
-an image of the family's image processor, and each frame's own image string is written, joined
-with ``\n`` as above. Qwen2.5-VL / Qwen3-VL: each frame resized within the per-frame limits
-``frame_min_pixels`` / ``frame_max_pixels`` (128·28² / 512·28², Sa2VA's training limits; the Qwen
-``predict_forward`` passes its first 5 frames with the single-image limits: ``max_llm_frames=5``
-with ``frame_min_pixels`` / ``frame_max_pixels`` = 512·28² / 2048·28²), ``pixel_values`` the frames'
-flat patches and ``image_grid_thw`` one row per frame, ``<|vision_start|>`` + prod(grid)/4
-``<|image_pad|>`` + ``<|vision_end|>`` per frame. LLaVA-1.5 (no config trains it; base.py's generic
-path, the one its image processor follows): each frame one 336x336 image, 576 ``<image>`` per frame.
+The other families (:mod:`families`): every frame is an image of the family's image processor, as
+``mode`` makes one. Qwen2.5-VL / Qwen3-VL in training (v2's ``datasets/base.py``:
+``_process_multiple_images``, ``_create_token_string``, ``_expand_video_tokens``): each frame resized
+within the per-frame limits ``frame_min_pixels`` / ``frame_max_pixels`` (128·28² / 512·28²), each
+frame's ``<|vision_start|>`` + prod(grid)/4 ``<|image_pad|>`` + ``<|vision_end|>`` joined with ``\n``;
+in inference (``predict_forward``, with ``max_llm_frames=5``) each frame an image block as an image
+is one (``qwen_vl_utils``' resize, then the single-image limits), the frame strings with nothing
+between them. ``pixel_values`` are the frames' flat patches and ``image_grid_thw`` one row per frame.
+LLaVA-1.5 (later upstream's ``Sa2VAChatModelLlava`` and base.py alike): each frame one 336x336
+image, 576 ``<image>`` per frame, joined with ``\n``.
 
 It takes the image processor's options for the frames. transformers' ``BaseVideoProcessor`` needs
 torchvision, so this is a plain class in the same style (options declared once, a ``BatchFeature``
@@ -44,6 +44,7 @@ import numpy as np
 from transformers.image_processing_utils import BatchFeature
 
 from .errors import Sa2VAError, ShapeMismatchError
+from .families import check_mode
 from .grounding import SAM2_GROUNDING, GroundingTransform
 from .image_processing_sa2va import Sa2VAImageProcessor, Sa2VAImageProcessorKwargs, convert_tensors
 from .inputs import as_mask_stack, as_numpy, is_array_like, to_rgb_image
@@ -88,11 +89,13 @@ class Sa2VAVideoProcessor:
             (``image_size``, ``grounding_size``, ``normalize_grounding``, ``image_mean``, ...).
             InternVL (:class:`Sa2VAImageProcessor`): its tiling options (``min_tiles``,
             ``max_tiles``, ``use_thumbnail``) and visual-prompt options do not apply: a frame is
-            always one ``image_size`` tile, as upstream. Qwen-VL: frames are resized within
+            always one ``image_size`` tile, as upstream. Qwen-VL: in training frames are resized within
             ``frame_min_pixels`` / ``frame_max_pixels``, not ``min_pixels`` / ``max_pixels``.
         max_llm_frames: how many frames of each video (the first) reach the language model:
             ``None`` = every frame (the training datasets), ``5`` = ``predict_forward``. Every frame
             reaches SAM2 either way.
+        mode: ``"inference"`` (``predict_forward``) or ``"training"``, as :class:`Sa2VAProcessor`'s
+            (the same for InternVL and LLaVA).
 
     A call takes one video or a list of them (or one list per sample, as ``apply_chat_template``
     passes them). A video is a list of frames (PIL images, uint8 arrays / tensors in any layout
@@ -115,9 +118,10 @@ class Sa2VAVideoProcessor:
 
     max_llm_frames = None
 
-    def __init__(self, image_processor: Any = None, max_llm_frames: int | None = None) -> None:
+    def __init__(self, image_processor: Any = None, max_llm_frames: int | None = None, mode: str = "inference") -> None:
         self.image_processor = image_processor if image_processor is not None else Sa2VAImageProcessor()
         self.max_llm_frames = check_max_llm_frames(max_llm_frames)
+        self.mode = check_mode(mode)
 
     @property
     def model_input_names(self) -> list[str]:
@@ -125,13 +129,11 @@ class Sa2VAVideoProcessor:
         return [*llm, "g_pixel_values", "num_frames", "num_llm_frames", "masks"]
 
     def frame_options(self, **options: Any) -> dict[str, Any]:
-        """The image-processor options one frame's language-model image is made with (no grounding
-        image: it is made here, for every frame)."""
-        if hasattr(self.image_processor, "frame_options"):  # one image per picture: the family's frame options
-            return {**options, **self.image_processor.frame_options(**options), "return_grounding": False}
-        # InternVL: one tile per frame
-        return {**options, "min_tiles": 1, "max_tiles": 1, "use_thumbnail": False, "return_grounding": False,
-                "num_threads": 1}  # fmt: skip
+        """The image-processor options one frame's language-model image is made with in this mode (the
+        family's: InternVL one tile; Qwen-VL the frame limits in training, ``predict_forward``'s image
+        rules in inference); no grounding image: it is made here, for every frame."""
+        mode_options = self.image_processor.mode_options(self.mode, video=True, **options)
+        return {**options, **mode_options, "return_grounding": False}
 
     def __call__(self, videos, masks=None, return_tensors=None, **options: Any) -> BatchFeature:
         return self.preprocess(videos, masks=masks, return_tensors=return_tensors, **options)

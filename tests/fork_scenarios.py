@@ -153,6 +153,28 @@ def torch_after_the_parent_ran_parallel_work(root: str) -> None:
     assert np.allclose(got, expected, rtol=1e-6), (got, expected)
 
 
+def _qwen_pixels(seed: int) -> np.ndarray:
+    from PIL import Image
+
+    from sa2va_hf import Sa2VAQwen2VLImageProcessor
+
+    image = Image.fromarray(np.random.default_rng(seed).integers(0, 256, (300, 500, 3), dtype=np.uint8))
+    return Sa2VAQwen2VLImageProcessor(qwen_vl_utils_resize=True)(image, return_grounding=False)["pixel_values"]
+
+
+def qwen_pixels_after_the_parent_ran_parallel_work(root: str) -> None:
+    """Qwen-VL pixels (torch's uint8 resize, the fused normalization) in a fork pool, after the parent ran
+    them and other torch work on its OpenMP threads."""
+    import torch
+
+    torch.set_num_threads(2)
+    torch.nn.functional.interpolate(torch.rand(1, 3, 800, 800), size=(400, 400), mode="bilinear", antialias=True)
+    expected = [_qwen_pixels(seed) for seed in range(2)]
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        got = pool.map_async(_qwen_pixels, range(2)).get(timeout=WAIT)
+    assert all(np.array_equal(a, b) for a, b in zip(got, expected))
+
+
 def _new_pool_size(count: int) -> int:
     from sa2va_hf import threads
 
@@ -177,6 +199,7 @@ SCENARIOS = {
         datasets_map_after_a_decode,
         multiprocessing_pool_after_a_decode,
         torch_after_the_parent_ran_parallel_work,
+        qwen_pixels_after_the_parent_ran_parallel_work,
         thread_pool_lock_held_at_the_fork,
     )
 }

@@ -383,7 +383,7 @@ def encode_conversation(
     max_length = check_max_length(max_length)
     batch = _as_conversation_batch(conversations)
     data, media, per_sample_images = processor.process_media(
-        images=images, videos=videos, visual_prompts=visual_prompts, masks=masks, **image_options
+        images=images, videos=videos, visual_prompts=visual_prompts, masks=masks, mode="training", **image_options
     )
 
     if style == "osprey":

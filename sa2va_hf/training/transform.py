@@ -348,10 +348,10 @@ class Sa2VATrainingTransform:
         if spec.video:
             return [
                 self.processor.video_token_string(
-                    len(spec.frames), *size, max_llm_frames=spec.max_llm_frames, **spec.image_options
+                    len(spec.frames), *size, mode="training", max_llm_frames=spec.max_llm_frames, **spec.image_options
                 )
             ]
-        return [self.processor.image_token_string(*size, **spec.image_options)]
+        return [self.processor.image_token_string(*size, mode="training", **spec.image_options)]
 
     def _media(self, record: Mapping[str, Any], spec: SampleSpec) -> tuple[dict[str, Any], list]:
         """The pixel keys of the sample, and the processor's media tokens."""
@@ -368,13 +368,13 @@ class Sa2VATrainingTransform:
         if spec.video:
             masks = None if groups is None else [self._video_masks(record, spec)]
             data, media, _ = self.processor.process_media(
-                videos=[frames], masks=masks, max_llm_frames=spec.max_llm_frames, **spec.image_options
+                videos=[frames], masks=masks, mode="training", max_llm_frames=spec.max_llm_frames, **spec.image_options
             )
         else:
             masks = None if groups is None else [self._image_masks(record, spec)]
             prompts = None if spec.visual_prompts is None else [spec.visual_prompts]
             data, media, _ = self.processor.process_media(
-                images=frames[:1], visual_prompts=prompts, masks=masks, **spec.image_options
+                images=frames[:1], visual_prompts=prompts, masks=masks, mode="training", **spec.image_options
             )
         out: dict[str, Any] = {"pixel_values": data["pixel_values"]}
         for key in ("num_patches", "image_grid_thw"):  # InternVL tiles; Qwen-family patches

@@ -5,7 +5,9 @@ upstream rules (``datasets/base.py``: ``_init_architecture_config`` sets the tok
 ``_process_single_image`` the token count): InternVL ``<img>`` + 256 ``<IMG_CONTEXT>`` per tile +
 ``</img>``; Qwen-VL ``<|vision_start|>`` + prod(grid_thw)/4 ``<|image_pad|>`` + ``<|vision_end|>``;
 LLaVA 576 ``<image>``. The generic tests check prompts, counts, batches, saving and the grounding
-image for every family.
+image for every family, in the processor's default mode, ``"inference"`` (``predict_forward``: for
+Qwen-VL the qwen_vl_utils resize first, and the checkpoint's Qwen-VL chat template, where an image
+block is followed by nothing); the Qwen classes check training too.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from sa2va_hf import (
 
 from .. import reference as ref
 from ..tokenizer_utils import make_tokenizer
-from .test_image_processor_qwen2_vl import ref_grid
+from .test_image_processor_qwen2_vl import ref_fast_pixels, ref_grid, ref_inference_pixels, ref_qwen_vl_utils_size
 
 SA2VA_TOKENS = ["[SEG]", "<p>", "</p>", "<vp>", "</vp>"]
 W, H = 260, 120
@@ -47,7 +49,11 @@ class FamilyContract:
     CONTEXT: str  # the token the model puts image embeddings on
     #: the family's chat template, as its checkpoints render one user turn
     TURN: str
+    #: what an image block of a message renders (``predict_forward``'s layout)
+    IMAGE_BLOCK = "<image>\n"
     OUTPUT_KEYS: set[str]
+    #: what the checkpoint's ``generate`` takes of the output
+    GENERATE_KEYS: set[str]
 
     def image_string(self, image: Image.Image) -> str:
         raise NotImplementedError
@@ -67,11 +73,13 @@ class FamilyContract:
     def test_prompt_string_pinned(self):
         proc = self.make()
         prompt = proc.apply_chat_template(user_image("What is it?"), add_generation_prompt=True)
-        assert prompt == self.TURN.format("<image>\nWhat is it?")
+        assert prompt == self.TURN.format(self.IMAGE_BLOCK + "What is it?")
         out = proc(images=IMAGE, text=prompt)
         assert set(out) == self.OUTPUT_KEYS
-        expected = (proc.tokenizer.bos_token or "") + self.TURN.format(self.image_string(IMAGE) + "\nWhat is it?")
+        image = self.IMAGE_BLOCK.replace("<image>", self.image_string(IMAGE))
+        expected = (proc.tokenizer.bos_token or "") + self.TURN.format(image + "What is it?")
         assert proc.tokenizer.decode(out["input_ids"][0]) == expected
+        assert set(proc.generate_inputs(out)) == self.GENERATE_KEYS
 
     def test_context_token_count(self):
         proc = self.make()
@@ -120,9 +128,10 @@ class FamilyContract:
         assert json.loads((tmp_path / "processor_config.json").read_text())["family"] == self.FAMILY
         loaded = AutoProcessor.from_pretrained(tmp_path)
         assert type(loaded) is Sa2VAProcessor and type(loaded.image_processor) is self.IMAGE_PROCESSOR
-        assert (loaded.family, loaded.template, loaded.image_processor.grounding_size) == (
-            self.FAMILY, proc.template, 1008,
+        assert (loaded.family, loaded.template, loaded.image_processor.grounding_size, loaded.mode) == (
+            self.FAMILY, proc.template, 1008, "inference",
         )  # fmt: skip
+        assert loaded.chat_template == proc.chat_template
         a, b = (p(images=[IMAGE, OTHER], text=["<image>A", "<image>B"], return_tensors="np") for p in (proc, loaded))
         assert a.keys() == b.keys()
         for key in a:
@@ -133,6 +142,7 @@ class TestInternVL(FamilyContract):
     FAMILY, FLAVOUR, IMAGE_PROCESSOR, CONTEXT = "internvl", "phi3", Sa2VAImageProcessor, "<IMG_CONTEXT>"
     TURN = "<|user|>\n{}<|end|>\n<|assistant|>\n"
     OUTPUT_KEYS = {"pixel_values", "num_patches", "vp_overall_mask", "g_pixel_values", "input_ids", "attention_mask"}
+    GENERATE_KEYS = {"pixel_values", "input_ids", "attention_mask"}
 
     def image_string(self, image):
         cols, rows = ref.ref_grid(image.width, image.height)
@@ -143,15 +153,52 @@ class TestInternVL(FamilyContract):
         out = self.make()(images=IMAGE, text="<image>")
         np.testing.assert_array_equal(out["pixel_values"], ref.ref_pixel_values(IMAGE))
 
+    def test_inference_and_training_coincide(self):
+        """predict_forward and the training datasets build InternVL's inputs alike: both modes, same output."""
+        tok = make_tokenizer(self.FLAVOUR)
+        a, b = (Sa2VAProcessor(tokenizer=tok, family=self.FAMILY, mode=m) for m in ("inference", "training"))
+        assert a.chat_template == b.chat_template
+        frames = [IMAGE, IMAGE.transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+        region = np.zeros((H, W), np.uint8)
+        region[30:90, 40:200] = 1
+        for kwargs in (
+            {"images": IMAGE, "text": "<image>\nQ", "visual_prompts": [region]},
+            {"videos": frames, "text": "<image>\nQ", "max_llm_frames": 1},
+        ):
+            x, y = a(**kwargs), b(**kwargs)
+            assert x.keys() == y.keys()
+            for key in x:
+                np.testing.assert_array_equal(np.asarray(x[key], dtype=object), np.asarray(y[key], dtype=object))
+
+    def test_generate_inputs_with_upstream_mask_prompts(self):
+        """predict_forward(mask_prompts=[(n, H, W) array]) -- its layout -- and generate's prompt inputs:
+        prompt_masks of the images that carry a prompt, vp_overall_mask."""
+        proc = self.make()
+        prompts = np.zeros((2, H, W), np.uint8)
+        prompts[0, :60, :130], prompts[1, 60:, 130:] = 1, 1
+        out = proc(images=IMAGE, text="<image>\nQ", visual_prompts=[prompts], return_tensors="pt")
+        assert [len(m) for m in out["prompt_masks"]] == [2] and out["region_pixels"] == [[64, 64]]
+        inputs = proc.generate_inputs(out)
+        assert set(inputs) == {"pixel_values", "input_ids", "attention_mask", "prompt_masks", "vp_overall_mask"}
+        assert inputs["vp_overall_mask"].tolist() == [False, False, True] and len(inputs["prompt_masks"]) == 1
+        two = proc(
+            images=[IMAGE, IMAGE], text="<image> <image>", visual_prompts=[None, prompts[:1]], return_tensors="pt"
+        )
+        assert [len(m) for m in proc.generate_inputs(two)["prompt_masks"]] == [1]  # the second image's only
+
 
 class QwenContract(FamilyContract):
     FLAVOUR, IMAGE_PROCESSOR, CONTEXT = "qwen_vl", Sa2VAQwen2VLImageProcessor, "<|image_pad|>"
     TURN = "<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n"
+    IMAGE_BLOCK = "<image>"  # the checkpoint's Qwen-VL template: the image string, then the text
     OUTPUT_KEYS = {"pixel_values", "image_grid_thw", "g_pixel_values", "input_ids", "attention_mask"}
+    GENERATE_KEYS = {"pixel_values", "image_grid_thw", "input_ids", "attention_mask"}
     PATCH: int
+    REF: dict  # ref_fast_pixels options of the family
 
-    def image_string(self, image):
-        grid = ref_grid(image.width, image.height, self.PATCH)
+    def image_string(self, image, training=False):
+        size = image.size if training else ref_qwen_vl_utils_size(*image.size)
+        grid = ref_grid(*size, self.PATCH)
         return "<|vision_start|>" + "<|image_pad|>" * (int(np.prod(grid)) // 4) + "<|vision_end|>"
 
     def test_grid_and_token_count_pinned(self):
@@ -159,13 +206,82 @@ class QwenContract(FamilyContract):
         assert out["image_grid_thw"].tolist() == self.GRID
         assert out["input_ids"][0].count(self.make().image_context_token_id) == self.TOKENS
 
+    def test_inference_is_predict_forward(self):
+        """Messages as predict_forward builds them: the checkpoint's Qwen-VL template (no system prompt), the
+        image block then the text; pixels resized by qwen_vl_utils' rule, then the fast class's."""
+        proc = self.make()
+        image = Image.fromarray(np.random.RandomState(9).randint(0, 256, (1200, 1800, 3), dtype=np.uint8))
+        messages = [{"role": "user", "content": [{"type": "image", "image": image},
+                                                 {"type": "text", "text": "Please segment the car."}]}]  # fmt: skip
+        inputs = proc.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
+        pixels, grid = ref_inference_pixels([image], **self.REF)
+        assert inputs["image_grid_thw"].tolist() == grid.tolist() == [self.GRID_1800]
+        np.testing.assert_array_equal(inputs["pixel_values"], pixels)
+        expected = (
+            "<|im_start|>user\n<|vision_start|>" + "<|image_pad|>" * (int(np.prod(self.GRID_1800)) // 4)
+            + "<|vision_end|>Please segment the car.<|im_end|>\n<|im_start|>assistant\n"
+        )  # fmt: skip
+        assert proc.tokenizer.decode(inputs["input_ids"][0]) == expected
+
+    def test_training_mode_is_the_training_layout(self):
+        proc = Sa2VAProcessor(tokenizer=make_tokenizer(self.FLAVOUR), family=self.FAMILY, mode="training")
+        prompt = proc.apply_chat_template(user_image("Q"), add_generation_prompt=True)
+        assert prompt == self.TURN.format("<image>\nQ")  # xtuner's qwen_chat, as the training encoder writes it
+        image = Image.fromarray(np.random.RandomState(9).randint(0, 256, (1200, 1800, 3), dtype=np.uint8))
+        out = proc(images=image, text=prompt)
+        pixels, grid = ref_fast_pixels([image], **self.REF)
+        assert out["image_grid_thw"].tolist() == grid.tolist() == [self.GRID_1800_TRAINING]
+        np.testing.assert_array_equal(out["pixel_values"], pixels)
+        assert proc.tokenizer.decode(out["input_ids"][0]) == self.TURN.format(self.image_string(image, True) + "\nQ")
+
+    def test_inference_template_follows_qwen_for_every_turn(self):
+        """A system message, an answer and a second question, as the stock Qwen-VL Instruct template renders
+        them (each message <|im_start|>role\n ... <|im_end|>\n); the answer is the generation span."""
+        proc = self.make()
+        messages = [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "What is it?"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "A car."}]},
+            {"role": "user", "content": "And the colour?"},
+        ]
+        prompt = proc.apply_chat_template(messages, add_generation_prompt=True)
+        assert prompt == (
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n<image>What is it?<|im_end|>\n"
+            "<|im_start|>assistant\nA car.<|im_end|>\n<|im_start|>user\nAnd the colour?<|im_end|>\n"
+            "<|im_start|>assistant\n"
+        )
+        out = proc.apply_chat_template(messages[1:3], tokenize=True, return_dict=True, return_assistant_tokens_mask=True,
+                                       processor_kwargs={"images": [[IMAGE]]})  # fmt: skip
+        ids = np.asarray(out["input_ids"][0])[np.asarray(out["assistant_masks"][0]) == 1]
+        assert proc.tokenizer.decode(ids) == "A car.<|im_end|>"
+
+    def test_video_frames_are_separate_images_with_nothing_between(self):
+        """predict_forward: the first 5 frames as image blocks (qwen_vl_utils, then the single-image limits),
+        nothing between them; every frame to SAM2."""
+        proc = self.make()
+        frames = [Image.fromarray(np.random.RandomState(s).randint(0, 256, (120, 260, 3), dtype=np.uint8))
+                  for s in range(7)]  # fmt: skip
+        messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "Q"}]}]
+        prompt = proc.apply_chat_template(messages, add_generation_prompt=True)
+        assert prompt == self.TURN.format("<image>Q")
+        out = proc(videos=frames, text=prompt, max_llm_frames=5)
+        pixels, grid = ref_inference_pixels(frames[:5], **self.REF)
+        np.testing.assert_array_equal(out["pixel_values"], pixels)
+        assert out["image_grid_thw"].tolist() == grid.tolist() == self.GRID * 5
+        assert out["g_pixel_values"].shape == (7, 3, 1024, 1024)
+        assert proc.tokenizer.decode(out["input_ids"][0]) == self.TURN.format(self.image_string(frames[0]) * 5 + "Q")
+        assert proc.video_token_string(7, 260, 120, max_llm_frames=5) == self.image_string(frames[0]) * 5
+
 
 class TestQwen25VL(QwenContract):
-    FAMILY, PATCH, GRID, TOKENS = "qwen2_5_vl", 14, [[1, 32, 68]], 544
+    FAMILY, PATCH, GRID, TOKENS, REF = "qwen2_5_vl", 14, [[1, 32, 68]], 544, {}
+    GRID_1800, GRID_1800_TRAINING = [1, 74, 110], [1, 72, 110]  # qwen_vl_utils' 1792x1204 first, then 1036x1540
 
 
 class TestQwen3VL(QwenContract):
     FAMILY, PATCH, GRID, TOKENS = "qwen3_vl", 16, [[1, 28, 60]], 420
+    REF = {"patch": 16, "mean": (0.5,) * 3, "std": (0.5,) * 3}
+    GRID_1800, GRID_1800_TRAINING = [1, 64, 96], [1, 64, 96]  # the same grid, other pixels (two resizes)
 
     def test_patch_16_and_its_mean_std(self):
         ip = self.make().image_processor
@@ -177,6 +293,7 @@ class TestLlava(FamilyContract):
     FAMILY, FLAVOUR, IMAGE_PROCESSOR, CONTEXT = "llava", "llava", Sa2VALlavaImageProcessor, "<image>"
     TURN = "USER: {} ASSISTANT:"
     OUTPUT_KEYS = {"pixel_values", "g_pixel_values", "input_ids", "attention_mask"}
+    GENERATE_KEYS = {"pixel_values", "input_ids", "attention_mask"}
 
     def image_string(self, image):
         return "<image>" * 576

@@ -7,9 +7,10 @@ the per-frame limits ``min_pixels_multi`` / ``max_pixels_multi`` = 128·28² / 5
 576 ``<image>`` for LLaVA. The Qwen ``predict_forward`` passes its first 5 frames with the
 single-image limits: ``max_llm_frames=5`` with the single-image limits as frame limits.
 
-Expected grids come from Qwen's resize rule written out in ``test_image_processor_qwen2_vl.ref_grid``,
-pixels from transformers' ``Qwen2VLImageProcessorPil`` called with Sa2VA's limits (and the LLaVA
-recipe written out in ``test_image_processor_llava``).
+That is the processor's ``mode="training"``; its default, ``"inference"``, is ``predict_forward``'s
+layout (``test_families``). Expected grids come from Qwen's resize rule written out in
+``test_image_processor_qwen2_vl.ref_grid``, pixels from the fast Qwen class written out there
+(``ref_fast_pixels``) with Sa2VA's limits (and the LLaVA recipe written out in ``test_image_processor_llava``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
 from sa2va_hf import FAMILIES, Sa2VAProcessor
 from sa2va_hf.errors import Sa2VAError
@@ -26,9 +26,10 @@ from sa2va_hf.training import encode_conversation
 from ..reference import ref_g_pixel_values
 from ..tokenizer_utils import make_tokenizer
 from .test_image_processor_llava import base_py_recipe
-from .test_image_processor_qwen2_vl import FRAME, QWEN3, SINGLE, ref_grid
+from .test_image_processor_qwen2_vl import FRAME, SINGLE, ref_fast_pixels, ref_grid
 
-QWEN = {"qwen2_5_vl": ({}, 14), "qwen3_vl": (QWEN3, 16)}  # transformers options, patch size
+QWEN3_REF = {"patch": 16, "mean": (0.5,) * 3, "std": (0.5,) * 3}
+QWEN = {"qwen2_5_vl": ({}, 14), "qwen3_vl": (QWEN3_REF, 16)}  # ref_fast_pixels options, patch size
 USER, ASSISTANT = "<|im_start|>user\n", "<|im_end|>\n<|im_start|>assistant\n"
 SINGLE_LIMITS = {"frame_min_pixels": 512 * 28 * 28, "frame_max_pixels": 2048 * 28 * 28}
 
@@ -39,8 +40,9 @@ def clip(n, h=60, w=90):
     ]
 
 
-def processor(family):
-    return Sa2VAProcessor(tokenizer=make_tokenizer("llava" if family == "llava" else "qwen_vl"), family=family)
+def processor(family, mode="training"):
+    tok = make_tokenizer("llava" if family == "llava" else "qwen_vl")
+    return Sa2VAProcessor(tokenizer=tok, family=family, mode=mode)
 
 
 def qwen_frame(tokens: int) -> str:
@@ -66,10 +68,10 @@ def test_qwen_frames_are_images_with_the_frame_limits(family, h, w):
     ))  # fmt: skip
     assert set(out) == {"pixel_values", "image_grid_thw", "g_pixel_values", "num_frames", "num_llm_frames",
                         "input_ids", "attention_mask"}  # fmt: skip
-    theirs = Qwen2VLImageProcessorPil(**options)(images=frames, size=FRAME)
-    np.testing.assert_array_equal(out["pixel_values"], theirs["pixel_values"])
+    pixels, grids = ref_fast_pixels(frames, **options, limits=FRAME)
+    np.testing.assert_array_equal(out["pixel_values"], pixels)
     grid = ref_grid(w, h, patch, min_pixels=128 * 28 * 28, max_pixels=512 * 28 * 28)
-    assert out["image_grid_thw"].tolist() == theirs["image_grid_thw"].tolist() == [grid] * 3
+    assert out["image_grid_thw"].tolist() == grids.tolist() == [grid] * 3
     np.testing.assert_array_equal(out["g_pixel_values"], np.stack([ref_g_pixel_values(f) for f in frames]))
     assert out["num_frames"].tolist() == out["num_llm_frames"].tolist() == [3]
     tokens = int(np.prod(grid)) // 4
@@ -78,14 +80,15 @@ def test_qwen_frames_are_images_with_the_frame_limits(family, h, w):
 
 
 @pytest.mark.parametrize("family", sorted(QWEN))
-def test_qwen_predict_forward_first_five_frames_with_the_single_image_limits(family):
+def test_qwen_training_frames_take_the_frame_limits_as_set(family):
+    """Training with the single-image limits as frame limits and the first 5 frames: still base.py's layout
+    (one resize, frames joined with \\n); every frame and mask to SAM2."""
     options, patch = QWEN[family]
     proc = processor(family)
     frames = clip(7, 120, 260)
     masks = np.ones((2, 7, 120, 260), np.uint8)
     out = proc(videos=frames, text="<image>Q", masks=masks, max_llm_frames=5, **SINGLE_LIMITS)
-    theirs = Qwen2VLImageProcessorPil(**options)(images=frames[:5], size=SINGLE)
-    np.testing.assert_array_equal(out["pixel_values"], theirs["pixel_values"])
+    np.testing.assert_array_equal(out["pixel_values"], ref_fast_pixels(frames[:5], **options, limits=SINGLE)[0])
     grid = ref_grid(260, 120, patch)  # the single-image limits
     assert out["image_grid_thw"].tolist() == [grid] * 5
     assert out["num_llm_frames"].tolist() == [5] and out["num_frames"].tolist() == [7]
@@ -110,10 +113,11 @@ def test_llava_frames_are_336_images_with_576_tokens_each():
     assert proc.video_token_string(3, 70, 50) == joined(["<image>" * 576] * 3)
 
 
+@pytest.mark.parametrize("mode", ["inference", "training"])
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_token_strings_from_sizes_equal_the_pixels(family):
+def test_token_strings_from_sizes_equal_the_pixels(family, mode):
     """What the training lengths use (no pixel read) against what the pixels give, images and videos."""
-    proc = processor(family)
+    proc = processor(family, mode)
     context = proc.image_context_token_id
     for w, h in [(260, 120), (33, 1500), (640, 480), (5, 7)]:
         image = clip(1, h, w)[0]
@@ -148,7 +152,21 @@ def test_training_encoder_counts_the_familys_context_token(family):
     video = encode_conversation(proc, videos=clip(3), conversations=conv)
     image = encode_conversation(proc, images=clip(1)[0], conversations=conv)
     context = proc.image_context_token_id
-    assert sum(t == context for t in video["input_ids"][0]) == 3 * proc.image_token_count(
-        90, 60, **proc.video_processor.frame_options()
+    frame_string = proc.video_token_string(1, 90, 60, mode="training")
+    assert sum(t == context for t in video["input_ids"][0]) == 3 * frame_string.count(
+        proc.family_spec.image_tokens.context
     )
-    assert sum(t == context for t in image["input_ids"][0]) == proc.image_token_count(90, 60)
+    assert sum(t == context for t in image["input_ids"][0]) == proc.image_token_count(90, 60, mode="training")
+
+
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl"])
+def test_training_encoder_builds_training_pixels_whatever_the_processors_mode(family):
+    """An inference-mode processor (the default) handed to the training encoder still gives upstream's training
+    sample: one resize, the frame limits."""
+    options, _ = QWEN[family]
+    conv = [{"from": "human", "value": "<image>What happens?"}, {"from": "gpt", "value": "A dance."}]
+    frames = clip(3, 300, 500)
+    sample = encode_conversation(processor(family, "inference"), videos=frames, conversations=conv)
+    np.testing.assert_array_equal(sample["pixel_values"], ref_fast_pixels(frames, **options, limits=FRAME)[0])
+    image = encode_conversation(processor(family, "inference"), images=frames[0], conversations=conv)
+    np.testing.assert_array_equal(image["pixel_values"], ref_fast_pixels(frames[:1], **options)[0])

@@ -9,8 +9,10 @@ joined with ``\\n``. ``g_pixel_values`` and ``masks`` are unchanged. The Qwen co
 visual-prompt sources out and skip LLaVA's text-only entries (``skip_pure_text=True``). LLaVA:
 base.py's ``llava`` settings, 576 ``<image>`` per image (and per frame), the ``vicuna`` template.
 
-Expected image strings are worked out from Qwen's resize rule (``ref_grid``), pixels from
-transformers' ``Qwen2VLImageProcessorPil`` with Sa2VA's limits and the LLaVA recipe written out.
+Expected image strings are worked out from Qwen's resize rule (``ref_grid``), pixels from the fast
+Qwen class upstream's environment runs (``ref_fast_pixels``, written out) with Sa2VA's limits and the
+LLaVA recipe written out. Whatever the processor's mode (its default is ``"inference"``), the
+training transform builds training's layout.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
 from sa2va_hf import FAMILIES, Sa2VAProcessor
 from sa2va_hf.data.schema import record_frames
@@ -28,7 +29,7 @@ from sa2va_hf.training import transform as engine
 from sa2va_hf.training.transforms import family_transforms
 
 from ..processing.test_image_processor_llava import base_py_recipe
-from ..processing.test_image_processor_qwen2_vl import FRAME, QWEN3, SINGLE, ref_grid
+from ..processing.test_image_processor_qwen2_vl import FRAME, SINGLE, ref_fast_pixels, ref_grid
 from ..reference import ref_g_pixel_values
 from ..tokenizer_utils import make_tokenizer
 from .expected import decoded, sample_runs, xtuner_runs
@@ -36,7 +37,8 @@ from .test_transform_gcg import Q_V2, V2_REFCOCOG
 from .test_transform_refcoco import ANSWERS, PLAN, QUESTIONS
 from .test_video_engine import TwoFrames
 
-QWEN = {"qwen2_5_vl": ({}, 14), "qwen3_vl": (QWEN3, 16)}  # transformers options, patch size
+QWEN3_REF = {"patch": 16, "mean": (0.5,) * 3, "std": (0.5,) * 3}
+QWEN = {"qwen2_5_vl": ({}, 14), "qwen3_vl": (QWEN3_REF, 16)}  # ref_fast_pixels options, patch size
 FRAME_LIMITS = {"min_pixels": 128 * 28 * 28, "max_pixels": 512 * 28 * 28}
 IMAGE_KEYS = {"input_ids", "labels", "pixel_values", "image_grid_thw", "g_pixel_values", "masks", "plan"}
 LLAVA_PLAN = {"text_ids": [], "question_ids": [], "answer_ids": [], "frame_ids": [0]}
@@ -86,9 +88,9 @@ def refcoco_turns(image_string):
 
 
 def check_qwen_pixels(sample, frames, options, size, grounding=1024):
-    theirs = Qwen2VLImageProcessorPil(**options)(images=frames, size=size)
-    np.testing.assert_array_equal(sample["pixel_values"], theirs["pixel_values"])
-    np.testing.assert_array_equal(sample["image_grid_thw"], theirs["image_grid_thw"])
+    pixels, grids = ref_fast_pixels(frames, **options, limits=size)
+    np.testing.assert_array_equal(sample["pixel_values"], pixels)
+    np.testing.assert_array_equal(sample["image_grid_thw"], grids)
     g = np.stack([ref_g_pixel_values(f, grounding) for f in frames])
     np.testing.assert_array_equal(sample["g_pixel_values"], g if len(frames) > 1 else g[0])
 
@@ -116,7 +118,7 @@ def test_qwen_refcoco(built, family, name):
 def test_qwen3_vl_sam3_grounding_image(built, family):
     record = built("refcoco")[0]
     sample = Sa2VATrainingTransform(family("qwen3_vl", grounding_size=1008), "v2").build(record, PLAN)
-    check_qwen_pixels(sample, record_frames(record), QWEN3, SINGLE, grounding=1008)
+    check_qwen_pixels(sample, record_frames(record), QWEN3_REF, SINGLE, grounding=1008)
 
 
 @pytest.mark.parametrize("name", sorted(QWEN))
@@ -145,10 +147,7 @@ def test_qwen_llava_665k_and_its_text_only_entries(built, family, name):
     sample = t.build(records[0], LLAVA_PLAN)
     assert sample_runs(t.processor.tokenizer, sample) == expected
     assert set(sample) == {"input_ids", "labels", "pixel_values", "image_grid_thw", "plan"}  # no grounding image
-    np.testing.assert_array_equal(
-        sample["pixel_values"], Qwen2VLImageProcessorPil(**options)(images=record_frames(records[0]), size=SINGLE)[
-            "pixel_values"]
-    )  # fmt: skip
+    np.testing.assert_array_equal(sample["pixel_values"], ref_fast_pixels(record_frames(records[0]), **options)[0])
     # the Qwen configs set skip_pure_text=True: upstream draws another sample
     assert "skip_pure_text" in t.drop_reason(records[1])
     with pytest.raises(SampleDroppedError, match="text-only entry"):
