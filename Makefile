@@ -74,14 +74,18 @@ test-ray: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[test,ray]"
 	$(OFFLINE) $(PY) -m pytest -q tests/training/test_ray_data.py
 
-# $(call remote_code_check,VENV,MORE_PIP_ARGS): a fresh venv with the saved processor's declared requirements
-# only, checked from outside the checkout (sa2va_hf must not be importable); then with the optional
-# pycocotools (RLE masks) added, checked again
+# $(call remote_code_check,VENV,MORE_PIP_ARGS): a fresh venv with a saved processor's declared requirements
+# only, checked from outside the checkout (sa2va_hf must not be importable): InternVL's and LLaVA's
+# (no torch), then the Qwen-VL families' (torch: their pixels; the CPU wheel), then with the optional
+# pycocotools (RLE masks) added
 define remote_code_check
 	rm -rf $(1)
 	$(PYTHON) -m venv $(1)
 	$(1)/bin/python -m pip install --quiet --upgrade pip
 	$(1)/bin/python -m pip install --quiet -r $(RC_DIR)/internvl/requirements.txt $(2)
+	cd $(RC_DIR) && $(OFFLINE) HF_MODULES_CACHE=$(CURDIR)/$(RC_DIR)/modules \
+		$(CURDIR)/$(1)/bin/python $(CURDIR)/tests/remote_code.py check . --families internvl,llava --block pycocotools
+	$(1)/bin/python -m pip install --quiet -r $(RC_DIR)/qwen2_5_vl/requirements.txt "$(TORCH)" $(2)
 	$(1)/bin/python -m pip freeze
 	cd $(RC_DIR) && $(OFFLINE) HF_MODULES_CACHE=$(CURDIR)/$(RC_DIR)/modules \
 		$(CURDIR)/$(1)/bin/python $(CURDIR)/tests/remote_code.py check . --block pycocotools

@@ -235,6 +235,11 @@ class Sa2VAImageProcessor(BaseImageProcessor):
     def num_tiles(self, width: int, height: int) -> int:
         return num_tiles(width, height, self.min_tiles, self.max_tiles, self.image_size, self.use_thumbnail)
 
+    def required_imports(self) -> dict[str, str]:
+        """Imports beyond numpy / PIL / transformers that this processor's settings compute with, and
+        what for (a saved processor declares them as required, not optional)."""
+        return {"torch": "resize_backend='torch'"} if self.resize_backend == "torch" else {}
+
     def resolve_options(self, **overrides: Any) -> ImageOptions:
         """This processor's options with ``overrides`` applied, checked."""
         return ImageOptions.resolve(self, overrides)

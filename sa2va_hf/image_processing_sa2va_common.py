@@ -107,6 +107,11 @@ class Sa2VAFamilyImageProcessor(BaseImageProcessor):
         for name in self.option_names():
             setattr(self, name, getattr(options, name))
 
+    def required_imports(self) -> dict[str, str]:
+        """Imports beyond numpy / PIL / transformers that this processor's settings compute with, and
+        what for (a saved processor declares them as required, not optional)."""
+        return {}
+
     # -- options
 
     @classmethod

@@ -146,6 +146,9 @@ class Sa2VAQwen2VLImageProcessor(Sa2VAFamilyImageProcessor):
     image_mean = list(OPENAI_CLIP_MEAN)
     image_std = list(OPENAI_CLIP_STD)
 
+    def required_imports(self) -> dict[str, str]:
+        return {"torch": _NEEDS_TORCH} if self.qwen_image_processor == "fast" else {}
+
     @classmethod
     def check_options(cls, opts: SimpleNamespace) -> None:
         super().check_options(opts)

@@ -6,14 +6,15 @@ Two steps, two environments:
   with ``save_remote_code_processor`` into ``DIR/<family>`` (code, ``requirements.txt``, ``README.md``),
   the inputs (``DIR/inputs.npz``, ``DIR/rle.json``) and what the in-process processor makes of them
   (``DIR/<family>/expected.npz``);
-* ``python tests/remote_code.py check DIR [--installed] [--block MODULE]`` (a fresh interpreter, from
+* ``python tests/remote_code.py check DIR [--installed] [--block MODULE] [--families A,B]`` (a fresh interpreter, from
   outside the checkout): loads each folder with ``AutoProcessor.from_pretrained(..., trust_remote_code=True)``,
   runs the same calls, and compares every output array. It fails if anything named ``sa2va_hf`` is
   imported -- or even looked for -- while the remote code loads and runs. Without ``--installed`` it
   also requires that sa2va_hf cannot be imported at all (a clean environment: `make test-remote-code`);
   with it, that it can (the normal suite: the remote code must still not touch it). ``--block
   MODULE`` makes MODULE unimportable: without pycocotools every call but the RLE one works, and that
-  one says to install pycocotools.
+  one says to install pycocotools. ``--families`` checks only those (e.g. the ones whose
+  ``requirements.txt`` is what the environment holds: InternVL and LLaVA need no torch).
 
 The check half imports only numpy, PIL and transformers (what the saved processor declares).
 """
@@ -147,7 +148,7 @@ class _Watch(importlib.abc.MetaPathFinder):
         return None
 
 
-def check(folder: str, installed: bool, blocked: set[str]) -> None:
+def check(folder: str, installed: bool, blocked: set[str], families: tuple[str, ...] = FAMILIES) -> None:
     importable = importlib.util.find_spec("sa2va_hf") is not None
     if importable != installed:
         raise SystemExit(f"sa2va_hf is {'' if importable else 'not '}importable here; expected the opposite")
@@ -156,7 +157,7 @@ def check(folder: str, installed: bool, blocked: set[str]) -> None:
     from transformers import AutoProcessor
 
     image, masks, rle = _inputs(folder)
-    for family in FAMILIES:
+    for family in families:
         proc = AutoProcessor.from_pretrained(os.path.join(folder, family), trust_remote_code=True)
         assert type(proc).__name__ == "Sa2VAProcessor", type(proc)
         assert type(proc).__module__.startswith("transformers_modules."), type(proc).__module__
@@ -192,7 +193,11 @@ def main(argv: list[str]) -> None:
         save(folder)
     elif command == "check":
         blocked = {flags[i + 1] for i, flag in enumerate(flags) if flag == "--block"}
-        check(folder, installed="--installed" in flags, blocked=blocked)
+        chosen = [flags[i + 1].split(",") for i, flag in enumerate(flags) if flag == "--families"]
+        unknown = set(sum(chosen, [])) - set(FAMILIES)
+        if unknown:
+            raise SystemExit(f"unknown families {sorted(unknown)}: {FAMILIES}")
+        check(folder, installed="--installed" in flags, blocked=blocked, families=tuple(sum(chosen, [])) or FAMILIES)
     else:
         raise SystemExit(f"unknown command {command!r}: save or check")
 

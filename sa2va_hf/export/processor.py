@@ -47,20 +47,29 @@ def _ranges() -> dict[str, str]:
     return out
 
 
-def requirement_lines() -> tuple[list[str], list[str]]:
-    """(required, optional) pip requirement lines, each with its version range and what it is for."""
+def requirement_lines(processor: Any = None) -> tuple[list[str], list[str]]:
+    """(required, optional) pip requirement lines, each with its version range and what it is for.
+
+    An optional import that ``processor``'s settings compute with (the Qwen-VL families' default pixels
+    need torch) is required for that processor.
+    """
     ranges = _ranges()
+    image_processor = getattr(processor, "image_processor", None)
+    needed = image_processor.required_imports() if hasattr(image_processor, "required_imports") else {}
 
     def line(distribution: str, why: str) -> str:
         return f"{distribution}{ranges.get(distribution, '')}  # {why}"
 
-    return [line(*entry) for entry in REQUIRED.values()], [line(*entry) for entry in OPTIONAL.values()]
+    required = [line(*entry) for entry in REQUIRED.values()]
+    required += [line(OPTIONAL[name][0], why) for name, why in needed.items()]
+    optional = [line(*entry) for name, entry in OPTIONAL.items() if name not in needed]
+    return required, optional
 
 
-def _requirements_txt() -> str:
+def _requirements_txt(processor: Any) -> str:
     from .. import __version__
 
-    required, optional = requirement_lines()
+    required, optional = requirement_lines(processor)
     return "\n".join(
         [
             f"# What the remote code of this processor (written by sa2va-hf {__version__}) needs:",
@@ -76,7 +85,7 @@ def _requirements_txt() -> str:
 def _readme(processor: Any, location: str) -> str:
     from .. import __version__
 
-    required, optional = requirement_lines()
+    required, optional = requirement_lines(processor)
     image_processor = processor.image_processor
     template = processor.template if isinstance(processor.template, str) else "custom"
     size = getattr(image_processor, "grounding_size", "?")
@@ -132,7 +141,7 @@ def save_remote_code_processor(processor: Any, folder: str | os.PathLike, *, rep
             elif value is not None:
                 cls._auto_class = value
     readme = _readme(processor, repo_id or os.fspath(folder))
-    for name, text in (("requirements.txt", _requirements_txt()), ("README.md", readme)):
+    for name, text in (("requirements.txt", _requirements_txt(processor)), ("README.md", readme)):
         with open(os.path.join(os.fspath(folder), name), "w", encoding="utf-8") as f:
             f.write(text)
     return os.fspath(folder)

@@ -105,3 +105,23 @@ def test_remote_code_needs_pycocotools_only_for_rle_masks(saved):
     """Without pycocotools every call but the RLE one gives the same outputs; that one says what to install."""
     out = _check(saved, "--installed", "--block", "pycocotools")
     assert "ok: no sa2va_hf module was imported or looked for" in out
+
+
+def test_qwen_folders_require_torch_for_their_pixels_and_internvl_llava_do_not(tmp_path):
+    """The Qwen-VL families compute their default pixels with torch (transformers' fast class): their
+    folders list torch as required; InternVL and LLaVA compute with numpy + PIL and keep it optional."""
+    from sa2va_hf.export.processor import save_remote_code_processor
+
+    def required(folder) -> set[str]:
+        lines = (folder / "requirements.txt").read_text().splitlines()
+        return {line.split(">=")[0] for line in lines if line and not line.startswith("#")}
+
+    built = remote_code.processors()
+    for family, proc in built.items():
+        save_remote_code_processor(proc, tmp_path / family)
+        needs_torch = family.startswith("qwen")
+        assert ("torch" in required(tmp_path / family)) == needs_torch, family
+    pil = type(built["qwen3_vl"].image_processor)(qwen_image_processor="pil")
+    built["qwen3_vl"].image_processor = pil
+    save_remote_code_processor(built["qwen3_vl"], tmp_path / "qwen_pil")
+    assert "torch" not in required(tmp_path / "qwen_pil")
