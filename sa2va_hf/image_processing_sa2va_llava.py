@@ -28,6 +28,7 @@ from .image_processing_sa2va_common import (
     check_int,
 )
 from .options import MAX_SIDE
+from .resize import pil_resize
 from .tiling import normalization_table, normalize_tiles
 
 
@@ -70,7 +71,7 @@ class Sa2VALlavaImageProcessor(Sa2VAFamilyImageProcessor):
 
     def llm_pixels(self, images: list[Image.Image], opts: SimpleNamespace) -> dict[str, np.ndarray]:
         side = opts.image_size
-        resized = np.stack([np.asarray(im.resize((side, side), Image.Resampling.BICUBIC)) for im in images])
+        resized = np.stack([np.asarray(pil_resize(im, side, side)) for im in images])  # BICUBIC
         table = normalization_table(
             opts.image_mean, opts.image_std, opts.do_rescale, opts.rescale_factor, opts.do_normalize
         )

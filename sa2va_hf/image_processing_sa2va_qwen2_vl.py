@@ -59,7 +59,7 @@ from .image_processing_sa2va_common import (
     Sa2VAFamilyImageProcessorKwargs,
     check_int,
 )
-from .resize import torch_module, torch_source
+from .resize import pil_resize, torch_module, torch_source
 
 #: Sa2VA's pixel limits for one image (``min_pixels_single`` / ``max_pixels_single`` upstream; HF
 #: ``predict_forward`` passes the same, for images and for the first 5 frames of a video).
@@ -172,7 +172,7 @@ class Sa2VAQwen2VLImageProcessor(Sa2VAFamilyImageProcessor):
         for i, im in enumerate(images):
             _check_aspect(im.width, im.height, f"image {i}")
         if opts.qwen_vl_utils_resize:  # predict_forward's process_vision_info, before the processor
-            images = [im.resize(qwen_vl_utils_smart_resize(im.width, im.height)) for im in images]
+            images = [pil_resize(im, *qwen_vl_utils_smart_resize(im.width, im.height)) for im in images]
         if opts.qwen_image_processor == "fast":
             return _fast_class_pixels(images, opts)
         qwen = _pil_class(

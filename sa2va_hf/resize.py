@@ -1,9 +1,10 @@
 """The two resize backends: PIL's bicubic (exact, the recipe's) and torch's uint8 antialiased bicubic (fast).
 
-* ``"pil"`` (default): ``Image.resize`` with PIL's default filter, BICUBIC -- what upstream calls,
-  so every output is bit-identical to the recipe.
+* ``"pil"`` (default): ``Image.resize`` with PIL's default filter, BICUBIC -- what upstream calls --
+  in the pass order of the Pillow upstream ran (:func:`pil_resize`), so every output is bit-identical
+  to the recipe whatever Pillow is installed.
 * ``"torch"``: ``F.interpolate(x_uint8, mode="bicubic", antialias=True)`` on a channels-last uint8
-  image, the kernel ported from Pillow-SIMD, run in PIL's pass order (:func:`vertical_first`). It is
+  image, the kernel ported from Pillow-SIMD, horizontal pass first as :func:`pil_resize`. It is
   5-8x faster than PIL on one thread; 0.2-0.4% of a photo's values differ from PIL's by 1 grey level
   and a few per million by 2 (its weights have 15-17 bits where PIL's have 22; transformers' fast
   image processors accept the same kind of difference). torch is imported when this backend is used.
@@ -75,22 +76,20 @@ def torch_source(image: Image.Image | np.ndarray, needed_for: str = TORCH_RESIZE
     return tensor.permute(2, 0, 1).unsqueeze(0)
 
 
-@functools.lru_cache(maxsize=1)
-def _pillow_may_go_vertical_first() -> bool:
-    """Whether this Pillow runs the vertical pass first when the height shrinks much more than the width.
+def pil_resize(image: Image.Image, width: int, height: int, resample: int = Image.Resampling.BICUBIC) -> Image.Image:
+    """``image.resize((width, height), resample)`` as every Pillow up to 12 computes it, on any Pillow.
 
-    Pillow 13 does (``Resample.c``: when ``in_h - out_h > 2 * (in_w - out_w) > ...``); earlier ones
-    always went horizontal first. Asked once of a small image whose two orders give different pixels.
+    A separable resize makes two passes and rounds the first one's result to uint8, so their order
+    shows in the pixels. Pillow up to 12 always ran the horizontal pass first; Pillow 13 runs the vertical
+    one first where that is less work (the height shrinks while the width grows, or shrinks much more):
+    values then differ by up to ~20 grey levels, on about a fifth of random resizes (measured). Upstream
+    ran Pillow 11.3 (its ``uv.lock``), and its models were trained on those pixels: so the horizontal
+    pass, then the vertical one, as two calls -- bit-identical to one call on Pillow 10 to 12, and no
+    slower (each call makes one pass). NEAREST has no intermediate to round: one call.
     """
-    rng = np.random.default_rng(0)
-    image = Image.fromarray(rng.integers(0, 256, (300, 5, 3), dtype=np.uint8))
-    direct = np.asarray(image.resize((48, 48)))
-    return not np.array_equal(direct, np.asarray(image.resize((48, 300)).resize((48, 48))))
-
-
-def vertical_first(in_w: int, in_h: int, out_w: int, out_h: int) -> bool:
-    """Whether PIL resizes ``in_w`` x ``in_h`` to ``out_w`` x ``out_h`` vertical pass first (the torch backend follows)."""
-    return in_h - out_h > 0 and in_h - out_h > 2 * (in_w - out_w) and _pillow_may_go_vertical_first()
+    if resample != Image.Resampling.NEAREST and width != image.width and height != image.height:
+        image = image.resize((width, image.height), resample)
+    return image.resize((width, height), resample)
 
 
 def resize(source: Any, width: int, height: int, backend: str = "pil") -> Sequence[np.ndarray]:
@@ -99,15 +98,11 @@ def resize(source: Any, width: int, height: int, backend: str = "pil") -> Sequen
     ``source`` is an RGB PIL image for ``"pil"`` and a :func:`torch_source` tensor for ``"torch"``.
     """
     if backend == "pil":
-        resized = source.resize((width, height))  # PIL's default filter for RGB: BICUBIC, as upstream
+        resized = pil_resize(source, width, height)  # PIL's default filter for RGB: BICUBIC, as upstream
         return [np.frombuffer(resized.tobytes("raw", band), dtype=np.uint8).reshape(height, width) for band in "RGB"]
     torch = torch_module()
     interpolate = functools.partial(
         torch.nn.functional.interpolate, mode="bicubic", antialias=True, align_corners=False
     )
-    in_h, in_w = source.shape[2:]
-    if in_w != width and in_h != height and vertical_first(in_w, in_h, width, height):
-        # PIL's order, so both round the same intermediate (in the other order pixels differ by up to 20)
-        source = interpolate(source, size=(height, in_w)).contiguous(memory_format=torch.channels_last)
-    out = interpolate(source, size=(height, width))
+    out = interpolate(source, size=(height, width))  # horizontal pass first, as pil_resize
     return out[0].contiguous().numpy()  # (3, H, W): torch writes planes already (contiguous() is then free)

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from .resize import pil_resize
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -72,10 +74,10 @@ def tile_image(
     cols, rows = choose_grid(image.width, image.height, min_tiles, max_tiles, tile_size)
     s = tile_size
     # Slicing the resized array is exactly PIL's crop, without T intermediate images.
-    big = np.asarray(image.resize((s * cols, s * rows)))
+    big = np.asarray(pil_resize(image, s * cols, s * rows))
     tiles = big.reshape(rows, s, cols, s, 3).swapaxes(1, 2).reshape(rows * cols, s, s, 3)
     if use_thumbnail and rows * cols != 1:
-        thumb = np.asarray(image.resize((s, s)))
+        thumb = np.asarray(pil_resize(image, s, s))
         tiles = np.concatenate([tiles, thumb[None]], axis=0)
     return tiles
 

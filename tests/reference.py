@@ -36,9 +36,17 @@ def ref_grid(width, height, min_num=1, max_num=12, image_size=448):
     return best
 
 
+def ref_resize(image: Image.Image, size, resample=Image.Resampling.BICUBIC) -> Image.Image:
+    """``image.resize(size)`` on the Pillow upstream ran (11.3, its uv.lock): the horizontal pass, rounded to
+    uint8, then the vertical pass -- written as two one-pass calls, which Pillow 13 no longer equals in one
+    call (it goes vertical first where that is less work)."""
+    width, height = size
+    return image.resize((width, image.height), resample).resize((width, height), resample)
+
+
 def ref_tiles(image: Image.Image, min_num=1, max_num=12, image_size=448, use_thumbnail=True):
     cols, rows = ref_grid(image.width, image.height, min_num, max_num, image_size)
-    resized = image.resize((image_size * cols, image_size * rows))
+    resized = ref_resize(image, (image_size * cols, image_size * rows))
     tiles = []
     for i in range(cols * rows):
         box = (
@@ -49,7 +57,7 @@ def ref_tiles(image: Image.Image, min_num=1, max_num=12, image_size=448, use_thu
         )
         tiles.append(resized.crop(box))
     if use_thumbnail and len(tiles) != 1:
-        tiles.append(image.resize((image_size, image_size)))
+        tiles.append(ref_resize(image, (image_size, image_size)))
     return tiles
 
 
@@ -67,7 +75,7 @@ def ref_pixel_values(image: Image.Image, **kw) -> np.ndarray:
 
 
 def ref_g_pixel_values(image: Image.Image, size=1024) -> np.ndarray:
-    return np.asarray(image.resize((size, size))).transpose(2, 0, 1)
+    return np.asarray(ref_resize(image, (size, size))).transpose(2, 0, 1)
 
 
 def ref_nearest(mask: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
@@ -103,7 +111,7 @@ def ref_vp_overall_mask(num_tiles: int, has_prompt: bool) -> np.ndarray:
 def ref_video_frame(frame: Image.Image) -> np.ndarray:
     """``predict_forward``'s per-frame transform: RGB, ``T.Resize((448, 448), BICUBIC)`` (PIL's resize on
     a PIL image), ``ToTensor``, ``Normalize``: one CHW float32 tile."""
-    return ref_normalize(frame.convert("RGB").resize((448, 448), Image.Resampling.BICUBIC))
+    return ref_normalize(ref_resize(frame.convert("RGB"), (448, 448)))
 
 
 def ref_video_prompt(n_frames: int, tokens: int = 256) -> str:

@@ -6,7 +6,9 @@ Not part of the test suite (it needs a second, large environment). Run from the 
         [--data /work/shared/data]
 
 The reference environment holds what upstream v2 runs: ``transformers==4.57.0``, ``torchvision`` (0.29.x pairs
-with torch 2.14.x on PyPI) and ``qwen-vl-utils==0.0.14`` (upstream's lock file; only for the inference cases).
+with torch 2.14.x on PyPI), ``qwen-vl-utils==0.0.14`` (upstream's lock file; only for the inference cases)
+and ``pillow==11.3.0`` (upstream's lock file: Pillow 13 runs some resizes vertical pass first, which changes
+qwen_vl_utils' resize; the package keeps 11.3's order, ``sa2va_hf.resize.pil_resize``).
 This process (sa2va-hf's environment, its own torch) computes the product's outputs; the reference process
 computes upstream's from the same input images; the two are compared value for value. So the comparison also
 crosses torch versions (each environment's own resize kernel).

@@ -58,26 +58,29 @@ _STD = np.asarray(IMAGENET_STD, dtype=np.float32)[:, None, None]
 
 
 def upstream_recipe(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """(pixel_values, g_pixel_values) of one image file, the way upstream computes them."""
+    """(pixel_values, g_pixel_values) of one image file, the way upstream computes them (its resizes on the
+    Pillow it ran: ``pil_resize``, one call each on Pillow <= 12)."""
+    from ..resize import pil_resize
+
     image = Image.open(path).convert("RGB")
     cols, rows = choose_grid(image.width, image.height)
-    resized = image.resize((448 * cols, 448 * rows))
+    resized = pil_resize(image, 448 * cols, 448 * rows)
     tiles = [
         resized.crop(((i % cols) * 448, (i // cols) * 448, (i % cols + 1) * 448, (i // cols + 1) * 448))
         for i in range(cols * rows)
     ]
     if len(tiles) != 1:
-        tiles.append(image.resize((448, 448)))
+        tiles.append(pil_resize(image, 448, 448))
     pixel_values = np.stack(
         [((np.asarray(t).transpose(2, 0, 1).astype(np.float32) / np.float32(255)) - _MEAN) / _STD for t in tiles]
     )
-    grounding = np.ascontiguousarray(np.asarray(image.resize((1024, 1024))).transpose(2, 0, 1))
+    grounding = np.ascontiguousarray(np.asarray(pil_resize(image, 1024, 1024)).transpose(2, 0, 1))
     return pixel_values, grounding
 
 
 def floor_steps(path: str) -> None:
     """The exact path's unavoidable work on one core: decode, the three resizes, the tiles' normalization."""
-    from ..resize import resize
+    from ..resize import pil_resize, resize
     from ..tiling import normalization_table, normalize_planes_into
 
     with Image.open(path) as im:
@@ -90,7 +93,7 @@ def floor_steps(path: str) -> None:
     normalize_planes_into(out[:n], resize(image, 448 * cols, 448 * rows), table, rows, cols)
     if n > 1:
         normalize_planes_into(out[n:], resize(image, 448, 448), table)
-    image.resize((1024, 1024))
+    pil_resize(image, 1024, 1024)
 
 
 def _prompt_grids_upstream(groups: Sequence[list[dict]], mode: str) -> Callable[[], list]:

@@ -138,7 +138,7 @@ def test_rescale_and_normalize_options_are_honoured():
 
 def test_grounding_keeps_sam2_normalization_whatever_the_tile_options():
     out = Sa2VAImageProcessor(normalize_grounding=True, image_mean=0.5, image_std=0.5, do_normalize=False)(RGB)
-    assert np.array_equal(out["g_pixel_values"][0], ref.ref_normalize(RGB.resize((1024, 1024))))
+    assert np.array_equal(out["g_pixel_values"][0], ref.ref_normalize(ref.ref_resize(RGB, (1024, 1024))))
 
 
 def test_options_round_trip_and_are_used_after_loading(tmp_path):

@@ -96,7 +96,7 @@ def test_tile_count_and_thumbnail_last():
     image = noise_image(896, 448)
     out = Sa2VAImageProcessor()(image, return_grounding=False)
     assert out["pixel_values"].shape[0] == 3  # 2x1 grid + thumbnail
-    thumb = ref.ref_normalize(image.resize((448, 448)))
+    thumb = ref.ref_normalize(ref.ref_resize(image, (448, 448)))
     assert np.array_equal(out["pixel_values"][-1], thumb)
     no_thumb = Sa2VAImageProcessor(use_thumbnail=False)(image, return_grounding=False)
     assert no_thumb["pixel_values"].shape[0] == 2
@@ -139,7 +139,7 @@ def test_g_pixel_values_normalized_option():
     image = noise_image(300, 200)
     g = Sa2VAImageProcessor(normalize_grounding=True)(image)["g_pixel_values"][0]
     assert g.dtype == np.float32
-    assert np.array_equal(g, ref.ref_normalize(image.resize((1024, 1024))))
+    assert np.array_equal(g, ref.ref_normalize(ref.ref_resize(image, (1024, 1024))))
 
 
 def test_grounding_size_and_mean_std_options():
@@ -148,7 +148,7 @@ def test_grounding_size_and_mean_std_options():
     ip = Sa2VAImageProcessor(grounding_size=1008, grounding_mean=0.5, grounding_std=[0.5, 0.5, 0.5])
     assert np.array_equal(ip(image)["g_pixel_values"][0], ref.ref_g_pixel_values(image, 1008))
     g = ip(image, normalize_grounding=True)["g_pixel_values"][0]
-    assert np.array_equal(g, ref.ref_normalize(image.resize((1008, 1008)), (0.5,) * 3, (0.5,) * 3))
+    assert np.array_equal(g, ref.ref_normalize(ref.ref_resize(image, (1008, 1008)), (0.5,) * 3, (0.5,) * 3))
     # Sa2VA's SAM3 wrapper normalizes with ImageNet, as its SAM2 one does
     assert (SAM3_GROUNDING.size, tuple(SAM3_GROUNDING.mean), tuple(SAM3_GROUNDING.std)) == (1008, ref.MEAN, ref.STD)
     with pytest.raises(Sa2VAError, match="grounding_std must not hold 0"):
@@ -360,3 +360,19 @@ def test_threaded_grounding_gives_identical_outputs():
     assert np.array_equal(two["g_pixel_values"][1], ref.ref_g_pixel_values(images[1]))
     with pytest.raises(Sa2VAError, match="num_threads"):
         Sa2VAImageProcessor(num_threads=0)
+
+
+@pytest.mark.parametrize("size", [(130, 96, 140, 84), (400, 300, 500, 200), (5, 300, 48, 48), (2250, 1500, 1344, 896)])
+def test_resizes_run_the_horizontal_pass_first_as_the_pillow_upstream_ran(size):
+    """Upstream ran Pillow 11.3: horizontal pass, rounded to uint8, then vertical. Pillow 13 goes vertical
+    first where that is less work (width grows while height shrinks, or height shrinks much more), by
+    up to ~20 grey levels; the processor keeps the old order on any Pillow."""
+    from sa2va_hf.resize import pil_resize
+
+    in_w, in_h, out_w, out_h = size
+    image = Image.fromarray(np.random.default_rng(in_w).integers(0, 256, (in_h, in_w, 3), dtype=np.uint8))
+    expected = np.asarray(ref.ref_resize(image, (out_w, out_h)))
+    np.testing.assert_array_equal(np.asarray(pil_resize(image, out_w, out_h)), expected)
+    ip = Sa2VAImageProcessor(max_tiles=1, use_thumbnail=False, grounding_size=out_w)
+    if out_w == out_h:  # the grounding image is a square resize of the whole image
+        np.testing.assert_array_equal(ip(image)["g_pixel_values"][0], expected.transpose(2, 0, 1))

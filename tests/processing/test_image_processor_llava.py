@@ -24,7 +24,7 @@ def noise_image(w: int, h: int, seed: int = 0) -> Image.Image:
 
 def base_py_recipe(image: Image.Image, mean=CLIP_MEAN, std=CLIP_STD) -> np.ndarray:
     """T.Resize((336, 336), BICUBIC) on a PIL image (PIL's resize), T.ToTensor(), T.Normalize(mean, std)."""
-    resized = image.resize((336, 336), Image.Resampling.BICUBIC)
+    resized = ref.ref_resize(image, (336, 336))
     x = torch.from_numpy(np.array(resized)).permute(2, 0, 1).contiguous().to(torch.float32).div(255)  # ToTensor
     m = torch.as_tensor(mean, dtype=torch.float32).view(-1, 1, 1)
     s = torch.as_tensor(std, dtype=torch.float32).view(-1, 1, 1)
@@ -78,7 +78,7 @@ def test_sam3_grounding_1008():
     out = Sa2VALlavaImageProcessor(grounding_size=1008)(image)
     np.testing.assert_array_equal(out["g_pixel_values"][0], ref.ref_g_pixel_values(image, 1008))
     normalized = Sa2VALlavaImageProcessor(grounding_size=1008, normalize_grounding=True)(image)["g_pixel_values"][0]
-    np.testing.assert_array_equal(normalized, ref.ref_normalize(image.resize((1008, 1008))))
+    np.testing.assert_array_equal(normalized, ref.ref_normalize(ref.ref_resize(image, (1008, 1008))))
 
 
 def test_save_and_load(tmp_path):

@@ -100,8 +100,7 @@ def ref_fast_pixels(images, patch=14, mean=CLIP_MEAN, std=CLIP_STD, limits=SINGL
 
 def ref_inference_pixels(images, **options):
     """predict_forward: qwen_vl_utils' PIL BICUBIC resize first, then the processor (ref_fast_pixels)."""
-    return ref_fast_pixels([im.resize(ref_qwen_vl_utils_size(*im.size), Image.Resampling.BICUBIC) for im in images],
-                           **options)  # fmt: skip
+    return ref_fast_pixels([ref.ref_resize(im, ref_qwen_vl_utils_size(*im.size)) for im in images], **options)
 
 
 SIZES = [(260, 120), (640, 480), (1920, 1080), (28, 28), (1, 1), (3000, 17), (1023, 769), (644, 644)]
