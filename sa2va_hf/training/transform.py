@@ -29,6 +29,7 @@ from .conversations import IGNORE_INDEX, check_max_length, encode_pieces, render
 from .fixes import check_fixes
 from .plan import PlanRandom, check_plan
 from .prompts import RECIPE_PROMPTS
+from .records import check_record
 from .transforms import family_transforms
 from .transforms.base import RECIPES, FamilyTransform, SampleSpec, where
 
@@ -123,9 +124,11 @@ class Sa2VATrainingTransform:
             ) from None
 
     def family_transform(self, record: Mapping[str, Any]) -> FamilyTransform:
+        """The family transform of ``record``, once the record is known to be one it can read (:func:`check_record`)."""
         if not isinstance(record, Mapping) or "source" not in record or "id" not in record:
             raise Sa2VAError(f"a record is a dict with the canonical columns, got {type(record).__name__}")
         family = self.family_of(record["source"])
+        check_record(record)
         transforms = family_transforms()
         if family not in transforms:
             raise Sa2VAError(f"source {record['source']!r} (family {family!r}) has no training transform yet")
