@@ -120,3 +120,21 @@ def test_any_mutated_record_is_refused_by_name_or_builds(transform, refcoco_reco
             transform.render(record, transform.plan(record))
     except Sa2VAError as e:
         assert refcoco_record["id"] in str(e) or "record" in str(e)
+
+
+@pytest.mark.parametrize("segmentation", [[[0, 0, 2, 0, 2, 2]], "abc", 5, {"size": [4, 4]}])
+def test_referring_metrics_take_rles_and_name_what_is_not_one(segmentation):
+    """A polygon or a string where an RLE goes was a bare AttributeError / KeyError."""
+    import numpy as np
+
+    from sa2va_hf import masks
+    from sa2va_hf.errors import MaskFormatError
+    from sa2va_hf.training.evaluation import referring_metrics
+
+    rle = masks.encode(np.eye(4, dtype=np.uint8))
+    for results, targets in (([segmentation], [rle]), ([rle], [segmentation])):
+        with pytest.raises(MaskFormatError, match=r"an RLE must be a dict .*record 'r, expression 0'"):
+            referring_metrics(
+                [{"id": "r", "text_index": 0, "segmentation": results[0]}],
+                [{"id": "r", "text_index": 0, "segmentation": targets[0]}],
+            )
