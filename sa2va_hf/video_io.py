@@ -49,16 +49,20 @@ from .threads import default_num_threads
 __all__ = ["VIDEO_FORMATS", "frame_count", "header_info", "probe", "read_frames", "read_record_frames", "video_source"]
 
 #: FFmpeg demuxers a video may be read with: plain media files, none of which opens another file (mp4 / mov /
-#: m4v / 3gp -- external data references stay off --, Matroska / WebM, AVI, MPEG-TS, MPEG-PS, FLV, Ogg, ASF).
-#: Playlists (HLS), concat lists, image sequences, DASH manifests ... are refused before they are demuxed.
-VIDEO_FORMATS = ("mov", "matroska", "avi", "mpegts", "mpeg", "flv", "ogg", "asf")
+#: m4v / 3gp -- external data references stay off --, Matroska / WebM, AVI, MPEG-TS, MPEG-PS and MPEG-1/2
+#: video, FLV, Ogg, ASF / WMV). Playlists (HLS), concat lists, image sequences, DASH manifests ... are
+#: refused before they are demuxed.
+VIDEO_FORMATS = ("mov", "matroska", "avi", "mpegts", "mpeg", "mpegvideo", "flv", "ogg", "asf")
 _CONTAINER_OPTIONS = {
     "format_whitelist": ",".join(VIDEO_FORMATS),
     "protocol_whitelist": "file",  # a path is a local file, never a URL nor a protocol (concat:, subfile:)
     "enable_drefs": "0",  # mov: never follow a reference to another file (FFmpeg's default, made explicit)
 }
-#: FFmpeg's decoders check ``max_pixels`` against a frame's width rounded up to their row alignment (64 here)
+#: A decoder may allocate a frame a little larger than the header's (rows aligned to 64 here), and FFmpeg's
+#: MPEG-4 / WMV / FLV decoders more for a small one (54K pixels for 48x32): it is held to the header's size with
+#: this much slack, and to at least ``_FRAME_FLOOR`` pixels (6 MiB of YUV)
 _FRAME_SLACK = 64
+_FRAME_FLOOR = 1 << 22
 
 
 def video_source(video: Any) -> tuple[Any, str]:
@@ -150,7 +154,7 @@ def _check_video_stream(container: Any, name: str, limit: int | None, context: s
     w, h = int(codec.width), int(codec.height)
     _refuse_over_limit(name, w, h, limit, context, what="video", error=VideoLoadError)
     # a frame of another size is an error anyway (_decoded): one much larger is refused before it is allocated
-    frame_bound = (w + _FRAME_SLACK) * (h + _FRAME_SLACK) if w > 0 and h > 0 else limit
+    frame_bound = max((w + _FRAME_SLACK) * (h + _FRAME_SLACK), _FRAME_FLOOR) if w > 0 and h > 0 else limit
     if frame_bound is not None:
         codec.options = {**dict(codec.options or {}), "max_pixels": str(frame_bound)}
 

@@ -206,6 +206,35 @@ def test_a_build_refuses_a_video_over_the_limit(data_dir, tmp_path, monkeypatch)
             load_source(source, data_dir, cache_dir=str(tmp_path / "cache" / source))
 
 
+# ------------------------------------------------------------------ what stays readable
+
+CONTAINERS = [  # (FFmpeg muxer, encoder, extension): every extension the processor takes for a video file
+    ("mp4", "libx264", "mp4"), ("mov", "libx264", "mov"), ("3gp", "libx264", "3gp"), ("mp4", "libx264", "m4v"),
+    ("matroska", "libx264", "mkv"), ("webm", "libvpx", "webm"), ("avi", "mpeg4", "avi"),
+    ("mpeg", "mpeg1video", "mpg"), ("mpeg1video", "mpeg1video", "mpeg"), ("flv", "flv", "flv"),
+    ("asf", "wmv2", "wmv"), ("mpegts", "libx264", "ts"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("size", [(32, 48), (144, 176)])
+@pytest.mark.parametrize("muxer, encoder, ext", CONTAINERS)
+def test_every_plain_container_the_processor_names_is_read(tmp_path, muxer, encoder, ext, size):
+    """The format list, and the decoders' bound on frame sizes, leave genuine files alone (MPEG-4 part 2, WMV and
+    FLV decoders allocate 35x a 48x32 frame)."""
+    import av
+
+    from sa2va_hf.video_processing_sa2va import VIDEO_EXTENSIONS
+
+    assert f".{ext}" in VIDEO_EXTENSIONS
+    path = str(tmp_path / f"clip.{ext}")
+    try:
+        write_mp4(path, [frame_signature_image(i, *size) for i in range(12)], container_format=muxer, codec=encoder)
+    except av.FFmpegError as e:  # pragma: no cover - an FFmpeg build without the encoder
+        pytest.skip(f"no {encoder} encoder: {e}")
+    assert [frame_signature(f) for f in video_io.read_frames(path, [0, 5, 11])] == [0, 5, 11]
+    assert video_io.probe(path)[2:] == size
+
+
 # ------------------------------------------------------------------ frame size changes, undecodable streams
 
 
