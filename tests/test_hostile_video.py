@@ -14,6 +14,8 @@ import shutil
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from sa2va_hf import video_io
@@ -26,6 +28,11 @@ from .fakedata import ref_sav as fake_ref_sav
 from .fakedata._common import frame_signature, frame_signature_image, write_mp4
 from .video_entry_points import ENTRY_POINTS, point_sources_at, run, source_folders
 
+# Fixed examples, no example database in the checkout, and no per-example deadline (no timing asserts).
+PROPERTY = settings(
+    max_examples=60, deadline=None, database=None, derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)  # fmt: skip
 SENTINEL_GREY = 250  # no fake source's frame is this bright (frame_signature_image: 20 + 20 * i, i < 10)
 H, W = fake_ref_sav.H, fake_ref_sav.W  # the fake sources' frame size: the sentinel would pass their checks
 ONE_BOMB_FRAME_MIB = 9504 * 9504 * 3 // 2 // 2**20  # 129 MiB: one YUV 4:2:0 frame of the bomb below
@@ -319,6 +326,26 @@ def test_frame_indices_are_ints_not_coerced(clip, indices, match):
         video_io.read_frames(clip, indices)
     with pytest.raises(VideoLoadError, match=match + r".*record 'v'"):
         Sa2VAVideoProcessor()({"video": clip, "frame_indices": indices, "id": "v"}, return_grounding=False)
+
+
+_indices = st.lists(
+    st.one_of(st.integers(-2, 7), st.none(), st.floats(-1, 6), st.text(max_size=2), st.booleans(),
+              st.integers(-2, 7).map(np.int64)),
+    max_size=6,
+)  # fmt: skip
+
+
+@PROPERTY
+@given(indices=_indices)
+def test_any_frame_indices_give_those_frames_or_a_named_error(clip, indices):
+    try:
+        frames = video_io.read_frames(clip, indices, record="v")
+    except VideoLoadError as e:
+        assert "record 'v'" in str(e)
+        ints = all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in indices)
+        assert not ints or min(indices) < 0 or max(indices) >= 5
+        return
+    assert [frame_signature(f) for f in frames] == [int(i) for i in indices]
 
 
 def test_numpy_integer_indices_are_ints(clip):
