@@ -3,7 +3,7 @@ only inside ``OUT``.
 
 An output folder may come from anywhere (a cloned dataset repository, a shared drive), so its manifest is
 checked before anything in it is acted on: every listed file must be one an export writes --
-``<config>/<split>-NNNNN-of-NNNNN.parquet`` under its own config and split -- and no path the export writes
+``<config>/<split>-NNNNN-of-NNNNN[-<digest>].parquet`` under its own config and split -- and no path the export writes
 or deletes may lead out of ``OUT`` through a symlink. A manifest that is not such a listing is an error
 naming it, never a path to delete.
 """
@@ -21,6 +21,8 @@ from ..errors import Sa2VAError
 __all__ = ["check_folder_name", "inside_output", "load_manifest"]
 
 MANIFEST = "sa2va_export.json"
+#: a shard's name may end in the start of its sha256 (``train-00000-of-00001-0123456789abcdef.parquet``)
+SHARD_DIGEST = "(?:-[0-9a-f]{16})?"
 _ENTRY_KEYS = {"config", "source", "split", "num_records", "num_bytes", "files"}
 
 
@@ -88,7 +90,7 @@ def _check_entry(config: str, split: str, entry: Any, path: str) -> None:
         value = entry[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise Sa2VAError(f"{_bad(path)}: {where}: {key} must be an int >= 0, got {value!r}")
-    shard = re.compile(rf"{re.escape(config)}/{re.escape(split)}-\d{{5}}-of-\d{{5}}\.parquet")
+    shard = re.compile(rf"{re.escape(config)}/{re.escape(split)}-\d{{5}}-of-\d{{5}}{SHARD_DIGEST}\.parquet")
     files = entry["files"]
     if not isinstance(files, list) or not all(isinstance(f, str) and shard.fullmatch(f) for f in files):
         raise Sa2VAError(

@@ -33,13 +33,13 @@ from ..errors import Sa2VAError
 __all__ = ["collated_batches", "read_export", "training_samples"]
 
 
-#: an export's shard: ``OUT/<config>/<split>-00000-of-00003.parquet``
-_SHARD = re.compile(r"(?P<split>.+)-\d{5}-of-\d{5}\.parquet")
+#: an export's shard: ``OUT/<config>/<split>-00000-of-00003[-<sha256 start>].parquet``
+_SHARD = re.compile(r"(?P<split>.+)-\d{5}-of-\d{5}(?:-[0-9a-f]{16})?\.parquet")
 
 
 def read_export(output: str | os.PathLike, config: str, split: str = "train", **read_kwargs: Any):
     """The records of one config and split of an export as a ``ray.data.Dataset``: its Parquet shards, as the
-    export names them (``OUT/<config>/<split>-NNNNN-of-NNNNN.parquet``; the manifest is not needed to find them,
+    export names them (``OUT/<config>/<split>-NNNNN-of-NNNNN[-<digest>].parquet``; the manifest is not needed to find them,
     so an edited one cannot point elsewhere)."""
     import ray.data
 

@@ -159,3 +159,14 @@ def test_any_manifest_is_refused_or_lists_only_shards_inside_their_folder(tmp_pa
                 path = os.path.realpath(os.path.join(out, *rel.split("/")))
                 assert os.path.dirname(path) == os.path.join(root, config)
                 assert os.path.basename(path).startswith(f"{split}-") and path.endswith(".parquet")
+
+
+def test_a_shard_name_may_end_in_its_digest(tmp_path):
+    """Shards named after their sha256 (``train-00000-of-00001-<16 hex digits>.parquet``) are an export's own."""
+    out = tmp_path / "out"
+    files = ["folder/train-00000-of-00001-0123456789abcdef.parquet"]
+    _plant(out, {"folder": {"train": _entry("folder", "train", files)}})
+    assert load_manifest(str(out))["folder"]["train"]["files"] == files
+    _plant(out, {"folder": {"train": _entry("folder", "train", ["folder/train-00000-of-00001-../x.parquet"])}})
+    with pytest.raises(Sa2VAError, match=r"files must be the split's own shards"):
+        load_manifest(str(out))

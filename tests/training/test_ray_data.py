@@ -67,3 +67,6 @@ def test_read_export_finds_the_shards_without_trusting_the_manifest(tmp_path):
     assert read_export(tmp_path / "out", "refcoco", split="val").count() == expected == 1
     with pytest.raises(Sa2VAError, match=r"config '\.\./data' is not a name of the export's"):
         read_export(tmp_path / "out", "../data")
+    (shard,) = (tmp_path / "out" / "refcoco").glob("val-*.parquet")  # a name ending in the file's digest
+    shard.rename(shard.with_name("val-00000-of-00001-0123456789abcdef.parquet"))
+    assert read_export(tmp_path / "out", "refcoco", split="val").count() == 1
