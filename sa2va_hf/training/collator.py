@@ -65,6 +65,8 @@ class Sa2VACollator:
             ``[SEG]`` tokens are checked against its masks (``None``: not checked).
     """
 
+    seg_token_id: int | None = None  # the default of a collator pickled before it existed
+
     def __init__(
         self,
         pad_token_id: int = UPSTREAM_PAD_TOKEN_ID,
@@ -101,7 +103,7 @@ class Sa2VACollator:
         for i, (a, b) in enumerate(zip(ids, labels or ids)):
             if len(a) != len(b):
                 raise Sa2VAError(f"sample {i}: {len(a)} input_ids but {len(b)} labels")
-        if getattr(self, "seg_token_id", None) is not None:
+        if self.seg_token_id is not None:
             for i, (s, a) in enumerate(zip(samples, ids)):
                 _check_seg_tokens(s, a, self.seg_token_id, i)
         length = max(len(a) for a in ids)

@@ -81,6 +81,11 @@ class Sa2VATrainingTransform:
     visual prompts), and ``plan``: the JSON dict it was built from.
     """
 
+    # defaults for a transform pickled before these existed
+    control_tokens = "error"
+    seg_mismatch = "error"
+    _control: tuple | None = None  # (control token pattern, [SEG] id or None), from the tokenizer
+
     def __init__(
         self,
         processor: Any,
@@ -124,7 +129,7 @@ class Sa2VATrainingTransform:
         self.seg_mismatch = seg_mismatch
         self.epoch = 0
         self._splits: bool | None = None  # does <IMG_CONTEXT> split the text around it (see _encode)
-        self._control: tuple | None = None  # (control token pattern, [SEG] id or None), from the tokenizer
+        self._control = None
 
     def __repr__(self) -> str:
         return (
@@ -340,7 +345,7 @@ class Sa2VATrainingTransform:
 
     def _control_tokens(self) -> tuple:
         """(pattern of the tokenizer's control tokens or None, the id of ``[SEG]`` when it is one token or None)."""
-        if getattr(self, "_control", None) is None:
+        if self._control is None:
             tokenizer = self.processor.tokenizer
             tokens = control_token_list(tokenizer)
             seg = tokenizer.convert_tokens_to_ids(SEG_TOKEN) if SEG_TOKEN in tokens else None
@@ -349,16 +354,15 @@ class Sa2VATrainingTransform:
 
     def _text_reason(self, record: Mapping[str, Any], family: FamilyTransform) -> str | None:
         """Why the record's own text makes its samples refused under ``control_tokens`` / ``seg_mismatch``."""
-        policy = getattr(self, "control_tokens", "error")
-        if policy == "plain":
+        if self.control_tokens == "plain":
             return MARKS_REASON if marks_in(record_texts(record)) else None
         found = found_tokens(family.data_texts(record, self), self._control_tokens()[0])
-        return text_reason(found, policy, getattr(self, "seg_mismatch", "error")) if found else None
+        return text_reason(found, self.control_tokens, self.seg_mismatch) if found else None
 
     def _check_seg_tokens(self, input_ids: list[int], spec: SampleSpec, plan: Mapping[str, Any], record) -> None:
         """One ``[SEG]`` per mask group (a video: per object), unless ``seg_mismatch="upstream"``."""
         seg = self._control_tokens()[1]
-        if getattr(self, "seg_mismatch", "error") == "upstream" or seg is None:
+        if self.seg_mismatch == "upstream" or seg is None:
             return
         if spec.mask_groups is None and plan.get("eval"):
             return  # an evaluation prompt without ground truth: the answer's [SEG] is what the model should say
