@@ -30,10 +30,14 @@ IMAGE_FILE_ERRORS = (
 )
 
 
-def _refuse_over_limit(name: str, w: int, h: int, limit: int | None, context: str = "") -> None:
+def _refuse_over_limit(
+    name: str, w: int, h: int, limit: int | None, context: str = "", *, what: str = "image file",
+    error: type[Exception] = ImageLoadError,
+) -> None:  # fmt: skip
+    """Refuse a picture of ``w`` x ``h`` over ``limit`` pixels (images, and video frames: ``what="video"``)."""
     if limit is not None and w * h > limit:
-        raise ImageLoadError(
-            f"image file {name!r} is {w}x{h} = {w * h} pixels, over the limit of {limit} "
+        raise error(
+            f"{what} {name!r} is {w}x{h} = {w * h} pixels, over the limit of {limit} "
             f"(a decompression bomb?); raise max_pixels (or PIL.Image.MAX_IMAGE_PIXELS) if it is genuine{context}"
         )
 

@@ -31,7 +31,7 @@ Within these bounds every result is exactly pycocotools' own.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -222,6 +222,9 @@ def _encode_runs(runs: np.ndarray, h: int, w: int) -> dict:
 
 def _rle_runs(rle: dict, height: object, width: object, ctx: str) -> tuple[np.ndarray, int, int, bytes | None]:
     """(checked runs, h, w, the counts as bytes for a compressed RLE else None) of an RLE dict."""
+    if not isinstance(rle, Mapping) or "counts" not in rle:  # e.g. a polygon list, or a string, where an RLE goes
+        got = f"a dict with keys {sorted(map(str, rle))}" if isinstance(rle, Mapping) else _show(rle)
+        raise MaskFormatError(f"an RLE must be a dict {{'size': [h, w], 'counts': ...}}, got {got}{ctx}")
     size = rle.get("size")
     if not isinstance(size, (list, tuple)) or len(size) != 2:
         raise MaskFormatError(f"RLE 'size' must be [height, width], got {_show(size)}{ctx}")

@@ -25,10 +25,21 @@ parent's context but not its threads, and its first conversion waits for them fo
 So frames are converted with a context of this module's own, made in the process (and thread) that uses
 it; a context inherited through ``fork`` is kept alive, never used nor freed (freeing it would join the
 missing threads). Decoders need no such care: a container is opened and closed inside one call.
+
+Hostile files: a video is one plain media file. FFmpeg opens files in C, out of Python's sight, and some
+of its demuxers open others (an HLS playlist opens whatever it lists, anywhere, and one without an end
+waits for more forever; a concat list; an image sequence), so only the demuxers of :data:`VIDEO_FORMATS`
+are allowed, on local files only: FFmpeg refuses any other format after reading the first bytes, before
+its demuxer runs. A video whose frames are over the pixel limit images get (``max_pixels``, PIL's
+``MAX_IMAGE_PIXELS`` by default) is refused from its stream header before a frame is decoded (a bomb of 60
+frames at 9500x9500 fits in 6 KB), and FFmpeg's decoders allocate no frame over that limit while the file is
+opened, nor one much larger than the header's size afterwards; a frame whose size differs from the header's
+(a size change mid-stream) is a :class:`VideoLoadError` when it is read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -37,13 +48,30 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from .errors import VideoLoadError, where
-from .image_io import to_rgb_image
+from .image_io import _refuse_over_limit, to_rgb_image
 from .threads import default_num_threads
 
-__all__ = ["frame_count", "header_info", "probe", "read_frames", "read_record_frames", "video_source"]
+__all__ = ["VIDEO_FORMATS", "frame_count", "header_info", "probe", "read_frames", "read_record_frames", "video_source"]
+
+#: FFmpeg demuxers a video may be read with: plain media files, none of which opens another file (mp4 / mov /
+#: m4v / 3gp -- external data references stay off --, Matroska / WebM, AVI, MPEG-TS, MPEG-PS and MPEG-1/2
+#: video, FLV, Ogg, ASF / WMV). Playlists (HLS), concat lists, image sequences, DASH manifests ... are
+#: refused before they are demuxed.
+VIDEO_FORMATS = ("mov", "matroska", "avi", "mpegts", "mpeg", "mpegvideo", "flv", "ogg", "asf")
+_CONTAINER_OPTIONS = {
+    "format_whitelist": ",".join(VIDEO_FORMATS),
+    "protocol_whitelist": "file",  # a path is a local file, never a URL nor a protocol (concat:, subfile:)
+    "enable_drefs": "0",  # mov: never follow a reference to another file (FFmpeg's default, made explicit)
+}
+#: A decoder may allocate a frame a little larger than the header's (rows aligned to 64 here), and FFmpeg's
+#: MPEG-4 / WMV / FLV decoders more for a small one (54K pixels for 48x32): it is held to the header's size with
+#: this much slack, and to at least ``_FRAME_FLOOR`` pixels (6 MiB of YUV)
+_FRAME_SLACK = 64
+_FRAME_FLOOR = 1 << 22
 
 
 def video_source(video: Any) -> tuple[Any, str]:
@@ -115,32 +143,104 @@ def _turned(image: Image.Image, turns: int) -> Image.Image:
     return image if not turns else image.transpose(_QUARTER_TURNS[turns])
 
 
-def _open(video: Any, file: object, record: object):
+def _pixel_limit(max_pixels: int | None) -> int | None:
+    return Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
+
+
+def _open(video: Any, file: object, record: object, max_pixels: int | None = None):
+    """(av, an open container of a plain media file whose video frames are within the pixel limit, its name)."""
     try:
         import av
     except ImportError:
         raise ImportError("decoding video files needs PyAV: pip install av") from None
     target, name = video_source(video)
-    if isinstance(target, str) and not os.path.isfile(target):
-        raise VideoLoadError(f"video file {name!r} does not exist{where(file, record)}")
+    if isinstance(target, str):
+        if not os.path.isfile(target):
+            raise VideoLoadError(f"video file {name!r} does not exist{where(file, record)}")
+        target = os.path.abspath(target)  # '/...': never read as a protocol ('concat:a|b', 'file:...')
+    limit = _pixel_limit(max_pixels)
+    # the decoders FFmpeg runs while opening (to learn the stream's parameters) allocate no frame over the limit
+    decoder_options = {} if limit is None else {"max_pixels": str(limit)}
     try:
-        container = av.open(target)
-    except (av.FFmpegError, OSError, ValueError) as e:
+        container = av.open(target, container_options=_CONTAINER_OPTIONS, options=decoder_options)
+    except av.ArgumentError as e:  # what FFmpeg says of a format off the list (EINVAL), before demuxing it
+        raise VideoLoadError(
+            f"video {name!r} is not a plain media file FFmpeg may read here (allowed demuxers: "
+            f"{', '.join(VIDEO_FORMATS)}; a playlist, concat list or image sequence opens other files): "
+            f"{e}{where(file, record)}"
+        ) from None
+    except (av.FFmpegError, OSError, ValueError, MemoryError) as e:
         raise VideoLoadError(f"video {name!r} cannot be opened: {e}{where(file, record)}") from None
-    if not container.streams.video:
+    try:
+        _check_video_stream(container, name, limit, where(file, record))
+    except BaseException:
         container.close()
-        raise VideoLoadError(f"video {name!r} has no video stream{where(file, record)}")
+        raise
     return av, container, name
 
 
-def _decoded(container):
+def _check_video_stream(container: Any, name: str, limit: int | None, context: str) -> None:
+    """The first video stream has a decoder and a frame size within ``limit``, from its header; its decoder is
+    then held to that size (a frame much larger than the header says is never allocated)."""
+    if not container.streams.video:
+        raise VideoLoadError(f"video {name!r} has no video stream{context}")
+    stream = container.streams.video[0]
+    codec = stream.codec_context
+    if codec is None:  # e.g. an unknown fourcc: FFmpeg has no decoder for it
+        raise VideoLoadError(
+            f"video {name!r} has a video stream FFmpeg cannot decode (no decoder for its codec){context}"
+        )
+    w, h = int(codec.width), int(codec.height)
+    _refuse_over_limit(name, w, h, limit, context, what="video", error=VideoLoadError)
+    # a frame of another size is an error anyway (_decoded): one much larger is refused before it is allocated
+    frame_bound = max((w + _FRAME_SLACK) * (h + _FRAME_SLACK), _FRAME_FLOOR) if w > 0 and h > 0 else limit
+    if frame_bound is not None:
+        codec.options = {**dict(codec.options or {}), "max_pixels": str(frame_bound)}
+
+
+@contextlib.contextmanager
+def _decoding(av: Any, name: str, context: str):
+    """What FFmpeg raises while demuxing and decoding, and an allocation that fails, as a named VideoLoadError."""
+    try:
+        yield
+    except av.FFmpegError as e:
+        raise VideoLoadError(f"video {name!r} cannot be decoded: {e}{context}") from None
+    except MemoryError:
+        raise VideoLoadError(f"video {name!r} is too large to decode in the memory available{context}") from None
+
+
+def _decoded(container, name: str, context: str):
     """The video stream's frames in presentation order, as ``container.decode(video=0)`` gives them, but
     without the packet a file cut short ends in (marked corrupt by the demuxer): a download cut short
-    gives its whole frames, as :func:`probe` counts them, instead of failing on its last bytes."""
-    for packet in container.demux(container.streams.video[0]):
+    gives its whole frames, as :func:`probe` counts them, instead of failing on its last bytes. A frame
+    of another size than the stream header's (which builds check against the masks) is an error."""
+    stream = container.streams.video[0]
+    size = (int(stream.codec_context.width), int(stream.codec_context.height))
+    index = 0
+    for packet in container.demux(stream):
         if packet.is_corrupt:
             continue
-        yield from packet.decode()  # the closing empty packet drains the decoder
+        for frame in packet.decode():  # the closing empty packet drains the decoder
+            if (frame.width, frame.height) != size:
+                raise VideoLoadError(
+                    f"video {name!r}: frame {index} is {frame.width}x{frame.height} (W x H) but the stream header "
+                    f"says {size[0]}x{size[1]}: its frame size changes mid-stream{context}"
+                )
+            index += 1
+            yield frame
+
+
+def _frame_indices(indices: Iterable[Any], file: object, record: object) -> list[int]:
+    """``indices`` as ints; anything else (``None``, ``1.7``, ``"2"``, ``True``, negative) is an error, not coerced."""
+    if isinstance(indices, (str, bytes)) or not isinstance(indices, Iterable):
+        raise VideoLoadError(f"frame indices must be a list of ints, got {type(indices).__name__}{where(file, record)}")
+    wanted = list(indices)
+    for i in wanted:
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+            raise VideoLoadError(f"frame indices must be ints, got {i!r} in {wanted!r:.200}{where(file, record)}")
+        if i < 0:
+            raise VideoLoadError(f"frame indices must be >= 0, got {int(i)}{where(file, record)}")
+    return [int(i) for i in wanted]
 
 
 def read_frames(
@@ -149,32 +249,29 @@ def read_frames(
     *,
     file: object = None,
     record: object = None,
+    max_pixels: int | None = None,
 ) -> list[Image.Image]:
     """RGB frames of ``video`` at ``indices`` (0-based, presentation order), in the order asked.
 
     ``indices=None`` reads every frame. An index the video does not reach is a
-    :class:`VideoLoadError` naming the video (and ``file`` / ``record`` when given).
+    :class:`VideoLoadError` naming the video (and ``file`` / ``record`` when given). A video whose frames are
+    over ``max_pixels`` (PIL's ``MAX_IMAGE_PIXELS`` by default) is refused before any frame is decoded.
     """
-    wanted: Sequence[int] | None = None if indices is None else [int(i) for i in indices]
-    if wanted is not None and any(i < 0 for i in wanted):
-        raise VideoLoadError(f"frame indices must be >= 0, got {min(wanted)}{where(file, record)}")
+    wanted: Sequence[int] | None = None if indices is None else _frame_indices(indices, file, record)
     if wanted is not None and not wanted:
         return []
-    av, container, name = _open(video, file, record)
+    av, container, name = _open(video, file, record, max_pixels)
     keep = None if wanted is None else set(wanted)
     last = None if wanted is None else max(wanted)
     got: dict[int, Image.Image] = {}
     decoded = 0
-    try:
-        with container:
-            for frame in _decoded(container):
-                index, decoded = decoded, decoded + 1
-                if keep is None or index in keep:
-                    got[index] = _turned(_to_rgb_image(av, frame), _quarter_turns(frame, name, file, record))
-                if last is not None and index >= last:
-                    break
-    except av.FFmpegError as e:
-        raise VideoLoadError(f"video {name!r} cannot be decoded: {e}{where(file, record)}") from None
+    with _decoding(av, name, where(file, record)), container:
+        for frame in _decoded(container, name, where(file, record)):
+            index, decoded = decoded, decoded + 1
+            if keep is None or index in keep:
+                got[index] = _turned(_to_rgb_image(av, frame), _quarter_turns(frame, name, file, record))
+            if last is not None and index >= last:
+                break
     if not decoded:
         raise VideoLoadError(f"video {name!r} has no decodable frame{where(file, record)}")
     if wanted is None:
@@ -195,14 +292,11 @@ def frame_count(video: Any, *, file: object = None, record: object = None, stop_
     """
     av, container, name = _open(video, file, record)
     n = 0
-    try:
-        with container:
-            for _ in _decoded(container):
-                n += 1
-                if stop_at is not None and n >= stop_at:
-                    break
-    except av.FFmpegError as e:
-        raise VideoLoadError(f"video {name!r} cannot be decoded: {e}{where(file, record)}") from None
+    with _decoding(av, name, where(file, record)), container:
+        for _ in _decoded(container, name, where(file, record)):
+            n += 1
+            if stop_at is not None and n >= stop_at:
+                break
     return n
 
 
@@ -235,26 +329,34 @@ def probe(video: Any, *, file: object = None, record: object = None) -> tuple[in
     """
     av, container, name = _open(video, file, record)
     packets, first = 0, []
-    try:
-        with container:
-            stream = container.streams.video[0]
-            stated = int(stream.frames or 0) or None
-            h, w = int(stream.codec_context.height), int(stream.codec_context.width)
-            for packet in container.demux(stream):
-                if packet.size == 0 or packet.is_corrupt:  # the demuxer's flush packet; a packet cut short
-                    continue
-                packets += 1
-                if not first:
-                    first = packet.decode()
-            if not first and packets:
-                first = stream.codec_context.decode(None)  # a decoder that holds frames back
-    except av.FFmpegError as e:
-        raise VideoLoadError(f"video {name!r} cannot be decoded: {e}{where(file, record)}") from None
+    with _decoding(av, name, where(file, record)), container:
+        stream = container.streams.video[0]
+        stated = int(stream.frames or 0) or None
+        h, w = int(stream.codec_context.height), int(stream.codec_context.width)
+        for packet in container.demux(stream):
+            if packet.size == 0 or packet.is_corrupt:  # the demuxer's flush packet; a packet cut short
+                continue
+            packets += 1
+            if not first:
+                first = _same_size(packet.decode(), w, h, name, file, record)
+        if not first and packets:  # a decoder that holds frames back
+            first = _same_size(stream.codec_context.decode(None), w, h, name, file, record)
     if not first:
         raise VideoLoadError(f"video {name!r} has no decodable frame{where(file, record)}")
     if _quarter_turns(first[0], name, file, record) % 2:
         h, w = w, h
     return stated, packets, h, w
+
+
+def _same_size(frames: list, w: int, h: int, name: str, file: object, record: object) -> list:
+    """``frames``, each checked to have the header's size (the size builds check)."""
+    for frame in frames:
+        if (frame.width, frame.height) != (w, h):
+            raise VideoLoadError(
+                f"video {name!r}: its first frame is {frame.width}x{frame.height} (W x H) but the stream header "
+                f"says {w}x{h}{where(file, record)}"
+            )
+    return frames
 
 
 def read_record_frames(
@@ -266,7 +368,7 @@ def read_record_frames(
     stored ``frames`` (PIL images as ``datasets`` decodes them, paths, or ``{"path", "bytes"}``),
     or a ``video`` (path, bytes or ``{"path", "bytes"}``) read at ``frame_indices`` -- every frame of
     the video when the dict has no ``frame_indices``. Only the frames asked for are decoded.
-    ``max_pixels`` bounds image files read by path (PIL's limit by default).
+    ``max_pixels`` bounds image files read by path and video frames (PIL's limit by default).
     """
     rec = record.get("id")
     video = record.get("video")
@@ -281,6 +383,7 @@ def read_record_frames(
         return out
     indices = record.get("frame_indices")
     if indices is None:  # a video on its own: positions are frame numbers
-        return read_frames(video, which, record=rec)
-    wanted = list(indices) if which is None else [indices[i] for i in which]
-    return read_frames(video, wanted, record=rec)
+        return read_frames(video, which, record=rec, max_pixels=max_pixels)
+    indices = _frame_indices(indices, None, rec)
+    wanted = indices if which is None else [indices[i] for i in which]
+    return read_frames(video, wanted, record=rec, max_pixels=max_pixels)

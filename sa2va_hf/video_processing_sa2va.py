@@ -297,7 +297,7 @@ def load_video(video: Any, v: int, opts: Any) -> list:
         if isinstance(video, Mapping) and ("video" in video or "frames" in video):
             frames = read_record_frames(video, max_pixels=opts.max_image_pixels)
         else:
-            frames = read_frames(video)
+            frames = read_frames(video, max_pixels=opts.max_image_pixels)
         what = f"video {v}" + (f" (record {video['id']!r})" if isinstance(video, Mapping) and "id" in video else "")
     else:
         frames = list(video)  # torch tensors stay tensors: their frames are read channels-first

@@ -184,11 +184,12 @@ def file_fingerprint(paths: Sequence[str]) -> str:
     """A short string that changes when any input file changes (size, mtime)."""
     h = hashlib.sha256()
     for p in sorted(paths):
+        name = os.fsencode(p)  # a file name is bytes: one that is not UTF-8 is hashed as it is on disk
         try:
             st = os.stat(p)
-            h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+            h.update(name + f"\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
         except OSError:
-            h.update(f"{p}\0missing\n".encode())
+            h.update(name + b"\0missing\n")
     return h.hexdigest()[:16]
 
 

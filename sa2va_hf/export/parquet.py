@@ -27,10 +27,10 @@ from typing import Any
 from ..data.catalog import get_spec
 from ..data.orientation import clear_orientation
 from ..errors import ImageLoadError, Sa2VAError, VideoLoadError
+from .manifest import MANIFEST, check_folder_name, inside_output, load_manifest
 
 __all__ = ["ExportedSplit", "export_sources", "portable_features_dict", "MANIFEST"]
 
-MANIFEST = "sa2va_export.json"
 DEFAULT_SHARD_BYTES = 500 << 20
 ROWS_PER_GROUP = 100  # what datasets uses for image datasets: small groups stream well
 VIDEO_ROWS_PER_GROUP = 8  # a row holds a whole mp4
@@ -165,14 +165,6 @@ def _digest(path: str) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()[:16]
 
 
-def _load_manifest(output: str) -> dict[str, dict[str, dict]]:
-    path = os.path.join(output, MANIFEST)
-    if not os.path.isfile(path):
-        return {}
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
 def export_sources(
     names: Sequence[str],
     data_dir: str | os.PathLike,
@@ -205,14 +197,16 @@ def export_sources(
         raise Sa2VAError(f"options given for sources that are not exported: {unknown}")
     specs = [get_spec(name) for name in names]  # unknown names fail before any work
     card_info = {name: check_card_info(name, info) for name, info in (card or {}).items()}
-    manifest = _load_manifest(output)
+    manifest = load_manifest(output)  # checked: it lists what the export may delete
+    for name in (MANIFEST, "README.md"):
+        inside_output(output, os.path.join(output, name))
     exported: list[ExportedSplit] = []
     for spec in specs:
         source_options = dict(options.get(spec.name, {}))
         # own data exported under its own name, so several of them share one OUT
         config = source_options.get("name") or source_options.get("source_name") or spec.name
+        out_dir = inside_output(output, os.path.join(output, check_folder_name(config, "the exported name")))
         built = load_source(spec.name, data_dir, cache_dir=cache_dir, num_proc=num_proc, **source_options)
-        out_dir = os.path.join(output, config)
         _remove_old_files(output, manifest.get(config, {}))
         manifest[config] = {}
         for split, ds in built.items():
@@ -235,9 +229,10 @@ def export_sources(
 
 
 def _remove_old_files(output: str, splits: Mapping[str, Mapping]) -> None:
+    """Delete a config's shards of an earlier export (``splits``: its checked manifest entries)."""
     for entry in splits.values():
-        for rel in entry.get("files", []):
-            path = os.path.join(output, *rel.split("/"))
+        for rel in entry["files"]:
+            path = inside_output(output, os.path.join(output, *rel.split("/")))
             if os.path.isfile(path):
                 os.remove(path)
 

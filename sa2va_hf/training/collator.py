@@ -20,6 +20,11 @@ The batch:
   (Qwen-family processors) concatenated;
 * ``plans`` (with ``return_plans=True``): each sample's plan (``Sa2VATrainingTransform`` samples), in order.
 
+With ``seg_token_id`` (the tokenizer's ``[SEG]``), every sample must hold one ``[SEG]`` per mask -- per
+object for a video, whose ``masks`` hold one per object and frame -- and none without masks (an evaluation
+sample without ground truth aside): the model pairs them in order, so one too many or too few gives a mask
+to the wrong phrase.
+
 Keys a sample lacks may also be present with the value ``None`` (a batched ``with_transform`` gives
 every sample every key of its batch).
 """
@@ -56,7 +61,11 @@ class Sa2VACollator:
         pad_to_multiple_of: round the padded length up to a multiple of this.
         return_position_ids: also return ``position_ids`` as upstream does.
         return_plans: also return ``plans``, each sample's ``plan`` (``None`` for a sample without one).
+        seg_token_id: the ``[SEG]`` token's id (``tokenizer.convert_tokens_to_ids("[SEG]")``): each sample's
+            ``[SEG]`` tokens are checked against its masks (``None``: not checked).
     """
+
+    seg_token_id: int | None = None  # the default of a collator pickled before it existed
 
     def __init__(
         self,
@@ -65,12 +74,14 @@ class Sa2VACollator:
         pad_to_multiple_of: int | None = None,
         return_position_ids: bool = True,
         return_plans: bool = False,
+        seg_token_id: int | None = None,
     ) -> None:
         self.pad_token_id = pad_token_id
         self.label_pad_id = label_pad_id
         self.pad_to_multiple_of = pad_to_multiple_of
         self.return_position_ids = return_position_ids
         self.return_plans = return_plans
+        self.seg_token_id = seg_token_id
 
     def __call__(self, samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         import torch
@@ -92,6 +103,9 @@ class Sa2VACollator:
         for i, (a, b) in enumerate(zip(ids, labels or ids)):
             if len(a) != len(b):
                 raise Sa2VAError(f"sample {i}: {len(a)} input_ids but {len(b)} labels")
+        if self.seg_token_id is not None:
+            for i, (s, a) in enumerate(zip(samples, ids)):
+                _check_seg_tokens(s, a, self.seg_token_id, i)
         length = max(len(a) for a in ids)
         if self.pad_to_multiple_of:
             length = -(-length // self.pad_to_multiple_of) * self.pad_to_multiple_of
@@ -172,6 +186,32 @@ class Sa2VACollator:
         if self.return_plans:
             out["plans"] = [s.get("plan") for s in samples]
         return out
+
+
+def _check_seg_tokens(sample: Mapping[str, Any], ids: np.ndarray, seg_token_id: int, i: int) -> None:
+    """One ``[SEG]`` per mask (a video's masks: objects x frames, one ``[SEG]`` per object)."""
+    plan = sample.get("plan") or {}
+    if sample.get("masks") is None:
+        if plan.get("eval"):
+            return  # an evaluation prompt without ground truth
+        want = 0
+    else:
+        masks = len(_one(sample["masks"]))
+        frames = sample.get("num_frames")
+        per_object = 1 if frames is None else int(np.asarray(frames.cpu() if hasattr(frames, "cpu") else frames).sum())
+        if per_object < 1 or masks % per_object:
+            raise Sa2VAError(f"sample {i}: {masks} masks are not one per frame of its {per_object} frames per object")
+        want = masks // per_object
+    got = int((ids == seg_token_id).sum())
+    if got != want:
+        raise Sa2VAError(
+            f"sample {i}: {got} [SEG] token(s) for {want} mask(s) (per object); the model pairs them in order, so a "
+            f"mask would go to the wrong phrase{_record_of(plan)}"
+        )
+
+
+def _record_of(plan: Mapping[str, Any]) -> str:
+    return f" (source {plan['source']!r}, record {plan['id']!r})" if "id" in plan and "source" in plan else ""
 
 
 def _has_vp_tile(sample: Mapping[str, Any]) -> bool:

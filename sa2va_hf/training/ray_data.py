@@ -22,9 +22,9 @@ torch ``DataLoader`` ships them -- and is collated on the consumer.
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,22 +33,40 @@ from ..errors import Sa2VAError
 __all__ = ["collated_batches", "read_export", "training_samples"]
 
 
+#: an export's shard: ``OUT/<config>/<split>-00000-of-00003[-<sha256 start>].parquet``
+_SHARD = re.compile(r"(?P<split>.+)-\d{5}-of-\d{5}(?:-[0-9a-f]{16})?\.parquet")
+
+
 def read_export(output: str | os.PathLike, config: str, split: str = "train", **read_kwargs: Any):
-    """The records of one config and split of an export as a ``ray.data.Dataset`` (its Parquet shards)."""
+    """The records of one config and split of an export as a ``ray.data.Dataset``: its Parquet shards, as the
+    export names them (``OUT/<config>/<split>-NNNNN-of-NNNNN[-<digest>].parquet``; the manifest is not needed to find them,
+    so an edited one cannot point elsewhere)."""
     import ray.data
 
-    manifest_path = os.path.join(os.fspath(output), "sa2va_export.json")
-    try:
-        with open(manifest_path, encoding="utf-8") as f:
-            manifest = json.load(f)
-    except FileNotFoundError:
-        raise Sa2VAError(f"{os.fspath(output)!r} is not an sa2va-hf export: no sa2va_export.json") from None
-    entry = manifest.get(config, {}).get(split)
-    if entry is None:
-        have = {name: list(splits) for name, splits in manifest.items()}
-        raise Sa2VAError(f"the export has no {config!r} / {split!r}; it holds {have}")
-    files = [os.path.join(os.fspath(output), *rel.split("/")) for rel in entry["files"]]
+    root = os.fspath(output)
+    if not os.path.isfile(os.path.join(root, "sa2va_export.json")):
+        raise Sa2VAError(f"{root!r} is not an sa2va-hf export: no sa2va_export.json")
+    for what, name in (("config", config), ("split", split)):
+        if not isinstance(name, str) or not name or name in (".", "..") or any(c in name for c in "/\\\x00"):
+            raise Sa2VAError(f"{what} {name!r} is not a name of the export's")
+    folder = os.path.join(root, config)
+    names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    files = [os.path.join(folder, n) for n in names if (m := _SHARD.fullmatch(n)) and m["split"] == split]
+    if not files:
+        raise Sa2VAError(f"the export has no {config!r} / {split!r}; it holds {_holdings(root)}")
     return ray.data.read_parquet(files, **read_kwargs)
+
+
+def _holdings(root: str) -> dict[str, list[str]]:
+    """config -> the splits it has shards of."""
+    out = {}
+    for config in sorted(os.listdir(root)):
+        folder = os.path.join(root, config)
+        if os.path.isdir(folder):
+            splits = sorted({m["split"] for n in os.listdir(folder) if (m := _SHARD.fullmatch(n))})
+            if splits:
+                out[config] = splits
+    return out
 
 
 class _TransformRows:

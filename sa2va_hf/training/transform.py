@@ -24,13 +24,28 @@ from ..data.schema import record_frames, region_mask
 from ..errors import PlanError, Sa2VAError
 from ..image_processing_sa2va import convert_tensors
 from ..prompt_grid import segmentations_to_grid
-from ..tokens import IMAGE_PLACEHOLDER, check_context_tokens, expand_placeholders
+from ..tokens import IMAGE_PLACEHOLDER, SEG_TOKEN, check_context_tokens, expand_placeholders
+from .control_tokens import (
+    CONTROL_TOKEN_POLICIES,
+    MARK_OPEN,
+    MARKS_REASON,
+    SEG_MISMATCH_POLICIES,
+    control_token_list,
+    encode_marked,
+    found_tokens,
+    mark_record,
+    marks_in,
+    strip_marks,
+    text_reason,
+    token_pattern,
+)
 from .conversations import IGNORE_INDEX, check_max_length, encode_pieces, render_pieces, turn_pieces
 from .fixes import check_fixes
 from .plan import PlanRandom, check_plan
 from .prompts import RECIPE_PROMPTS
+from .records import check_record
 from .transforms import family_transforms
-from .transforms.base import RECIPES, FamilyTransform, SampleSpec, where
+from .transforms.base import RECIPES, FamilyTransform, SampleSpec, record_texts, refuse, where
 
 
 class Sa2VATrainingTransform:
@@ -50,12 +65,26 @@ class Sa2VATrainingTransform:
         families: your own sources: ``source`` column value -> family (``{"my_kitchen": "folder"}``);
             catalog sources need nothing.
         return_tensors: ``None`` (numpy arrays, token lists) or ``"pt"``.
+        control_tokens: what a control token of the tokenizer written in a record's text (``<|im_end|>``,
+            ``<img>``, ``<p>`` ...: :mod:`~sa2va_hf.training.control_tokens`) gets: ``"error"`` (default; a
+            departure from upstream) refuses the record (``drop_reason``, counted by ``filter``);
+            ``"upstream"`` tokenizes it as upstream does (it becomes that token); ``"plain"`` reads the
+            record's text as plain text (the token's characters, never the token).
+        seg_mismatch: a sample whose ``[SEG]`` tokens are not one per mask (per object for videos):
+            ``"error"`` (default; a departure from upstream) refuses it -- a record whose text holds
+            ``[SEG]`` by its drop reason, a sample cut by ``max_length`` through its answers when it is
+            built; ``"upstream"`` trains it as upstream does (the model pairs masks and ``[SEG]`` in order).
 
     A sample holds ``input_ids`` and ``labels`` (lists), the pixel keys upstream's class returns for
     that source (``pixel_values``, ``g_pixel_values``, ``masks``, ``prompt_masks``,
     ``vp_overall_mask``), ``num_patches`` (and ``num_frames`` for videos, ``region_pixels`` with
     visual prompts), and ``plan``: the JSON dict it was built from.
     """
+
+    # defaults for a transform pickled before these existed
+    control_tokens = "error"
+    seg_mismatch = "error"
+    _control: tuple | None = None  # (control token pattern, [SEG] id or None), from the tokenizer
 
     def __init__(
         self,
@@ -67,6 +96,8 @@ class Sa2VATrainingTransform:
         max_length: int | None = 8192,
         families: Mapping[str, str] | None = None,
         return_tensors: str | None = None,
+        control_tokens: str = "error",
+        seg_mismatch: str = "error",
     ) -> None:
         if recipe not in RECIPES:
             raise Sa2VAError(f"recipe must be one of {RECIPES}, got {recipe!r}")
@@ -74,6 +105,10 @@ class Sa2VATrainingTransform:
             raise Sa2VAError(f"seed must be an int, got {seed!r}")
         if return_tensors not in (None, "np", "pt"):
             raise Sa2VAError(f"return_tensors must be None, 'np' or 'pt', got {return_tensors!r}")
+        if control_tokens not in CONTROL_TOKEN_POLICIES:
+            raise Sa2VAError(f"control_tokens must be one of {CONTROL_TOKEN_POLICIES}, got {control_tokens!r}")
+        if seg_mismatch not in SEG_MISMATCH_POLICIES:
+            raise Sa2VAError(f"seg_mismatch must be one of {SEG_MISMATCH_POLICIES}, got {seg_mismatch!r}")
         family = getattr(processor, "family", "internvl")
         if recipe == "v1" and family != "internvl":
             raise Sa2VAError(
@@ -90,13 +125,17 @@ class Sa2VATrainingTransform:
         self.max_length = check_max_length(max_length)
         self.families = self._check_families(families)
         self.return_tensors = return_tensors
+        self.control_tokens = control_tokens
+        self.seg_mismatch = seg_mismatch
         self.epoch = 0
         self._splits: bool | None = None  # does <IMG_CONTEXT> split the text around it (see _encode)
+        self._control = None
 
     def __repr__(self) -> str:
         return (
             f"Sa2VATrainingTransform(recipe={self.recipe!r}, seed={self.seed}, epoch={self.epoch}, "
-            f"fixes={sorted(self.fixes)}, max_length={self.max_length})"
+            f"fixes={sorted(self.fixes)}, max_length={self.max_length}, control_tokens={self.control_tokens!r}, "
+            f"seg_mismatch={self.seg_mismatch!r})"
         )
 
     @staticmethod
@@ -123,9 +162,11 @@ class Sa2VATrainingTransform:
             ) from None
 
     def family_transform(self, record: Mapping[str, Any]) -> FamilyTransform:
+        """The family transform of ``record``, once the record is known to be one it can read (:func:`check_record`)."""
         if not isinstance(record, Mapping) or "source" not in record or "id" not in record:
             raise Sa2VAError(f"a record is a dict with the canonical columns, got {type(record).__name__}")
         family = self.family_of(record["source"])
+        check_record(record)
         transforms = family_transforms()
         if family not in transforms:
             raise Sa2VAError(f"source {record['source']!r} (family {family!r}) has no training transform yet")
@@ -162,8 +203,10 @@ class Sa2VATrainingTransform:
         return plans
 
     def drop_reason(self, record: Mapping[str, Any]) -> str | None:
-        """Why upstream builds no sample from ``record`` (it asserts, crashes, or drops it), or ``None``."""
-        return self.family_transform(record).drop_reason(record, self)
+        """Why upstream builds no sample from ``record`` (it asserts, crashes, or drops it), or why this transform
+        refuses it (``control_tokens`` / ``seg_mismatch``), or ``None``."""
+        family = self.family_transform(record)
+        return family.drop_reason(record, self) or self._text_reason(record, family)
 
     # ------------------------------------------------------------------ samples
 
@@ -185,6 +228,11 @@ class Sa2VATrainingTransform:
         if plan.get("recipe") not in (None, self.recipe):
             raise PlanError(f"a plan for recipe {plan['recipe']!r} given to a {self.recipe!r} transform{where(record)}")
         plan = check_plan(plan, record, _n_frames(record))
+        reason = self._text_reason(record, family)
+        if reason is not None:
+            raise refuse(record, reason)
+        if self.control_tokens == "plain":  # control tokens of the record's text marked: read as plain text
+            record = mark_record(record, self._control_tokens()[0]) or record
         return family.spec(record, plan, self)
 
     def build(self, record: Mapping[str, Any], plan: Mapping[str, Any]) -> dict:
@@ -201,6 +249,7 @@ class Sa2VATrainingTransform:
             )  # fmt: skip
         except Sa2VAError as e:
             raise Sa2VAError(f"{e}{where(record)}") from None
+        self._check_seg_tokens(enc["input_ids"], spec, plan, record)
         sample = {"input_ids": enc["input_ids"], "labels": enc["labels"], **data, "plan": dict(plan)}
         return convert_tensors(sample, self.return_tensors) if self.return_tensors == "pt" else sample
 
@@ -211,7 +260,8 @@ class Sa2VATrainingTransform:
     def render(self, record: Mapping[str, Any], plan: Mapping[str, Any] | None = None) -> list[tuple[str, bool]]:
         """The sample's text before tokenization, as (text, labelled) runs, without touching pixels."""
         spec = self.spec(record, self.plan(record) if plan is None else plan)
-        return render_pieces(self._pieces(spec, self._media_strings(record, spec), record), self.processor.tokenizer)
+        runs = render_pieces(self._pieces(spec, self._media_strings(record, spec), record), self.processor.tokenizer)
+        return [(strip_marks(text), labelled) for text, labelled in runs]
 
     def length(self, record: Mapping[str, Any], plan: Mapping[str, Any] | None = None) -> int:
         """The sample's token count before ``max_length`` cuts it, without touching pixels
@@ -293,6 +343,43 @@ class Sa2VATrainingTransform:
             refcoco_instruction=spec.instruction,
         )  # fmt: skip
 
+    def _control_tokens(self) -> tuple:
+        """(pattern of the tokenizer's control tokens or None, the id of ``[SEG]`` when it is one token or None)."""
+        if self._control is None:
+            tokenizer = self.processor.tokenizer
+            tokens = control_token_list(tokenizer)
+            seg = tokenizer.convert_tokens_to_ids(SEG_TOKEN) if SEG_TOKEN in tokens else None
+            self._control = (token_pattern(tokens), seg)
+        return self._control
+
+    def _text_reason(self, record: Mapping[str, Any], family: FamilyTransform) -> str | None:
+        """Why the record's own text makes its samples refused under ``control_tokens`` / ``seg_mismatch``."""
+        if self.control_tokens == "plain":
+            return MARKS_REASON if marks_in(record_texts(record)) else None
+        found = found_tokens(family.data_texts(record, self), self._control_tokens()[0])
+        return text_reason(found, self.control_tokens, self.seg_mismatch) if found else None
+
+    def _check_seg_tokens(self, input_ids: list[int], spec: SampleSpec, plan: Mapping[str, Any], record) -> None:
+        """One ``[SEG]`` per mask group (a video: per object), unless ``seg_mismatch="upstream"``."""
+        seg = self._control_tokens()[1]
+        if self.seg_mismatch == "upstream" or seg is None:
+            return
+        if spec.mask_groups is None and plan.get("eval"):
+            return  # an evaluation prompt without ground truth: the answer's [SEG] is what the model should say
+        want = 0 if spec.mask_groups is None else len(spec.mask_groups)
+        got = sum(1 for i in input_ids if i == seg)
+        if got != want:
+            hint = (
+                f"; the sequence was cut at max_length={self.max_length}: raise it, or leave out rows longer than "
+                "it (transform.lengths)"
+                if self.max_length is not None and len(input_ids) >= self.max_length
+                else ""
+            )
+            raise Sa2VAError(
+                f"the sample holds {got} {SEG_TOKEN} token(s) for {want} mask(s) (one each: the model pairs them in "
+                f"order){hint}{where(record)}"
+            )
+
     @property
     def _context_token(self) -> str:
         """The family's context token: ``<IMG_CONTEXT>``, ``<|image_pad|>`` or ``<image>``."""
@@ -303,7 +390,8 @@ class Sa2VATrainingTransform:
         one by one: an added token splits the text around it, so a run of them is their ids (checked once
         on the tokenizer; a piece tokenized with the tokenizer's special tokens is tokenized whole)."""
         tokenizer = self.processor.tokenizer
-        if not self._context_token_splits():
+        marked = any(piece.text and MARK_OPEN in piece.text for piece in pieces)  # control_tokens="plain"
+        if not marked and not self._context_token_splits():
             return encode_pieces(pieces, tokenizer, max_length)
         context, token = self.processor.image_context_token_id, self._context_token
         input_ids: list[int] = []
@@ -311,7 +399,9 @@ class Sa2VATrainingTransform:
         for piece in pieces:
             if piece.token_ids is not None:
                 ids = list(piece.token_ids)
-            elif piece.add_special_tokens or token not in piece.text:
+            elif piece.text and MARK_OPEN in piece.text:
+                ids = encode_marked(tokenizer, piece.text, piece.add_special_tokens, self._control_tokens()[0])
+            elif piece.add_special_tokens or token not in piece.text or not self._context_token_splits():
                 ids = list(tokenizer.encode(piece.text, add_special_tokens=piece.add_special_tokens)) if (
                     piece.text or piece.add_special_tokens) else []  # fmt: skip
             else:

@@ -99,17 +99,22 @@ def frame_signature(frame) -> int:
     return int(round((mean - 20) / 20))
 
 
-def write_mp4(path: str, frames: list[np.ndarray], fps: int = 24, container_format: str = "mp4") -> str:
+def write_mp4(
+    path: str, frames: list[np.ndarray], fps: int = 24, container_format: str = "mp4", codec: str = "libx264"
+) -> str:
     """Encode RGB frames (H, W even) as H.264 with PyAV, in an mp4 (or ``container_format``, e.g.
-    ``"matroska"``, whose header states no frame count)."""
+    ``"matroska"``, whose header states no frame count; or another ``codec``)."""
     import av
 
     os.makedirs(os.path.dirname(path), exist_ok=True)
     h, w = frames[0].shape[:2]
     with av.open(path, "w", format=container_format) as container:
-        stream = container.add_stream("libx264", rate=fps)
+        stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "10"}
+        if codec == "libx264":
+            stream.options = {"preset": "ultrafast", "crf": "10"}
+        else:
+            stream.bit_rate = 4_000_000  # near lossless at these sizes: frame signatures survive
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)

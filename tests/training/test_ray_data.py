@@ -51,8 +51,22 @@ def test_read_export_names_what_the_export_holds(tmp_path):
     WRITERS["refcoco"](str(tmp_path / "data"), "refcoco")
     export_sources(["refcoco"], tmp_path / "data", tmp_path / "out", cache_dir=str(tmp_path / "c"), progress=False)
     with pytest.raises(
-        Sa2VAError, match=r"no 'refcoco' / 'nope'; it holds \{'refcoco': \['train', 'val', 'testA', 'testB'\]\}"
+        Sa2VAError, match=r"no 'refcoco' / 'nope'; it holds \{'refcoco': \['testA', 'testB', 'train', 'val'\]\}"
     ):
         read_export(tmp_path / "out", "refcoco", split="nope")
     with pytest.raises(Sa2VAError, match="not an sa2va-hf export"):
         read_export(tmp_path / "data", "refcoco")
+
+
+def test_read_export_finds_the_shards_without_trusting_the_manifest(tmp_path):
+    """An edited sa2va_export.json (corrupt, or listing files elsewhere) neither fails the read nor redirects it."""
+    WRITERS["refcoco"](str(tmp_path / "data"), "refcoco")
+    export_sources(["refcoco"], tmp_path / "data", tmp_path / "out", cache_dir=str(tmp_path / "c"), progress=False)
+    expected = read_export(tmp_path / "out", "refcoco", split="val").count()
+    (tmp_path / "out" / "sa2va_export.json").write_text('{"refcoco": {"val": {"files": ["../../etc/x.parquet"]}}')
+    assert read_export(tmp_path / "out", "refcoco", split="val").count() == expected == 1
+    with pytest.raises(Sa2VAError, match=r"config '\.\./data' is not a name of the export's"):
+        read_export(tmp_path / "out", "../data")
+    (shard,) = (tmp_path / "out" / "refcoco").glob("val-*.parquet")  # a name ending in the file's digest
+    shard.rename(shard.with_name("val-00000-of-00001-0123456789abcdef.parquet"))
+    assert read_export(tmp_path / "out", "refcoco", split="val").count() == 1

@@ -82,7 +82,8 @@ def test_plans_five_objects_five_frames(built, processors, recipe):
         assert all(0 <= q < questions for q in plan["question_ids"]) and all(0 <= a < 5 for a in plan["answer_ids"])
         assert len(plan["frame_ids"]) == 5 and plan["frame_ids"] == sorted(plan["frame_ids"])
         assert max(plan["frame_ids"]) < 3
-    long = {**record, "frame_indices": list(range(0, 4 * 30, 4))}  # a masklet of 30 annotated frames
+    long = {**record, "frame_indices": list(range(0, 4 * 30, 4)),  # a masklet of 30 annotated frames
+            "regions": [{**r, "masks": r["masks"] * 10} for r in record["regions"]]}  # fmt: skip
     drawn = [t.plan(long, rng=seed)["frame_ids"] for seed in range(30)]
     assert all(len(set(f)) == 5 and f == sorted(f) for f in drawn) and max(max(f) for f in drawn) >= 20
 

@@ -112,6 +112,7 @@ def fake_video(record, n_frames=None, n_texts=None):
     out = dict(record)
     if n_frames is not None:
         out["frames"] = [None] * n_frames
+        out["regions"] = [{**r, "masks": [None] * n_frames} for r in record["regions"]]  # one entry per frame
     if n_texts is not None:
         out["texts"] = [{"text": f"thing {k}", "region_ids": [0], "start": None, "end": None} for k in range(n_texts)]
     return out

@@ -31,8 +31,10 @@ def image_size(path: str, *, file: object = None, record: object = None) -> tupl
     pixel limit the processor decodes with (``PIL.Image.MAX_IMAGE_PIXELS``): a build accepts what it can read."""
     try:
         st = os.stat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # 'a.jpg/b.jpg' where a.jpg is a file
         raise ImageLoadError(f"image {path!r} does not exist{where(file, record)}") from None
+    except (OSError, ValueError) as e:  # a name too long; a lone surrogate ('\ud800.jpg') no file system can hold
+        raise ImageLoadError(f"image {path!r} cannot be read: {e}{where(file, record)}") from None
     try:
         w, h = _header_size(path, st.st_mtime_ns, st.st_size, Image.MAX_IMAGE_PIXELS)
     except ImageLoadError as e:

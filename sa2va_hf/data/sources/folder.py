@@ -18,7 +18,8 @@ order) with one text per sentence given for it. Strict, with the file and object
 whose size differs from its image, an empty mask, an object without text, a text whose object
 has no mask, a text for an image that is not there, an image without masks (an instance PNG of
 only 0 and 255 included), both mask layouts for one image, two images with one name but their
-extension, a PNG or folder in ``masks/`` that matches no image (other files there are listed in the
+extension, two masks of one object (``mug.png``, ``mug.PNG``), a mask that is not a PNG inside (a JPEG
+renamed), a PNG or folder in ``masks/`` that matches no image (other files there are listed in the
 log, not read), a file in ``images/`` that is not an image.
 A per-object PNG's object is its nonzero colour: alpha is not read (LA, RGBA).
 
@@ -101,7 +102,7 @@ def _texts(data_dir: str) -> tuple[dict[str, dict[str, list[str]]], str]:
         return out, json_path
     if os.path.isfile(csv_path):
         try:
-            with open(csv_path, newline="", encoding="utf-8") as f:
+            with open(csv_path, newline="", encoding="utf-8-sig") as f:  # Excel's "CSV UTF-8" opens with a BOM
                 reader = csv.DictReader(f)
                 if reader.fieldnames is None or not {"image", "object", "text"} <= set(reader.fieldnames):
                     raise AnnotationError(f"texts.csv needs the columns image,object,text{where(csv_path)}")
@@ -148,6 +149,8 @@ def _check_mask_names(data_dir: str, images: list[str]) -> None:
             other.append(name)
             continue
         stem = name if is_dir else name[:-4]
+        if is_png and not name.endswith(".png"):  # read as <image stem>.png: another case would go unread
+            raise AnnotationError(f"the instance PNG {path!r} must be named {stem + '.png'!r}{where(data_dir)}")
         if stem not in by_stem:
             what = "a folder" if is_dir else "a PNG"
             raise AnnotationError(f"{path!r} is {what} in masks/ that matches no image in images/{where(data_dir)}")
@@ -174,7 +177,15 @@ def _object_masks(data_dir: str, image: str) -> list[tuple[str, np.ndarray, str]
         raise AnnotationError(f"{image!r} has both {folder!r} and {instance!r}: use one mask layout")
     if os.path.isdir(folder):
         out = []
-        for name in sorted(n for n in os.listdir(folder) if n.lower().endswith(".png")):
+        names = sorted(n for n in os.listdir(folder) if n.lower().endswith(".png"))
+        stems = [os.path.splitext(n)[0] for n in names]
+        twice = sorted({s for s in stems if stems.count(s) > 1})
+        if twice:  # mug.png and mug.PNG: two masks of one object name (one region id twice)
+            files = [n for n in names if os.path.splitext(n)[0] == twice[0]]
+            raise AnnotationError(
+                f"{files} in {folder!r} are masks of one object, {twice[0]!r}: keep one{where(None, image)}"
+            )
+        for name in names:
             path = os.path.join(folder, name)
             arr = _read_png(path, image)
             # nonzero colour = object; alpha is not colour (LA is (h, w, 2), RGBA (h, w, 4))
@@ -203,10 +214,14 @@ def _read_png(path: str, image: str) -> np.ndarray:
     image_file_size(path, context=where(None, image))  # the header first: the pixel limit, before decoding
     try:
         with Image.open(path) as im:
-            im.load()
-            arr = np.asarray(im)  # P: palette indices, not colours
+            kind = im.format
+            if kind == "PNG":
+                im.load()
+                arr = np.asarray(im)  # P: palette indices, not colours
     except IMAGE_FILE_ERRORS as e:
         raise ImageLoadError(f"mask {path!r} cannot be read: {e}{where(None, image)}") from None
+    if kind != "PNG":  # a JPEG renamed .png: its compression artefacts would become object pixels
+        raise ImageLoadError(f"mask {path!r} is a {kind} file, not a PNG{where(None, image)}")
     return arr
 
 

@@ -10,7 +10,8 @@ the placeholders and tokenizes. So a family is three functions of a record:
 * ``spec(record, plan, t)``: the sample, from the record and the plan alone;
 * ``drop_reason(record, t)``: why upstream builds no sample from this record, or ``None``;
 
-and optionally ``eval_plans(record, t)``: one fixed plan per expression for val / test splits.
+and optionally ``eval_plans(record, t)``: one fixed plan per expression for val / test splits, and
+``data_texts(record, t)``: the record's texts as the family reads them (where its string steps change them).
 ``t`` is the calling transform: recipe, fixes, prompts, processor (see :class:`FamilyTransform`).
 """
 
@@ -88,6 +89,12 @@ class FamilyTransform:
     def drop_reason(self, record: Mapping[str, Any], t) -> str | None:
         return None
 
+    def data_texts(self, record: Mapping[str, Any], t) -> list[str]:
+        """The record's own texts as they enter its samples, after the family's string steps: what may carry
+        control tokens (:mod:`~sa2va_hf.training.control_tokens`) into a sample. By default every text, the
+        caption and every message, as they are."""
+        return record_texts(record)
+
     def eval_plans(self, record: Mapping[str, Any], t) -> list[dict]:
         raise PlanError(
             f"source {record['source']!r} has no evaluation layout (one sample per expression is defined for "
@@ -96,6 +103,12 @@ class FamilyTransform:
 
 
 # --------------------------------------------------------------------------- shared upstream steps
+
+
+def record_texts(record: Mapping[str, Any]) -> list[str]:
+    """Every text, the caption and every message of ``record``, as they are."""
+    caption = [] if record["caption"] is None else [record["caption"]]
+    return [x["text"] for x in record["texts"]] + caption + [m["value"] for m in record["conversations"]]
 
 
 def processor_family(t) -> str:

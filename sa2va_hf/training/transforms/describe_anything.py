@@ -45,6 +45,10 @@ class DescribeAnythingTransform(FamilyTransform):
             return f"a describe-anything record has one region and its caption, got {len(record['regions'])} region(s)"
         return None
 
+    def data_texts(self, record, t) -> list[str]:
+        """The captions without their ``<`` / ``>``, as Osprey's descriptions."""
+        return [osprey_text(x["text"], t.fixes) for x in record["texts"]]
+
     def spec(self, record, plan, t) -> SampleSpec:
         prompts, cells = checked_region_prompts(self, record, t)
         if len(plan["text_ids"]) != 1 or len(plan["question_ids"]) != 1:

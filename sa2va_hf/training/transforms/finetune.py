@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..plan import draw
 from ..prompts import V2
 from .base import FamilyTransform, SampleSpec, base_plan, fold_v2, refuse, texts_of_region
-from .refcoco import empty_text, eval_plans, eval_spec, referring_turns
+from .refcoco import empty_text, eval_plans, eval_spec, phrases, referring_turns
 
 
 class FinetuneTransform(FamilyTransform):
@@ -50,6 +50,9 @@ class FinetuneTransform(FamilyTransform):
 
     def eval_plans(self, record, t) -> list[dict]:
         return eval_plans(record)
+
+    def data_texts(self, record, t) -> list[str]:
+        return phrases(record)
 
     def spec(self, record, plan, t) -> SampleSpec:
         reason = self._refusal(record)

@@ -71,6 +71,12 @@ class GCGTransform(FamilyTransform):
     def drop_reason(self, record, t) -> str | None:
         return self._refusal(record)
 
+    def data_texts(self, record, t) -> list[str]:
+        """The caption the answer is made of (RefCOCOg-GCG's lower-cased); the phrases are parts of it."""
+        if record["caption"] is None:
+            return []
+        return [record["caption"].lower() if record["source"] == "gcg_refcocog" else record["caption"]]
+
     @staticmethod
     def _refusal(record) -> str | None:
         if record["caption"] is None:

@@ -137,6 +137,11 @@ class OspreyTransform(FamilyTransform):
             return "no answer to train on"
         return None
 
+    def data_texts(self, record, t) -> list[str]:
+        """Messages and descriptions without their ``<`` / ``>`` (upstream deletes them)."""
+        return [osprey_text(x, t.fixes) for x in (*(m["value"] for m in record["conversations"]),
+                                                   *(x["text"] for x in record["texts"]))]  # fmt: skip
+
     # -- the sample
 
     def spec(self, record, plan, t) -> SampleSpec:

@@ -66,6 +66,11 @@ def referring_turns(prompts, record, plan, fixes: frozenset[str] = frozenset()) 
     return messages
 
 
+def phrases(record) -> list[str]:
+    """The sentences as upstream reads them (lower-cased, one final ``.`` removed)."""
+    return [strip_refer_phrase(x["text"]) for x in record["texts"]]
+
+
 def empty_text(record) -> str | None:
     if any(not t["text"] for t in record["texts"]):
         return "an empty sentence (upstream's phrase[-1] raises IndexError on it)"
@@ -119,6 +124,9 @@ class RefCOCOTransform(FamilyTransform):
 
     def eval_plans(self, record, t) -> list[dict]:
         return eval_plans(record)
+
+    def data_texts(self, record, t) -> list[str]:
+        return phrases(record)
 
     def spec(self, record, plan, t) -> SampleSpec:
         reason = empty_text(record)

@@ -85,6 +85,10 @@ class RefVOSTransform(FamilyTransform):
                 return f"expression {k} holds {IMAGE_PLACEHOLDER!r}, which stands for the video here"
         return None
 
+    def data_texts(self, record, t) -> list[str]:
+        """Expressions as training asks them: one holding ``?`` as it is, the others as phrases (lower-cased)."""
+        return [x["text"] if is_question(x["text"]) else refer_phrase(x["text"]) for x in record["texts"]]
+
     def eval_plans(self, record, t) -> list[dict]:
         frames = range(frame_count(record))
         return [
