@@ -15,7 +15,8 @@ libraries print goes to stderr):
 * ``{"op": "crossing", "source": s}``: what a batch of 2 costs to go from a worker to the main process:
   the collate function, torch's ``ForkingPickler`` (tensors copied into shared memory) and the unpickling,
   CPU ms each, and the bytes that cross;
-* ``{"op": "profile", "source": s, "samples": k, "out": path}``: cProfile of ``k`` samples at one thread.
+* ``{"op": "profile", "source": s, "samples": k, "out": path}``: cProfile of ``k`` samples at one thread
+  (CPU time).
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def crossing(get, collate) -> dict:
 
 
 def profile(get, k: int, path: str) -> dict:
-    prof = cProfile.Profile()
+    prof = cProfile.Profile(time.process_time)  # CPU time: another load on the machine does not stretch it
     wall = time.perf_counter()
     prof.enable()
     for i in range(k):

@@ -92,11 +92,17 @@ class SideProcess:
 
 
 def rate(answer: dict) -> float:
+    """Samples per second of wall-clock time."""
     return answer["samples"] / answer["seconds"]
 
 
+def cpu_rate(answer: dict) -> float:
+    """Samples per second of the process's CPU time (one-thread modes: what another load cannot stretch)."""
+    return answer["samples"] / answer["cpu"]
+
+
 def ab_rounds(sides: dict, sources: list[str], modes: list[str], rounds: int) -> tuple[dict, list[float]]:
-    """{(source, mode): {"product": [samples/s per round], "upstream": [...]}} and the load averages seen."""
+    """{(source, mode): {"product": [answer per round], "upstream": [...]}} and the load averages seen."""
     results: dict = {}
     loads = [load_average()]
     for r in range(rounds):
@@ -107,20 +113,20 @@ def ab_rounds(sides: dict, sources: list[str], modes: list[str], rounds: int) ->
                 for name in order:
                     if name == "upstream" and mode in PRODUCT_ONLY:
                         continue
-                    row[name].append(rate(sides[name].ask(op="run", source=source, mode=mode)))
+                    row[name].append(sides[name].ask(op="run", source=source, mode=mode))
                 loads.append(load_average())
         print(f"  round {r + 1}/{rounds} done, load {loads[-1]:.2f}", file=sys.stderr, flush=True)
     return results, loads
 
 
-def ratio_table(results: dict, sources: list[str], modes: list[str]) -> list[str]:
+def ratio_table(results: dict, sources: list[str], modes: list[str], measure=rate) -> list[str]:
     lines = ["| source | " + " | ".join(modes) + " |", "|---|" + "---|" * len(modes)]
     for source in sources:
         cells = []
         for mode in modes:
             row = results[(source, mode)]
             base = results[(source, PRODUCT_ONLY.get(mode, mode))]["upstream"]
-            ratios = [p / u for p, u in zip(row["product"], base)]
+            ratios = [measure(p) / measure(u) for p, u in zip(row["product"], base)]
             cells.append(f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})")
         lines.append(f"| {source} | " + " | ".join(cells) + " |")
     return lines
@@ -132,8 +138,8 @@ def rate_table(results: dict, sources: list[str], modes: list[str]) -> list[str]
         cells = []
         for mode in modes:
             row = results[(source, mode)]
-            up = f"{statistics.median(row['upstream']):.2f}" if row["upstream"] else "-"
-            cells.append(f"{statistics.median(row['product']):.2f} / {up}")
+            up = f"{statistics.median(map(rate, row['upstream'])):.2f}" if row["upstream"] else "-"
+            cells.append(f"{statistics.median(map(rate, row['product'])):.2f} / {up}")
         lines.append(f"| {source} | " + " | ".join(cells) + " |")
     return lines
 
@@ -215,6 +221,10 @@ def main() -> None:
               f"max {max(loads):.2f} (this benchmark adds 1-2)\n")  # fmt: skip
         print("samples/s, product / upstream = ratio (min-max over rounds)\n")
         print("\n".join(ratio_table(results, sources, modes)))
+        one_thread = [m for m in modes if m in ("one", "torch")]
+        if one_thread:
+            print("\nthe one-thread modes by CPU time (samples per CPU-second of each side's process)\n")
+            print("\n".join(ratio_table(results, sources, one_thread, cpu_rate)))
         print("\nsamples/s (median), product / upstream\n")
         print("\n".join(rate_table(results, sources, modes)))
         if args.crossing:
