@@ -196,15 +196,19 @@ def mp4_info(path: str) -> tuple[int, int, int]:
         return n, stream.width, stream.height
 
 
-def place(video: str, path: str) -> None:
-    """The mp4 at ``path``: a hard link to one copy inside the data folder (a copy where links fail)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    if os.path.exists(path):
-        os.remove(path)
-    try:
-        os.link(video, path)
-    except OSError:
-        shutil.copyfile(video, path)
+def copies(video: str, paths: list[str]) -> None:
+    """The mp4 at every path: one copy inside the data folder, hard links to it (copies where links fail)."""
+    for k, path in enumerate(paths):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if os.path.exists(path):
+            os.remove(path)
+        if k == 0:
+            shutil.copyfile(video, path)
+            continue
+        try:
+            os.link(paths[0], path)
+        except OSError:
+            shutil.copyfile(video, path)
 
 
 def write_ref_sav(root: str, video: str, n: int) -> None:
@@ -212,18 +216,11 @@ def write_ref_sav(root: str, video: str, n: int) -> None:
     n_frames, w, h = mp4_info(video)
     annotated = (n_frames + 3) // 4  # SA-V annotates every 4th frame
     rng = np.random.default_rng(5)
-    first = None
     expressions = {}
-    for i in range(n):
+    rels = [f"sav_000/sav_train/sav_000/sav_{i:06d}" for i in range(n)]
+    copies(video, [os.path.join(folder, "sam_v_full", rel + ".mp4") for rel in rels])
+    for i, rel in enumerate(rels):
         vid = f"sav_{i:06d}"
-        rel = f"sav_000/sav_train/sav_000/{vid}"
-        mp4 = os.path.join(folder, "sam_v_full", rel + ".mp4")
-        if first is None:
-            os.makedirs(os.path.dirname(mp4), exist_ok=True)
-            shutil.copyfile(video, mp4)
-            first = mp4
-        else:
-            place(first, mp4)
         outlines = [moving_polygons(rng, w, h, annotated) for _ in range(3)]
         masklet = [[rle(outlines[o][f], h, w) if (f + o) % 9 else empty_rle(h, w) for o in range(3)]
                    for f in range(annotated)]  # fmt: skip
@@ -246,16 +243,9 @@ def write_ref_sav(root: str, video: str, n: int) -> None:
 
 def write_chat_univi(root: str, video: str, n: int) -> None:
     folder = os.path.join(root, "video_datas", "chat_univi")
-    first = None
+    copies(video, [os.path.join(folder, "Activity_Videos", f"v_{i:04d}.mp4") for i in range(n)])
     entries = []
     for i in range(n):
-        path = os.path.join(folder, "Activity_Videos", f"v_{i:04d}.mp4")
-        if first is None:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            shutil.copyfile(video, path)
-            first = path
-        else:
-            place(first, path)
         conv = [{"from": "human", "value": "<image>\nWhat happens in this video?"},
                 {"from": "gpt", "value": "A person pours coffee into a cup, then stirs it slowly."}]  # fmt: skip
         entries.append({"id": f"v_{i:04d}", "video": f"v_{i:04d}.mp4", "conversations": conv})
