@@ -21,7 +21,7 @@ import numpy as np
 from .. import masks as masks_codec
 from ..data.catalog import get_spec
 from ..data.schema import record_frames, region_mask
-from ..errors import PlanError, Sa2VAError
+from ..errors import PlanError, Sa2VAError, ShapeMismatchError
 from ..image_processing_sa2va import convert_tensors
 from ..prompt_grid import segmentations_to_grid
 from ..tokens import IMAGE_PLACEHOLDER, SEG_TOKEN, check_context_tokens, expand_placeholders
@@ -455,16 +455,16 @@ class Sa2VATrainingTransform:
             return zero, []
         frames = record_frames(record, spec.frames)
         groups = spec.mask_groups
+        if groups is not None:
+            _check_frame_sizes(record, frames)
         if spec.video:
-            masks = None if groups is None else [self._video_masks(record, spec)]
             data, media, _ = self.processor.process_media(
-                videos=[frames], masks=masks, mode="training", max_llm_frames=spec.max_llm_frames, **spec.image_options
+                videos=[frames], mode="training", max_llm_frames=spec.max_llm_frames, **spec.image_options
             )
         else:
-            masks = None if groups is None else [self._image_masks(record, spec)]
             prompts = None if spec.visual_prompts is None else [spec.visual_prompts]
             data, media, _ = self.processor.process_media(
-                images=frames[:1], visual_prompts=prompts, masks=masks, mode="training", **spec.image_options
+                images=frames[:1], visual_prompts=prompts, mode="training", **spec.image_options
             )
         out: dict[str, Any] = {"pixel_values": data["pixel_values"]}
         for key in ("num_patches", "image_grid_thw"):  # InternVL tiles; Qwen-family patches
@@ -475,8 +475,8 @@ class Sa2VATrainingTransform:
         if spec.grounding:
             g = data["g_pixel_values"]
             out["g_pixel_values"] = g if spec.video else g[0]
-        if groups is not None:
-            out["masks"] = data["masks"][0]
+        if groups is not None:  # written here, each region decoded once: the processor would check and copy them again
+            out["masks"] = self._video_masks(record, spec) if spec.video else self._image_masks(record, spec)
         if spec.visual_prompts is not None:
             cells = [int(c) for c in data["region_pixels"][0]]
             if cells != list(spec.region_cells or []):
@@ -487,25 +487,39 @@ class Sa2VATrainingTransform:
         return out, media
 
     def _image_masks(self, record: Mapping[str, Any], spec: SampleSpec) -> np.ndarray:
-        frame = spec.frames[0]
-        out = np.zeros((len(spec.mask_groups), record["height"], record["width"]), dtype=np.uint8)
-        for i, group in enumerate(spec.mask_groups):
-            for k in group:
-                mask = region_mask(record, k, frame)
-                if mask is not None:
-                    out[i] |= mask
-        return out
+        """(n, H, W): per mask group, its regions OR-ed (absent -> nothing)."""
+        return self._mask_unions(record, spec.mask_groups, spec.frames[:1])
 
     def _video_masks(self, record: Mapping[str, Any], spec: SampleSpec) -> np.ndarray:
-        """(n_obj, F, H, W): per object and chosen frame, its regions OR-ed (absent -> nothing)."""
-        out = np.zeros((len(spec.mask_groups), len(spec.frames), record["height"], record["width"]), np.uint8)
-        for i, group in enumerate(spec.mask_groups):
-            for j, frame in enumerate(spec.frames):
+        """(n_obj * F, H, W), object-major: per object and chosen frame, its regions OR-ed (absent -> nothing)."""
+        return self._mask_unions(record, spec.mask_groups, spec.frames)
+
+    @staticmethod
+    def _mask_unions(record: Mapping[str, Any], groups: Sequence[Sequence[int]], frames: Sequence[int]) -> np.ndarray:
+        """(len(groups) * len(frames), H, W) uint8, group-major: each (region, frame) decoded once."""
+        regions = record["regions"]
+        unions = masks_codec.MaskUnions(record["height"], record["width"], record=record["id"])
+        out = np.empty((len(groups) * len(frames), unions.height, unions.width), dtype=np.uint8)
+        for i, group in enumerate(groups):
+            for j, frame in enumerate(frames):
+                parts = []
                 for k in group:
-                    mask = region_mask(record, k, frame)
-                    if mask is not None:
-                        out[i, j] |= mask
+                    rle = regions[k]["masks"][frame]
+                    if rle is not None:
+                        parts.append(((k, frame), {"size": list(rle["size"]), "counts": rle["counts"]}))
+                unions.write(out[i * len(frames) + j], parts)
         return out
+
+
+def _check_frame_sizes(record: Mapping[str, Any], frames: Sequence[Any]) -> None:
+    """The frames are the size the record's masks are (its ``width`` x ``height``)."""
+    size = (record["width"], record["height"])
+    for frame in frames:
+        if tuple(frame.size) != size:
+            raise ShapeMismatchError(
+                f"a frame is {frame.size[0]}x{frame.size[1]} (W x H) but the record's masks are {size[0]}x{size[1]}"
+                f"{where(record)}"
+            )
 
 
 def _repeat(record: Mapping[str, Any]) -> int:
