@@ -24,6 +24,7 @@ from ..data.schema import record_frames, region_mask
 from ..errors import PlanError, Sa2VAError, ShapeMismatchError
 from ..image_processing_sa2va import convert_tensors
 from ..prompt_grid import segmentations_to_grid
+from ..threads import resolve_num_threads
 from ..tokens import IMAGE_PLACEHOLDER, SEG_TOKEN, check_context_tokens, expand_placeholders
 from .control_tokens import (
     CONTROL_TOKEN_POLICIES,
@@ -453,7 +454,8 @@ class Sa2VATrainingTransform:
             if "num_patches" in self.processor.image_processor.model_input_names:  # InternVL's tiles per image
                 zero["num_patches"] = np.ones(1, np.int64)
             return zero, []
-        frames = record_frames(record, spec.frames)
+        options = self.processor.image_processor.resolve_options(**spec.image_options)
+        frames = record_frames(record, spec.frames, threads=resolve_num_threads(getattr(options, "num_threads", None)))
         groups = spec.mask_groups
         if groups is not None:
             _check_frame_sizes(record, frames)
