@@ -52,6 +52,7 @@ __all__ = [
     "rle_bbox",
     "is_rle",
     "MaskUnions",
+    "decode_unions",
 ]
 
 Segmentation = Any  # list[list[float]] | {"size": [h, w], "counts": list[int] | str | bytes}
@@ -546,3 +547,15 @@ class MaskUnions:
             out[y0:y1, x0:x1] = union.T
         self._written[keys] = out
 
+
+def decode_unions(
+    unions: Sequence[Sequence[tuple[Any, Segmentation]]], height: int, width: int, *, file: object = None,
+    record: object = None,
+) -> np.ndarray:  # fmt: skip
+    """(n, H, W) uint8: mask ``i`` the union of ``unions[i]``'s ``(key, segmentation)`` pairs, each key decoded once
+    (:class:`MaskUnions`)."""
+    writer = MaskUnions(height, width, file=file, record=record)
+    out = np.empty((len(unions), writer.height, writer.width), dtype=np.uint8)
+    for i, parts in enumerate(unions):
+        writer.write(out[i], parts)
+    return out
