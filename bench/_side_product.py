@@ -26,7 +26,11 @@ MODES = {
     "loader": {},
     "torch": {"num_threads": 1, "resize_backend": "torch"},
     "torch_loader": {"resize_backend": "torch"},
+    "compact_loader": {},
+    "torch_compact_loader": {"resize_backend": "torch"},
 }
+#: mode -> training transform options
+TRANSFORM_OPTIONS = {"compact_loader": {"compact_samples": True}, "torch_compact_loader": {"compact_samples": True}}
 
 
 class Side:
@@ -45,7 +49,7 @@ class Side:
         for mode, options in MODES.items():
             processor = Sa2VAProcessor(Sa2VAImageProcessor(**options),
                                        PreTrainedTokenizerFast.from_pretrained(tokenizer_dir), template="phi3")  # fmt: skip
-            self.transforms[mode] = Sa2VATrainingTransform(processor, "v1")
+            self.transforms[mode] = Sa2VATrainingTransform(processor, "v1", **TRANSFORM_OPTIONS.get(mode, {}))
         self.records = {}
         for source in sources:
             ds = load_source(SOURCES[source], data_dir, split="train", cache_dir=os.path.join(data_dir, ".hf-cache"))
