@@ -296,7 +296,7 @@ def end_to_end_rows(paths: Sequence[str], rounds: int) -> list[str]:
 
     Not measured here: a training sample needs a tokenizer, and a wheel ships none that works
     offline. ``bench/training.py`` in the repository measures it with the tests' tokenizer, beside
-    the processor's pixel work for the same samples (README, "Training samples"). TODO: a row here
+    the processor's pixel work for the same samples (docs/training.md, "Speed"). TODO: a row here
     once a tokenizer can be had offline (e.g. ``--tokenizer PATH``).
     """
     return [
