@@ -28,7 +28,7 @@ comma := ,
 # Tests never reach the network.
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 
-.PHONY: test test-datasets3 test-lowest test-torch-newest test-ray test-remote-code demo bench lint clean
+.PHONY: test test-datasets3 test-lowest test-torch-newest test-ray test-remote-code docs demo bench lint clean
 
 # $(call venv,DIR,TORCH,EXTRAS,MORE_PIP_ARGS): a fresh virtual environment with the package installed
 define venv
@@ -104,6 +104,16 @@ test-remote-code: $(STAMP)
 	$(call remote_code_check,$(RC_LOW_VENV),-c $(CURDIR)/.lowest-constraints.txt)
 	rm -f .lowest-constraints.txt
 
+# the documentation, built strictly: any warning, broken internal link or unresolved reference fails it
+# (nothing is fetched: no intersphinx); docs/_build/html/index.html
+$(VENV)/.docs-installed: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[test,docs]"
+	touch $@
+
+docs: $(VENV)/.docs-installed
+	rm -rf docs/_build
+	$(OFFLINE) $(PY) -m sphinx -b html -W --keep-going -n -q docs docs/_build/html
+
 demo: $(STAMP)
 	$(OFFLINE) $(VENV)/bin/sa2va-hf demo --output demo.png
 
@@ -114,4 +124,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check sa2va_hf tests loading_scripts bench .ci
 
 clean:
-	rm -rf $(VENV) $(DS3_VENV) $(LOW_VENV) $(TORCH_VENV) $(RC_VENV) $(RC_LOW_VENV) $(RC_DIR) demo.png .pytest_cache
+	rm -rf $(VENV) $(DS3_VENV) $(LOW_VENV) $(TORCH_VENV) $(RC_VENV) $(RC_LOW_VENV) $(RC_DIR) demo.png .pytest_cache docs/_build

@@ -1,6 +1,6 @@
 """sa2va-hf: the Hugging Face-native data layer for Sa2VA-style models.
 
-Where things live (see the README's "Where things live"):
+Where things live (see docs/architecture.md):
 
 * top level -- the processor closure, which travels as remote code: ``errors``, ``masks``,
   ``image_io``, the image processor, the processor and their helpers (flat, sibling imports only);
@@ -12,66 +12,93 @@ Where things live (see the README's "Where things live"):
 Importing the package registers every family's image processor (:class:`Sa2VAImageProcessor`,
 :class:`Sa2VAQwen2VLImageProcessor`, :class:`Sa2VALlavaImageProcessor`) with ``AutoImageProcessor``
 and :class:`Sa2VAProcessor` with ``AutoProcessor``, so a saved folder loads back with
-``AutoImageProcessor.from_pretrained(dir)`` / ``AutoProcessor.from_pretrained(dir)``.
+``AutoImageProcessor.from_pretrained(dir)`` / ``AutoProcessor.from_pretrained(dir)``. It imports
+nothing heavy itself: the names below are imported on first use, and the registration runs when
+transformers' Auto factories are imported (:mod:`sa2va_hf.registration`), so ``sa2va-hf --help`` and
+the data side never pay for transformers and torch.
 """
 
-from . import masks
-from .chat_templates import CHAT_TEMPLATES, ChatTemplate, get_template
-from .data import list_sources, load_source
-from .errors import (
-    EmptyRegionError,
-    ImageLoadError,
-    MaskFormatError,
-    Sa2VAError,
-    ShapeMismatchError,
-)
-from .export.checkpoint import processor_from_checkpoint
-from .families import FAMILIES
-from .image_processing_sa2va import Sa2VAImageProcessor
-from .image_processing_sa2va_llava import Sa2VALlavaImageProcessor
-from .image_processing_sa2va_qwen2_vl import Sa2VAQwen2VLImageProcessor
-from .processing_sa2va import Sa2VAProcessor
-from .training.collator import Sa2VACollator
-from .video_processing_sa2va import Sa2VAVideoProcessor
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from .registration import register_auto_classes
 
 __version__ = "0.3.0"
 
+#: public name -> the module that defines it (imported on first use)
+_EXPORTS = {
+    "EmptyRegionError": ".errors",
+    "ImageLoadError": ".errors",
+    "MaskFormatError": ".errors",
+    "Sa2VAError": ".errors",
+    "ShapeMismatchError": ".errors",
+    "FAMILIES": ".families",
+    "Sa2VAImageProcessor": ".image_processing_sa2va",
+    "Sa2VALlavaImageProcessor": ".image_processing_sa2va_llava",
+    "Sa2VAProcessor": ".processing_sa2va",
+    "Sa2VAQwen2VLImageProcessor": ".image_processing_sa2va_qwen2_vl",
+    "Sa2VAVideoProcessor": ".video_processing_sa2va",
+    "Sa2VACollator": ".training.collator",
+    "CHAT_TEMPLATES": ".chat_templates",
+    "ChatTemplate": ".chat_templates",
+    "get_template": ".chat_templates",
+    "processor_from_checkpoint": ".export.checkpoint",
+    "list_sources": ".data",
+    "load_source": ".data",
+    "masks": ".masks",
+}
+
 __all__ = [
+    "CHAT_TEMPLATES",
+    "ChatTemplate",
     "EmptyRegionError",
     "FAMILIES",
     "ImageLoadError",
     "MaskFormatError",
+    "Sa2VACollator",
     "Sa2VAError",
     "Sa2VAImageProcessor",
     "Sa2VALlavaImageProcessor",
     "Sa2VAProcessor",
     "Sa2VAQwen2VLImageProcessor",
     "Sa2VAVideoProcessor",
-    "Sa2VACollator",
-    "CHAT_TEMPLATES",
-    "ChatTemplate",
-    "get_template",
-    "processor_from_checkpoint",
     "ShapeMismatchError",
+    "get_template",
     "list_sources",
     "load_source",
     "masks",
+    "processor_from_checkpoint",
 ]
 
 
-def _register_auto_classes() -> None:
-    from transformers import AutoImageProcessor, AutoProcessor
-
-    from .configuration_sa2va import Sa2VALlavaProcessingConfig, Sa2VAProcessingConfig, Sa2VAQwen2VLProcessingConfig
-
-    # one config class per image processor: AutoImageProcessor finds a saved class name through its mapping
-    for config, image_processor_class in (
-        (Sa2VAProcessingConfig, Sa2VAImageProcessor),
-        (Sa2VAQwen2VLProcessingConfig, Sa2VAQwen2VLImageProcessor),
-        (Sa2VALlavaProcessingConfig, Sa2VALlavaImageProcessor),
-    ):
-        AutoImageProcessor.register(config, image_processor_classes={"pil": image_processor_class}, exist_ok=True)
-    AutoProcessor.register(Sa2VAProcessingConfig, Sa2VAProcessor, exist_ok=True)
+def __getattr__(name: str):
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(module_name, __name__)
+    value = module if module_name == f".{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
 
 
-_register_auto_classes()
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # what the names are, for type checkers and IDEs
+    from . import masks
+    from .chat_templates import CHAT_TEMPLATES, ChatTemplate, get_template
+    from .data import list_sources, load_source
+    from .errors import EmptyRegionError, ImageLoadError, MaskFormatError, Sa2VAError, ShapeMismatchError
+    from .export.checkpoint import processor_from_checkpoint
+    from .families import FAMILIES
+    from .image_processing_sa2va import Sa2VAImageProcessor
+    from .image_processing_sa2va_llava import Sa2VALlavaImageProcessor
+    from .image_processing_sa2va_qwen2_vl import Sa2VAQwen2VLImageProcessor
+    from .processing_sa2va import Sa2VAProcessor
+    from .training.collator import Sa2VACollator
+    from .video_processing_sa2va import Sa2VAVideoProcessor
+
+register_auto_classes()

@@ -7,6 +7,9 @@ what disagrees: the file, the record id, or the shapes involved.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class Sa2VAError(ValueError):
     """Base class of every error sa2va-hf raises on bad input."""
@@ -60,3 +63,15 @@ def where(file: object = None, record: object = None) -> str:
     if record is not None:
         parts.append(f"record {record!r}")
     return f" ({', '.join(parts)})" if parts else ""
+
+
+def closest(word: object, known: Iterable[str]) -> str | None:
+    """The entry of ``known`` closest to a mistyped ``word`` (``difflib``), or None when none is close."""
+    close = difflib.get_close_matches(str(word), list(known), n=1)
+    return close[0] if close else None
+
+
+def did_you_mean(word: object, known: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the entry of ``known`` closest to ``word``, or ``""``."""
+    close = closest(word, known)
+    return f"; did you mean {close!r}?" if close else ""

@@ -32,14 +32,13 @@ disabled), ``hf/models*/`` (``predict_forward``). Every family's grounding image
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from .chat_templates import QWEN_VL_JINJA, ChatTemplate
-from .errors import Sa2VAError
+from .errors import Sa2VAError, did_you_mean
 from .image_processing_sa2va import Sa2VAImageProcessor
 from .image_processing_sa2va_llava import Sa2VALlavaImageProcessor
 from .image_processing_sa2va_qwen2_vl import QWEN3_VL_OPTIONS, Sa2VAQwen2VLImageProcessor
@@ -187,9 +186,7 @@ def get_family(name: str) -> Family:
     if isinstance(name, Family):
         return name
     if name not in FAMILIES:
-        close = difflib.get_close_matches(str(name), list(FAMILIES), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise Sa2VAError(f"unknown Sa2VA family {name!r}{hint} (known: {', '.join(FAMILIES)})")
+        raise Sa2VAError(f"unknown Sa2VA family {name!r}{did_you_mean(name, FAMILIES)} (known: {', '.join(FAMILIES)})")
     return FAMILIES[name]
 
 

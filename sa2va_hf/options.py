@@ -9,14 +9,13 @@ its own.
 
 from __future__ import annotations
 
-import difflib
 import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from PIL import Image
 
-from .errors import Sa2VAError
+from .errors import Sa2VAError, closest, did_you_mean
 
 #: Upper bounds far above any Sa2VA setting (448 / 1024 / 1008 / 12); larger values are mistakes
 #: that would ask PIL for gigabytes or make the grid search (cubic in max_tiles) hang.
@@ -89,10 +88,7 @@ def refuse_unknown_and_fixed(
     unknown = sorted(set(overrides) - set(known))
     if unknown:
         hints = [
-            f"{name!r} (did you mean {close[0]!r}?)"
-            if (close := difflib.get_close_matches(name, known, n=1))
-            else repr(name)
-            for name in unknown
+            f"{name!r} (did you mean {close!r}?)" if (close := closest(name, known)) else repr(name) for name in unknown
         ]
         raise Sa2VAError(f"unknown {who} option(s): {', '.join(hints)}; known: {known}")
     for name, (accepted, reason) in fixed.items():
@@ -130,12 +126,10 @@ def check_shared_options(opts: Any, flags: Iterable[str]) -> None:
         raise Sa2VAError(f"grounding_std must not hold 0 (it divides), got {opts.grounding_std}")
 
 
-def did_you_mean(name: str, known: Iterable[str], what: str) -> str:
+def unknown_option(name: str, known: Iterable[str], what: str) -> str:
     """The message for an unknown option ``name``: the closest known one, and every known one."""
     known = sorted(known)
-    close = difflib.get_close_matches(name, known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown {what} {name!r}{hint} (known: {known})"
+    return f"unknown {what} {name!r}{did_you_mean(name, known)} (known: {known})"
 
 
 def check_processor_option_names(
@@ -169,7 +163,7 @@ def check_processor_option_names(
         if key in refused:
             raise Sa2VAError(f"{key}=: {refused[key]}")
         if key not in known:
-            raise Sa2VAError(did_you_mean(key, known, "Sa2VAProcessor option"))
+            raise Sa2VAError(unknown_option(key, known, "Sa2VAProcessor option"))
         if key not in allowed:
             continue
         if not isinstance(value, Mapping):
@@ -185,4 +179,4 @@ def check_processor_option_names(
                     "not an option of each; pass it flat or in text_kwargs / images_kwargs / videos_kwargs"
                 )
             if sub not in allowed[key]:
-                raise Sa2VAError(did_you_mean(sub, allowed[key], f"option in {key}"))
+                raise Sa2VAError(unknown_option(sub, allowed[key], f"option in {key}"))

@@ -1,4 +1,4 @@
-"""Who may import what (the README's "Where things live"), checked on the source with ``ast``.
+"""Who may import what (docs/architecture.md, "Where things live"), checked on the source with ``ast``.
 
 * top level = the processor closure, which travels as remote code: sibling modules only, plus
   numpy / PIL / transformers / the standard library; pycocotools, torch and PyAV only lazily

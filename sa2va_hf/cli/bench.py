@@ -39,8 +39,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from ..image_processing_sa2va import IMAGENET_MEAN, IMAGENET_STD, Sa2VAImageProcessor, choose_grid
 from ..threads import default_num_threads
+from ..tiling import IMAGENET_MEAN, IMAGENET_STD, choose_grid
+from .args import existing_file, existing_folder, positive_int
 
 HELP = "time the image processor against the upstream recipe, its floor and transformers, as ratios"
 
@@ -269,10 +270,18 @@ def rle_groups(args) -> tuple[list[list[dict]], str]:
 
 def add_arguments(parser) -> None:
     parser.add_argument(
-        "--images", nargs="*", default=[], help="image files (default: shared/data photos, else generated)"
+        "--images",
+        nargs="*",
+        default=[],
+        type=existing_file,
+        help="image files (default: shared/data photos, else generated)",
     )
-    parser.add_argument("--data", default=None, help="the project's shared/data folder (default: found upwards)")
-    parser.add_argument("--repeat", type=int, default=7, help="A/B rounds per row (median and spread over them)")
+    parser.add_argument(
+        "--data", default=None, type=existing_folder, help="the project's shared/data folder (default: found upwards)"
+    )
+    parser.add_argument(
+        "--repeat", type=positive_int, default=7, help="A/B rounds per row (median and spread over them)"
+    )
     parser.add_argument("--quick", action="store_true", help="small generated inputs, for a smoke test")
 
 
@@ -287,7 +296,7 @@ def end_to_end_rows(paths: Sequence[str], rounds: int) -> list[str]:
 
     Not measured here: a training sample needs a tokenizer, and a wheel ships none that works
     offline. ``bench/training.py`` in the repository measures it with the tests' tokenizer, beside
-    the processor's pixel work for the same samples (README, "Training samples"). TODO: a row here
+    the processor's pixel work for the same samples (docs/training.md, "Speed"). TODO: a row here
     once a tokenizer can be had offline (e.g. ``--tokenizer PATH``).
     """
     return [
@@ -297,6 +306,8 @@ def end_to_end_rows(paths: Sequence[str], rounds: int) -> list[str]:
 
 
 def run(args) -> int:
+    from ..image_processing_sa2va import Sa2VAImageProcessor
+
     rounds = max(1, args.repeat)
     threads = default_num_threads()
     load_before = _load()

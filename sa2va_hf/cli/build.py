@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import argparse
 
+from .args import DATA_DIR_HELP, output_folder, positive_int, source_name
+
 HELP = "build sources into the datasets cache and summarise them"
 
 
+def add_source_reading_arguments(parser: argparse.ArgumentParser) -> None:
+    """--data-dir, --split, --cache-dir, --num-proc: how ``load_source`` is called (build, info)."""
+    parser.add_argument("--data-dir", default="data", help=DATA_DIR_HELP)
+    parser.add_argument("--split", default=None, help="one split (default: every split the source has)")
+    parser.add_argument("--cache-dir", type=output_folder, default=None, help="the datasets cache (default: HF's)")
+    parser.add_argument("--num-proc", type=positive_int, default=None, help="processes building in parallel")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("names", nargs="*", help="source names (none, or --list: print every name)")
-    parser.add_argument("--data-dir", default="data", help="the Sa2VA data/ root")
-    parser.add_argument("--split", default=None)
-    parser.add_argument("--cache-dir", default=None)
-    parser.add_argument("--num-proc", type=int, default=None)
-    parser.add_argument("--list", action="store_true")
+    parser.add_argument("names", nargs="*", type=source_name, help="source names (none, or --list: print every name)")
+    add_source_reading_arguments(parser)
+    parser.add_argument("--list", action="store_true", help="print every source name")
 
 
 def run(args: argparse.Namespace) -> int:

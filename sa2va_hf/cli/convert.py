@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .args import existing_folder, output_folder, positive_int
 from .export import add_card_arguments, card_arguments
 
 HELP = "convert your own data (finetune format or a folder of images/masks/texts) to Parquet"
@@ -13,8 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "layout", choices=["folder", "finetune"], help="folder: images/ masks/ texts; finetune: annotations.json"
     )
-    parser.add_argument("data_dir", help="the dataset's own folder")
-    parser.add_argument("--output", required=True, help="the folder to write (Parquet + README.md)")
+    parser.add_argument("data_dir", type=existing_folder, help="the dataset's own folder")
+    parser.add_argument(
+        "--output", required=True, type=output_folder, help="the folder to write (Parquet + README.md)"
+    )
     add_card_arguments(parser)
     parser.add_argument(
         "--mask-frame",
@@ -23,8 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where masks of photos with an EXIF orientation were drawn: on the pixels as stored, on the image as "
         "viewers display it, or auto (told by their size; an error where it cannot be told)",
     )
-    parser.add_argument("--cache-dir", default=None)
-    parser.add_argument("--num-proc", type=int, default=None)
+    parser.add_argument("--cache-dir", type=output_folder, default=None, help="the datasets cache (default: HF's)")
+    parser.add_argument("--num-proc", type=positive_int, default=None, help="processes building in parallel")
 
 
 def run(args: argparse.Namespace) -> int:

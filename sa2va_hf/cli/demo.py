@@ -12,16 +12,19 @@ import json
 import os
 import tempfile
 
-import numpy as np
+from .args import image_output, output_folder
 
 HELP = "run native files -> build -> Parquet export -> load_dataset -> processor on an embedded sample; write a PNG"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output", default="demo.png")
-    parser.add_argument("--mode", choices=["nearest", "pool"], default="nearest")
+    parser.add_argument("--output", default="demo.png", type=image_output, help="the picture to write (default: demo.png)")
+    parser.add_argument("--mode", choices=["nearest", "pool"], default="nearest", help="the prompt-grid rule")
     parser.add_argument(
-        "--workdir", default=None, help="keep the native files, cache and Parquet here (default: temporary)"
+        "--workdir",
+        default=None,
+        type=output_folder,
+        help="keep the native files, cache and Parquet here (default: a temporary folder)",
     )
 
 
@@ -53,6 +56,7 @@ def write_native_sample(data_dir: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     import datasets
+    import numpy as np
 
     from ..data import load_source
     from ..data.schema import record_frames, region_mask

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
+
+from .args import DATA_DIR_HELP, output_folder, positive_int, source_name
 
 HELP = "export sources as Parquet (images and videos embedded) with a dataset card"
 
 
 def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("names", nargs="+", help="source names (sa2va-hf build --list)")
-    parser.add_argument("--data-dir", default="data", help="the Sa2VA data/ root")
-    parser.add_argument("--cache-dir", default=None)
-    parser.add_argument("--num-proc", type=int, default=None)
+    parser.add_argument("names", nargs="+", type=source_name, help="source names (sa2va-hf build --list)")
+    parser.add_argument("--data-dir", default="data", help=DATA_DIR_HELP)
+    parser.add_argument("--cache-dir", type=output_folder, default=None, help="the datasets cache (default: HF's)")
+    parser.add_argument("--num-proc", type=positive_int, default=None, help="processes building in parallel")
     parser.add_argument(
         "--option",
         action="append",
@@ -23,7 +24,7 @@ def add_source_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SOURCE.NAME=VALUE",
         help="a source option, VALUE in JSON (e.g. gcg_flickr.upstream_filters=false); repeatable",
     )
-    parser.add_argument("--max-shard-mb", type=int, default=500, help="Parquet shard size (default 500 MB)")
+    parser.add_argument("--max-shard-mb", type=positive_int, default=500, help="Parquet shard size (default 500 MB)")
 
 
 def add_card_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +39,7 @@ def add_card_arguments(parser: argparse.ArgumentParser) -> None:
         help="a Hub licence id (cc-by-4.0, apache-2.0, ...: huggingface.co/docs/hub/repositories-licenses), "
         "or your licence's name (the card then says license: other)",
     )
-    group.add_argument("--citation", default=None, help="how to cite it (BibTeX), or @FILE to read it from FILE")
+    group.add_argument("--citation", default=None, type=citation, help="how to cite it (BibTeX), or @FILE to read it from FILE")
 
 
 def card_arguments(args: argparse.Namespace, names: list[str]) -> tuple[dict[str, dict], dict[str, dict]]:
@@ -52,7 +53,7 @@ def card_arguments(args: argparse.Namespace, names: list[str]) -> tuple[dict[str
         "pretty_name": args.pretty_name,
         "description": args.description,
         "license": args.license,
-        "citation": _citation(args.citation),
+        "citation": args.citation,
     }
     given = {key: value for key, value in given.items() if value is not None}
     if args.name is None and not given:
@@ -67,17 +68,23 @@ def card_arguments(args: argparse.Namespace, names: list[str]) -> tuple[dict[str
     return ({own[0]: {"name": args.name}} if args.name else {}), ({own[0]: given} if given else {})
 
 
-def _citation(value: str | None) -> str | None:
-    if value is not None and value.startswith("@") and os.path.isfile(value[1:]):
+def citation(value: str) -> str:
+    """The citation itself, or the text of FILE for ``@FILE`` (BibTeX itself starts ``@article{``)."""
+    if not value.startswith("@") or "{" in value:
+        return value
+    try:
         with open(value[1:], encoding="utf-8") as f:
             return f.read()
-    return value
+    except (OSError, UnicodeDecodeError) as e:
+        raise argparse.ArgumentTypeError(f"{value!r} names a file to read the citation from, which cannot be read: {e}") from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_arguments(parser)
     add_card_arguments(parser)
-    parser.add_argument("--output", required=True, help="the folder to write (Parquet + README.md)")
+    parser.add_argument(
+        "--output", required=True, type=output_folder, help="the folder to write (Parquet + README.md)"
+    )
 
 
 def parse_options(items: list[str]) -> dict[str, dict]:

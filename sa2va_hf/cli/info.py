@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
+from .args import count, source_name
+from .build import add_source_reading_arguments
+
+if TYPE_CHECKING:
+    import numpy as np
 
 HELP = "summarise a source per split: records, regions, texts, mask sizes, regions on 0 grid cells"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", help="a source name (sa2va-hf build --list)")
-    parser.add_argument("--data-dir", default="data", help="the Sa2VA data/ root")
-    parser.add_argument("--split", default=None)
-    parser.add_argument("--cache-dir", default=None)
-    parser.add_argument("--num-proc", type=int, default=None)
+    parser.add_argument("name", type=source_name, help="a source name (sa2va-hf build --list)")
+    add_source_reading_arguments(parser)
     parser.add_argument(
         "--mask-records",
-        type=int,
+        type=count,
         default=5000,
         help="decode the masks of this many records (the first ones) for the grid-cell count (default 5000; 0: all)",
     )
@@ -42,6 +44,7 @@ class SplitInfo:
 
 
 def _lengths(column) -> np.ndarray:
+    import numpy as np
     import pyarrow.compute as pc
 
     return np.asarray(pc.list_value_length(column).fill_null(0).to_numpy(zero_copy_only=False), dtype=np.int64)
@@ -49,6 +52,8 @@ def _lengths(column) -> np.ndarray:
 
 def split_info(ds, mask_records: int = 5000, mode: str = "nearest", progress: bool = True) -> SplitInfo:
     """Counts from the Arrow columns (no record is materialised), grid cells from the first records' masks."""
+    import numpy as np
+
     from ..masks import decode
     from ..prompt_grid import masks_to_grid
 
@@ -91,14 +96,16 @@ def split_info(ds, mask_records: int = 5000, mode: str = "nearest", progress: bo
 
 
 def _bar(total: int, enabled: bool):
-    if not enabled or total < 200:
+    if not enabled:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc="decoding masks", unit="records")
+    return tqdm(total=total, desc="decoding masks", unit="records", delay=1)  # none for a step under a second
 
 
 def format_info(name: str, split: str, info: SplitInfo, mode: str) -> str:
+    import numpy as np
+
     lines = [
         f"{name}/{split}: {info.records} records, {info.regions} regions, {info.texts} texts, "
         f"{info.turns} conversation turns"

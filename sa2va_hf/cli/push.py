@@ -11,6 +11,7 @@ import argparse
 import shutil
 import tempfile
 
+from .args import output_folder
 from .export import add_card_arguments, add_source_arguments, export, export_options
 
 HELP = "export sources and push them to a Hub dataset repository"
@@ -20,7 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_arguments(parser)
     add_card_arguments(parser)
     parser.add_argument("--repo", required=True, help="the Hub dataset repository id, e.g. me/sa2va-data")
-    parser.add_argument("--output", default=None, help="keep the export here (default: a temporary folder)")
+    parser.add_argument(
+        "--output", default=None, type=output_folder, help="keep the export here (default: a temporary folder)"
+    )
     parser.add_argument("--private", action="store_true")
     parser.add_argument("--large", action="store_true", help="upload_large_folder: resumable, for many GB")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from .args import output_folder
+
 HELP = "save a checkpoint's processor as a folder that loads with trust_remote_code=True, no sa2va-hf needed"
 
 
@@ -24,7 +26,7 @@ def build_processor(args: argparse.Namespace):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_processor_arguments(parser)
-    parser.add_argument("--output", required=True, help="the folder to write")
+    parser.add_argument("--output", required=True, type=output_folder, help="the folder to write")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from types import MappingProxyType, ModuleType
 from typing import Any
 
-from ..errors import Sa2VAError
+from ..errors import Sa2VAError, did_you_mean
 
 __all__ = ["NoOptions", "SourceSpec", "catalog", "family_module", "get_spec", "list_sources"]
 
@@ -66,13 +66,16 @@ class SourceSpec:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
 
     def make_options(self, **values: Any) -> Any:
-        """The options object for ``values``; an unknown name is an error listing the known ones."""
+        """The options object for ``values``; an unknown name is an error naming the closest and the known ones."""
         known = [f.name for f in dataclasses.fields(self.options)]
         unknown = sorted(set(values) - set(known))
         if unknown:
+            # what the user types: load_source's name= is the config field source_name (see data.loading)
+            said = ["name" if name == "source_name" else name for name in known]
+            hints = "".join(did_you_mean(name, said) for name in unknown[:1])
             raise Sa2VAError(
-                f"unknown option(s) {unknown} for source {self.name!r}; "
-                + (f"it takes {known}" if known else "it takes no options")
+                f"unknown option(s) {unknown} for source {self.name!r}{hints} "
+                + (f"(it takes {said})" if said else "(it takes no options)")
             )
         return self.options(**values)
 
@@ -106,8 +109,8 @@ def list_sources() -> list[str]:
 
 
 def get_spec(name: str) -> SourceSpec:
-    """The :class:`SourceSpec` of ``name``; an unknown name is an error listing every known one."""
+    """The :class:`SourceSpec` of ``name``; an unknown name is an error naming the closest and every known one."""
     specs = catalog()
     if name not in specs:
-        raise Sa2VAError(f"unknown source {name!r}; known sources: {', '.join(specs)}")
+        raise Sa2VAError(f"unknown source {name!r}{did_you_mean(name, specs)} (known sources: {', '.join(specs)})")
     return specs[name]

@@ -8,8 +8,10 @@ import re
 from typing import Any
 
 from .. import errors
-from ..errors import Sa2VAError
+from ..errors import Sa2VAError, did_you_mean
 from .catalog import get_spec
+from .logs import without_messages
+from .safety import check_output_folder
 
 __all__ = ["get_builder", "load_source"]
 
@@ -25,6 +27,8 @@ def get_builder(name: str, /, data_dir: str | os.PathLike, *, cache_dir: str | N
     spec = get_spec(name)
     options = _own_data_name(spec, options)
     spec.make_options(**options)  # an unknown or ill-typed option fails here, naming the source
+    if cache_dir is not None:
+        check_output_folder(cache_dir, "cache_dir")
     return family_builder(spec.family)(config_name=name, data_dir=os.fspath(data_dir), cache_dir=cache_dir, **options)
 
 
@@ -39,6 +43,26 @@ def _own_data_name(spec, options: dict) -> dict:
     options = dict(options)
     options["source_name"] = options.pop("name")
     return options
+
+
+def split_names(split: str) -> list[str]:
+    """The split names in a ``datasets`` split expression (``"train"``, ``"train[:10%]+val"``)."""
+    return [part.split("[", 1)[0].strip() for part in str(split).split("+")]
+
+
+def _check_split(spec, split: str, built=None) -> None:
+    """A split the source has (did you mean ...?), and, once built, one whose files were there."""
+    for one in split_names(split):
+        if one not in spec.splits:
+            raise Sa2VAError(
+                f"source {spec.name!r} has no split {one!r}{did_you_mean(one, spec.splits)} "
+                f"(its splits: {', '.join(spec.splits)})"
+            )
+        if built is not None and one not in built:
+            raise Sa2VAError(
+                f"split {one!r} of {spec.name!r} was not built: its files are not in data_dir "
+                f"(built: {', '.join(built)})"
+            )
 
 
 _REMOTE_ERROR = re.compile(r"sa2va_hf\.errors\.(\w+): (.*)")
@@ -104,13 +128,21 @@ def load_source(
     your own data; see each parser's ``SOURCES`` table). ``name`` is positional-only, so a source
     option may be called ``name`` too.
     """
+    if split is not None:
+        _check_split(get_spec(name), split)
+    if num_proc is not None and (not isinstance(num_proc, int) or isinstance(num_proc, bool) or num_proc < 1):
+        raise Sa2VAError(f"num_proc must be a positive int or None, got {num_proc!r}")
     builder = get_builder(name, data_dir, cache_dir=cache_dir, **options)
     from datasets.exceptions import DatasetGenerationError
 
     try:
-        builder.download_and_prepare(num_proc=num_proc, download_mode=download_mode)
+        # a split of fewer shards than num_proc is built by fewer processes: datasets warns; it is expected
+        with without_messages("datasets.builder", "Setting num_proc from"):
+            builder.download_and_prepare(num_proc=num_proc, download_mode=download_mode)
     except DatasetGenerationError as e:
         _reraise_ours(e)
         _reraise_duplicate_key(e, builder)
         raise
+    if split is not None:
+        _check_split(builder.spec, split, list(builder.info.splits or {}))
     return builder.as_dataset(split=split)

@@ -6,6 +6,8 @@
   :class:`~sa2va_hf.errors.UnsafePickleError` naming the file.
 * :func:`safe_join`: join a path taken from an annotation (``file_name`` ...) onto a data
   directory, refusing absolute paths and ``..`` components that climb out of it.
+* :func:`check_output_folder`: a folder the user names for writing (a cache, an export) is one, or
+  can be made: no file stands in its place or on its way.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import pickle
 import posixpath
 from typing import Any
 
-from ..errors import UnsafePathError, UnsafePickleError, where
+from ..errors import Sa2VAError, UnsafePathError, UnsafePickleError, where
 
-__all__ = ["load_pickle", "loads_pickle", "safe_join", "SafeUnpickler"]
+__all__ = ["check_output_folder", "load_pickle", "loads_pickle", "safe_join", "SafeUnpickler"]
 
 
 def _latin1_bytes(text: object, encoding: object = "latin1", errors: object = "strict") -> bytes:
@@ -139,3 +141,16 @@ def safe_join(base: str | os.PathLike, *parts: str, file: object = None, record:
     if joined == ".":
         return os.fspath(base)
     return os.path.join(os.fspath(base), *joined.split("/"))
+
+
+def check_output_folder(path: str | os.PathLike, what: str) -> str:
+    """``path``, a folder to write into: refused, naming ``what`` (``"cache_dir"``, ``"--output"``), when a
+    file stands there or on its way (``/etc/passwd/x``), before anything is built."""
+    path = os.fspath(path)
+    existing = os.path.abspath(os.path.expanduser(path))
+    while not os.path.exists(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        where_ = "is a file" if existing == os.path.abspath(os.path.expanduser(path)) else f"is inside the file {existing!r}"
+        raise Sa2VAError(f"{what} {path!r} {where_}; give a folder (it is made if missing)")
+    return path

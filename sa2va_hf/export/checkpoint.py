@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..chat_templates import get_template
+from ..data.logs import without_messages
 from ..errors import Sa2VAError
 from ..families import FAMILIES, get_family
 from ..grounding import GROUNDING_MODELS
@@ -322,6 +323,8 @@ def processor_from_checkpoint(
             raise Sa2VAError(
                 f"{config_file!r}: its 'template' is not one sa2va-hf knows ({e}); pass template=..."
             ) from None
+    else:
+        get_template(template)  # a wrong name fails before the tokenizer is read
     if spec.name == "internvl":
         ip_kwargs = image_processor_kwargs_from_config(config)
     elif spec.name == "llava":
@@ -338,7 +341,10 @@ def processor_from_checkpoint(
     if tokenizer is None:
         from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(local, trust_remote_code=trust_remote_code)
+        # AutoTokenizer reads config.json as a bare config when no class is registered for "sa2va_chat"
+        # (the checkpoint's config is remote code) and warns about the type: nothing the user can act on
+        with without_messages("transformers.configuration_utils", "You are using a model of type"):
+            tokenizer = AutoTokenizer.from_pretrained(local, trust_remote_code=trust_remote_code)
     return Sa2VAProcessor(
         spec.image_processor(**ip_kwargs), tokenizer, template=template, family=spec.name, **processor_kwargs
     )

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..data.catalog import get_spec
 from ..data.orientation import clear_orientation
+from ..data.safety import check_output_folder
 from ..errors import ImageLoadError, Sa2VAError, VideoLoadError
 from .manifest import MANIFEST, check_folder_name, inside_output, load_manifest
 
@@ -190,7 +191,7 @@ def export_sources(
     from ..data import load_source
     from .card import check_card_info, write_card
 
-    output = os.fspath(output)
+    output = check_output_folder(output, "output")  # a file there is refused before anything is built
     options = dict(options or {})
     unknown = sorted((set(options) | set(card or {})) - set(names))
     if unknown:
@@ -242,4 +243,4 @@ def _progress(what: str, total: int, enabled: bool):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=f"exporting {what}", unit="records")
+    return tqdm(total=total, desc=f"exporting {what}", unit="records", delay=1)  # none for a step under a second

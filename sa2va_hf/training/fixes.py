@@ -1,7 +1,7 @@
 """Upstream's known defects, each with a name: ``Sa2VATrainingTransform(..., fixes={"name", ...})``.
 
 Without fixes a sample is what upstream builds, defects included. Each fix changes one thing, for
-the recipes and sources its entry names; the README lists them with the upstream code they fix.
+the recipes and sources its entry names; docs/upstream.md lists them with the upstream code they fix.
 """
 
 from __future__ import annotations

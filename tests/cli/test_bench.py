@@ -1,4 +1,4 @@
-"""sa2va-hf bench: a smoke test (no timing is asserted; the numbers are the README's)."""
+"""sa2va-hf bench: a smoke test (no timing is asserted; the numbers are in docs/speed.md)."""
 
 from __future__ import annotations
 

@@ -74,9 +74,6 @@ def test_build_reports_bad_data_as_an_error_message(tmp_path, capsys):
     assert "not found" in err and "refs(unc).p" in err
 
 
-PALETTE_RED = (230, 25, 75)  # the first region's colour
-
-
 def _tinted(picture: Image.Image, colour, tolerance: int = 60) -> int:
     arr = np.asarray(picture.convert("RGB")).astype(int)
     return int((np.abs(arr - np.asarray(colour)).sum(axis=-1) < tolerance).sum())
@@ -93,19 +90,22 @@ def test_show_a_record_draws_its_regions_legend_and_grid(tmp_path, capsys):
     assert "region region1" in text and "region region3" in text  # record 2 has three regions
     picture = Image.open(out)
     assert picture.width >= 640 and picture.height > 700  # image + grid, tiles, a three-row legend
-    legend = picture.crop((0, picture.height - 3 * 40 - 20, 30, picture.height))
-    assert _tinted(legend, PALETTE_RED, 10) == 19 * 19  # the first legend swatch, whole
-    # region 1 is painted red over the image: inside its mask red dominates green far more than outside
     from sa2va_hf import load_source
-    from sa2va_hf.data.schema import region_mask
+    from sa2va_hf.cli.render import LEGEND_ROW, PANEL, region_colours
+    from sa2va_hf.data.schema import record_frames, region_mask
 
     rec = load_source("osprey_conversation", tmp_path / "data", split="train", cache_dir=str(tmp_path / "c"))[2]
-    mask = region_mask(rec, 0)
-    panel_w = round(rec["width"] * 448 / rec["height"])
-    inside = np.asarray(Image.fromarray(mask * 255).resize((panel_w, 448), Image.NEAREST)) > 0
-    left = np.asarray(picture.convert("RGB"))[28 : 28 + 448, 10 : 10 + panel_w].astype(int)
-    red_minus_green = left[..., 0] - left[..., 1]
-    assert red_minus_green[inside].mean() > red_minus_green[~inside].mean() + 50
+    masks = np.stack([region_mask(rec, k) for k in range(3)])
+    first = region_colours(record_frames(rec)[0], masks)[0]
+    legend = picture.crop((0, picture.height - 3 * LEGEND_ROW - 30, 44, picture.height))
+    assert _tinted(legend, first, 10) >= 24 * 4  # the first legend swatch's outline
+    # region 1 is outlined in its colour on the image panel (at its border, inside), tinted within
+    panel_w = round(rec["width"] * PANEL / rec["height"])
+    inside = np.asarray(Image.fromarray(masks[0] * 255).resize((panel_w, PANEL), Image.NEAREST)) > 0
+    left = np.asarray(picture.convert("RGB"))[56 : 56 + PANEL, 10 : 10 + panel_w].astype(int)
+    near = np.abs(left - np.asarray(first)).sum(axis=-1)
+    assert (near[inside] < 10).sum() > 100 and (near[~inside] < 10).sum() == 0
+    assert near[inside].mean() < near[~inside].mean() - 50
 
 
 def test_show_a_video_record_draws_a_strip_of_frames(tmp_path, capsys):

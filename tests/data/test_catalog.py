@@ -57,9 +57,17 @@ def test_the_catalog_is_every_family_table():
 
 
 def test_unknown_source_lists_every_known_one(tmp_path):
-    with pytest.raises(Sa2VAError, match="unknown source 'nope'; known sources: ") as e:
+    with pytest.raises(Sa2VAError, match=r"unknown source 'nope' \(known sources: ") as e:
         load_source("nope", tmp_path)
     assert all(name in str(e.value) for name in sa2va_hf.list_sources())
+
+
+def test_a_misspelt_source_or_option_names_the_closest():
+    with pytest.raises(Sa2VAError, match="unknown source 'refcoc'; did you mean 'refcoco'"):
+        catalog_mod.get_spec("refcoc")
+    # own data: load_source's name= is the config's source_name; the message says what the user types
+    with pytest.raises(Sa2VAError, match=r"\['nme'\] for source 'folder'; did you mean 'name'\? \(it takes \['name', "):
+        catalog_mod.get_spec("folder").make_options(nme="mine")
 
 
 def test_one_builder_holds_every_config_and_a_family_builder_its_own():

@@ -12,6 +12,7 @@ from sa2va_hf.errors import (
     AnnotationError,
     ImageLoadError,
     MaskFormatError,
+    Sa2VAError,
     ShapeMismatchError,
     UnsafePathError,
     UnsafePickleError,
@@ -49,6 +50,15 @@ class TestReVOS(NumProcCheck, SourceTestCase):
     def test_valid_reads_the_same_mask_dict(self, fake):
         (rec,) = fake.built["valid"]
         assert [r["id"] for r in rec["regions"]] == ["31"] and rec["regions"][0]["masks"][1] is None
+
+    def test_a_split_whose_files_are_absent_is_named(self, tmp_path):
+        """The Sa2VA download holds only the train files of the video sources: asking for valid says so."""
+        info = fake_refvos.write(str(tmp_path / "data"), "revos")
+        os.remove(info["expressions"]["valid"])
+        built = load_source("revos", tmp_path / "data", cache_dir=str(tmp_path / "cache"))
+        assert list(built) == ["train"]
+        with pytest.raises(Sa2VAError, match=r"split 'valid' of 'revos' was not built: its files are not in data_dir \(built: train\)"):
+            load_source("revos", tmp_path / "data", split="valid", cache_dir=str(tmp_path / "cache"))
 
 
 class TestMeViS(SourceTestCase):

@@ -307,3 +307,13 @@ def test_qwen_image_settings_preprocessor_first_then_vision_config(tmp_path):
     write_checkpoint(tmp_path / "b", config, "qwen_vl")  # no preprocessor_config.json: the vision config's
     ip = processor_from_checkpoint(tmp_path / "b").image_processor
     assert (ip.patch_size, ip.merge_size, ip.image_mean) == (16, 4, [0.5] * 3)  # mean/std: Qwen3-VL's own
+
+
+def test_reading_a_checkpoint_logs_no_foreign_warning(tmp_path, caplog):
+    """AutoTokenizer warns that config.json's "sa2va_chat" is not the bare config it reads it as: noise."""
+    write_checkpoint(tmp_path, {"architectures": ["Sa2VAChatModel"], "model_type": "sa2va_chat", "template": "phi3_chat"}, "phi3")
+    with caplog.at_level("WARNING"):
+        assert processor_from_checkpoint(tmp_path).family == "internvl"
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == []
+    with pytest.raises(Sa2VAError, match="unknown chat template 'phi4'"):  # a wrong template, before the tokenizer
+        processor_from_checkpoint(tmp_path, template="phi4")

@@ -180,3 +180,10 @@ def test_a_shard_name_may_end_in_its_digest(tmp_path):
     _plant(out, {"folder": {"train": _entry("folder", "train", ["folder/train-00000-of-00001-../x.parquet"])}})
     with pytest.raises(Sa2VAError, match=r"files must be the split's own shards"):
         load_manifest(str(out))
+
+
+def test_an_output_that_is_a_file_is_refused_before_anything_is_built(tmp_path):
+    (tmp_path / "out").write_text("a file")
+    for output in (tmp_path / "out", tmp_path / "out" / "inside"):
+        with pytest.raises(Sa2VAError, match=r"output '.*out.*' is (a file|inside the file)"):
+            export_sources(["folder"], tmp_path / "no data here", output)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from sa2va_hf.data.schema import features
 from sa2va_hf.errors import Sa2VAError
-from sa2va_hf.training import Sa2VATrainingTransform
+from sa2va_hf.training import Sa2VATrainingTransform, lazy_frames
 
 # Fixed examples, no example database in the checkout, and no per-example deadline (no timing asserts).
 PROPERTY = settings(
@@ -88,10 +88,10 @@ def test_a_bad_record_is_a_named_error_at_every_entry(transform, refcoco_record,
 PLAN = {"text_ids": [0] * 5, "question_ids": [0] * 5, "answer_ids": [0] * 5, "frame_ids": [0]}
 
 
-def test_a_record_read_back_from_an_edited_export_is_refused(transform, refcoco_record):
+def test_a_record_read_back_from_an_edited_export_is_refused(transform, refcoco_record, built):
     """Through Arrow, as ``load_dataset`` / Ray give it back (ints are int32, lists are lists)."""
     bad = _edited(refcoco_record, _set(("texts", 0, "region_ids"), [3]))
-    bad["frames"] = [{"path": f["path"] if isinstance(f, dict) else f.filename, "bytes": None} for f in bad["frames"]]
+    bad["frames"] = lazy_frames(built("refcoco"))[0]["frames"]  # as stored: a decoded image may hold no path
     row = datasets.Dataset.from_list([bad], features=features())[0]
     with pytest.raises(Sa2VAError, match=r"refers to region 3, but there are 2 \(record .101.\)"):
         transform(row)

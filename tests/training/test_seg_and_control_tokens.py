@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sa2va_hf.errors import Sa2VAError, SampleDroppedError
-from sa2va_hf.training import Sa2VACollator, Sa2VATrainingTransform
+from sa2va_hf.training import Sa2VACollator, Sa2VATrainingTransform, lazy_frames
 
 from .conftest import WRITERS
 
@@ -258,8 +258,8 @@ def test_filter_counts_each_reason(built, processors, llava_injected, gcg_with_s
     t = _transform(processors, recipe="v2")
     features = built("llava_665k").features
     rows = [llava_injected, built("llava_665k")[1], gcg_with_seg, built("gcg_grandf")[1]]
-    for row in rows:
-        row["frames"] = [{"path": f.filename, "bytes": None} for f in row["frames"]]
+    for row, (source, i) in zip(rows, [("llava_665k", 0), ("llava_665k", 1), ("gcg_grandf", 0), ("gcg_grandf", 1)]):
+        row["frames"] = lazy_frames(built(source))[i]["frames"]  # as stored: a decoded image may hold no path
     ds = datasets.Dataset.from_list(rows, features=features)
     kept, report = t.filter(ds)
     assert len(kept) == 2 and sorted(report.values()) == [1, 1]

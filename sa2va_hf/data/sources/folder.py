@@ -176,41 +176,53 @@ def _object_masks(data_dir: str, image: str) -> list[tuple[str, np.ndarray, str]
     if os.path.isdir(folder) and os.path.isfile(instance):
         raise AnnotationError(f"{image!r} has both {folder!r} and {instance!r}: use one mask layout")
     if os.path.isdir(folder):
-        out = []
-        names = sorted(n for n in os.listdir(folder) if n.lower().endswith(".png"))
-        stems = [os.path.splitext(n)[0] for n in names]
-        twice = sorted({s for s in stems if stems.count(s) > 1})
-        if twice:  # mug.png and mug.PNG: two masks of one object name (one region id twice)
-            files = [n for n in names if os.path.splitext(n)[0] == twice[0]]
-            raise AnnotationError(
-                f"{files} in {folder!r} are masks of one object, {twice[0]!r}: keep one{where(None, image)}"
-            )
-        for name in names:
-            path = os.path.join(folder, name)
-            arr = _read_png(path, image)
-            # nonzero colour = object; alpha is not colour (LA is (h, w, 2), RGBA (h, w, 4))
-            mask = arr[..., : 3 if arr.shape[-1] >= 3 else 1].any(axis=-1) if arr.ndim == 3 else arr != 0
-            out.append((os.path.splitext(name)[0], mask, path))
-        if not out:
-            raise AnnotationError(f"{folder!r} holds no PNG mask for {image!r}")
-        return out
+        return object_folder_masks(folder, image)
     if os.path.isfile(instance):
-        arr = _read_png(instance, image)
-        if arr.ndim != 2:
-            raise AnnotationError(
-                f"an instance PNG must have one channel (L, I or palette P), got shape {arr.shape}{where(instance)}"
-            )
-        values = [int(v) for v in np.unique(arr) if v not in (0, VOID)]
-        if not values:
-            raise AnnotationError(
-                f"the instance PNG of {image!r} holds no object, only 0 (background) and {VOID} (void){where(instance)}; "
-                f"a 0/{VOID} mask of one object goes in {folder!r}/<object>.png"
-            )
-        return [(str(v), arr == v, instance) for v in values]
+        return instance_masks(instance, image, f"a 0/{VOID} mask of one object goes in {folder!r}/<object>.png")
     raise AnnotationError(f"{image!r} has no masks: expected {folder!r}/ or {instance!r}")
 
 
-def _read_png(path: str, image: str) -> np.ndarray:
+def object_folder_masks(folder: str, image: str) -> list[tuple[str, np.ndarray, str]]:
+    """A folder of per-object PNGs (``masks/<image>/``): (object name = file stem, mask, file), in name order."""
+    out = []
+    names = sorted(n for n in os.listdir(folder) if n.lower().endswith(".png"))
+    stems = [os.path.splitext(n)[0] for n in names]
+    twice = sorted({s for s in stems if stems.count(s) > 1})
+    if twice:  # mug.png and mug.PNG: two masks of one object name (one region id twice)
+        files = [n for n in names if os.path.splitext(n)[0] == twice[0]]
+        raise AnnotationError(f"{files} in {folder!r} are masks of one object, {twice[0]!r}: keep one{where(None, image)}")
+    for name in names:
+        path = os.path.join(folder, name)
+        out.append((os.path.splitext(name)[0], object_mask(read_png(path, image)), path))
+    if not out:
+        raise AnnotationError(f"{folder!r} holds no PNG mask for {image!r}")
+    return out
+
+
+def object_mask(arr: np.ndarray) -> np.ndarray:
+    """A per-object PNG's pixels -> its object: the nonzero colour (alpha is not colour: LA is (h, w, 2),
+    RGBA (h, w, 4))."""
+    return arr[..., : 3 if arr.shape[-1] >= 3 else 1].any(axis=-1) if arr.ndim == 3 else arr != 0
+
+
+def instance_masks(path: str, image: str, one_object_hint: str = "") -> list[tuple[str, np.ndarray, str]]:
+    """An instance PNG: (object name = its pixel value, mask, file) per value, 0 (background) and 255 (void)
+    being no object; palette PNGs by index."""
+    arr = read_png(path, image)
+    if arr.ndim != 2:
+        raise AnnotationError(
+            f"an instance PNG must have one channel (L, I or palette P), got shape {arr.shape}{where(path)}"
+        )
+    values = [int(v) for v in np.unique(arr) if v not in (0, VOID)]
+    if not values:
+        raise AnnotationError(
+            f"the instance PNG of {image!r} holds no object, only 0 (background) and {VOID} (void){where(path)}"
+            + (f"; {one_object_hint}" if one_object_hint else "")
+        )
+    return [(str(v), arr == v, path) for v in values]
+
+
+def read_png(path: str, image: str) -> np.ndarray:
     image_file_size(path, context=where(None, image))  # the header first: the pixel limit, before decoding
     try:
         with Image.open(path) as im:
