@@ -7,6 +7,7 @@ the tokenizer both sides load from the folder.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 #: bench source -> catalog source
@@ -68,6 +69,18 @@ class Side:
         return {"sa2va_hf": sa2va_hf.__version__, "torch": torch.__version__, "numpy": numpy.__version__,
                 "pillow": PIL.__version__, "transformers": transformers.__version__,
                 "datasets": datasets.__version__}  # fmt: skip
+
+    @staticmethod
+    @contextlib.contextmanager
+    def as_worker():
+        """The collator acts as in a DataLoader worker (compact batches: shared memory, finished when unpickled)."""
+        from sa2va_hf.training import collator
+
+        in_worker, collator._in_worker = collator._in_worker, lambda: True
+        try:
+            yield
+        finally:
+            collator._in_worker = in_worker
 
     def set_threads(self, mode: str) -> None:
         import torch

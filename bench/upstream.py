@@ -148,13 +148,17 @@ def rate_table(results: dict, sources: list[str], modes: list[str]) -> list[str]
 
 
 def crossing_table(sides: dict, sources: list[str]) -> list[str]:
-    lines = ["| source | side | bytes a sample (tensors) | collate ms | pickle to shm ms | unpickle ms |",
+    lines = ["| source | side | bytes a sample (tensors) | collate ms | pickle to shm ms | unpickle (compact: + finish) ms |",
              "|---|---|---|---|---|---|"]  # fmt: skip
     for source in sources:
         for name, side in sides.items():
-            c = side.ask(op="crossing", source=source)
-            lines.append(f"| {source} | {name} | {c['buffer_bytes'] / 1e6:.1f} MB | {c['collate']:.1f} | "
-                         f"{c['pickle']:.1f} | {c['unpickle']:.1f} |")  # fmt: skip
+            for mode in ("loader", "compact_loader"):
+                c = side.ask(op="crossing", source=source, mode=mode)
+                if c.get("skipped"):
+                    continue
+                label = name if mode == "loader" else f"{name}, compact samples"
+                lines.append(f"| {source} | {label} | {c['buffer_bytes'] / 1e6:.1f} MB | {c['collate']:.1f} | "
+                             f"{c['pickle']:.1f} | {c['unpickle']:.1f} |")  # fmt: skip
     return lines
 
 
