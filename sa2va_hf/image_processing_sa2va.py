@@ -178,7 +178,7 @@ class Sa2VAImageProcessor(BaseImageProcessor):
         normalize_tiles: ``True`` (default): ``pixel_values`` are the normalized float32 tiles;
             ``False``: the resized uint8 tiles, before ``do_rescale`` / ``do_normalize`` -- a quarter of the
             bytes, for a caller that normalizes them later with the same float32 arithmetic
-            (:func:`~sa2va_hf.tiling.normalization_table`; the training transform's ``compact_samples``).
+            (``sa2va_hf.tiling.normalization_table``; the training transform's ``compact_samples``).
         do_convert_rgb: convert non-RGB images with PIL's ``convert("RGB")`` (upstream's rule);
             ``False`` refuses them instead.
         input_data_format: ``"channels_last"`` / ``"channels_first"`` for image arrays whose

@@ -37,7 +37,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import Sa2VAError
-from .compact import CompactMasks, CompactTiles, Finish, finish_masks, finish_tiles
+from ..tiling import normalize_tiles_into
+from .compact import CompactMasks, CompactTiles, Finish
 from .conversations import IGNORE_INDEX
 
 UPSTREAM_PAD_TOKEN_ID = 0  # xtuner DEFAULT_PAD_TOKEN_INDEX
@@ -307,6 +308,28 @@ def _cat(parts: Sequence[Any]):
 def _finished(function: Any, *args: Any):
     """``function(*args)`` now, or in a ``DataLoader`` worker when the main process unpickles the batch."""
     return Finish(function, *args) if _in_worker() else function(*args)
+
+
+def finish_tiles(tiles: Any, segments: Sequence[tuple[np.ndarray, int]]):
+    """The batch's ``pixel_values``: its (sum T, 3, S, S) uint8 tiles normalized in float32, each run of
+    ``count`` tiles through its ``table`` (``segments``: ``(table, count)`` in order)."""
+    import torch
+
+    u8 = tiles.numpy() if isinstance(tiles, torch.Tensor) else np.asarray(tiles)
+    out = np.empty(u8.shape, dtype=np.float32)  # numpy's memory: huge pages where the system gives them
+    start = 0
+    for table, count in segments:
+        normalize_tiles_into(out[start : start + count], u8[start : start + count], table)
+        start += count
+    return torch.from_numpy(out)
+
+
+def finish_masks(entries: Sequence[Any]) -> list:
+    """The batch's ``masks``: one (n, H, W) uint8 tensor per entry (a :class:`CompactMasks` decoded, a tensor
+    kept)."""
+    import torch
+
+    return [torch.from_numpy(np.asarray(e)) if isinstance(e, CompactMasks) else e for e in entries]
 
 
 def _one_list(value: Any) -> list[int]:

@@ -7,12 +7,12 @@ a sample carries instead:
 
 * :class:`CompactTiles`: the resized uint8 tiles (a quarter of the bytes) and the float32 table that
   normalizes them -- ``x / 255`` then ``(x - mean) / std``, computed once per value in float32, the same bits
-  as normalizing the tiles where they were made (:func:`~sa2va_hf.tiling.normalization_table`);
+  as normalizing the tiles where they were made (``sa2va_hf.tiling.normalization_table``);
 * :class:`CompactMasks`: the checked RLEs each mask is the union of (a few hundred bytes, not H*W each).
 
-:class:`~sa2va_hf.training.Sa2VACollator` batches them. In the process that uses the batch it finishes them
+:class:`~sa2va_hf.training.collator.Sa2VACollator` batches them. In the process that uses the batch it finishes them
 at once; in a ``DataLoader`` worker it puts the uint8 tiles into shared memory and leaves a :class:`Finish`
-in the batch, which pickling turns into a call of :func:`finish_tiles` / :func:`finish_masks` -- run by the
+in the batch, which pickling turns into a call of the collator's ``finish_tiles`` / ``finish_masks`` -- run by the
 main process when it unpickles the batch. Nothing is left for the user to call: the batch that arrives is
 bit for bit the one the default samples give. ``np.asarray`` of a compact value gives its array too.
 
@@ -41,7 +41,7 @@ from .. import masks as masks_codec
 from ..errors import Sa2VAError
 from ..tiling import normalize_tiles_into
 
-__all__ = ["CompactMasks", "CompactTiles", "Finish", "finish_masks", "finish_tiles"]
+__all__ = ["CompactMasks", "CompactTiles", "Finish"]
 
 
 class CompactTiles:
@@ -141,25 +141,3 @@ class Finish:
 
     def __repr__(self) -> str:
         return f"Finish({self.function.__name__}: done when the batch reaches the main process)"
-
-
-def finish_tiles(tiles: Any, segments: Sequence[tuple[np.ndarray, int]]):
-    """The batch's ``pixel_values``: its (sum T, 3, S, S) uint8 tiles normalized in float32, each run of
-    ``count`` tiles through its ``table`` (``segments``: ``(table, count)`` in order)."""
-    import torch
-
-    u8 = tiles.numpy() if isinstance(tiles, torch.Tensor) else np.asarray(tiles)
-    out = np.empty(u8.shape, dtype=np.float32)  # numpy's memory: huge pages where the system gives them
-    start = 0
-    for table, count in segments:
-        normalize_tiles_into(out[start : start + count], u8[start : start + count], table)
-        start += count
-    return torch.from_numpy(out)
-
-
-def finish_masks(entries: Sequence[Any]) -> list:
-    """The batch's ``masks``: one (n, H, W) uint8 tensor per entry (a :class:`CompactMasks` decoded, a tensor
-    kept)."""
-    import torch
-
-    return [torch.from_numpy(np.asarray(e)) if isinstance(e, CompactMasks) else e for e in entries]

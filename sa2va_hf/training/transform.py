@@ -78,7 +78,7 @@ class Sa2VATrainingTransform:
             ``[SEG]`` by its drop reason, a sample cut by ``max_length`` through its answers when it is
             built; ``"upstream"`` trains it as upstream does (the model pairs masks and ``[SEG]`` in order).
         compact_samples: samples carry their tiles as uint8 (InternVL) and their masks as checked RLEs
-            (:mod:`~sa2va_hf.training.compact`) until :class:`~sa2va_hf.training.Sa2VACollator` batches them: a
+            (:mod:`~sa2va_hf.training.compact`) until :class:`~sa2va_hf.training.collator.Sa2VACollator` batches them: a
             ``DataLoader`` worker then hands the main process a quarter of the tile bytes and no mask pixels,
             and the batch is finished (normalized in float32, decoded) as it arrives -- bit for bit the batch of
             the default samples. For use with that collator (``np.asarray`` of a compact value gives its array).
