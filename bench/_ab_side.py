@@ -12,9 +12,10 @@ libraries print goes to stderr):
   own thread count), ``loader`` (``DataLoader(num_workers=2, batch_size=2)`` + the side's collate
   function, a whole epoch timed from ``iter`` to the last batch, workers' start included), and the
   product's opt-in torch resize backend, ``torch`` (one thread) / ``torch_loader``;
-* ``{"op": "crossing", "source": s}``: what a batch of 2 costs to go from a worker to the main process:
-  the collate function, torch's ``ForkingPickler`` (tensors copied into shared memory) and the unpickling,
-  CPU ms each, and the bytes that cross;
+* ``{"op": "crossing", "source": s, "mode": m}``: what a batch of 2 costs to go from a worker to the main
+  process: the collate function, torch's ``ForkingPickler`` (tensors copied into shared memory) and the
+  unpickling, CPU ms each, and the bytes that cross (``mode``: ``loader``, or the product's
+  ``compact_loader``, collated as in a worker and finished when unpickled);
 * ``{"op": "profile", "source": s, "samples": k, "out": path}``: cProfile of ``k`` samples at one thread
   (CPU time).
 """
@@ -22,6 +23,7 @@ libraries print goes to stderr):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import cProfile
 import io
@@ -51,6 +53,8 @@ def tensor_bytes(obj) -> int:
         return sum(tensor_bytes(v) for v in obj.values())
     if isinstance(obj, (list, tuple)):
         return sum(tensor_bytes(v) for v in obj)
+    if type(obj).__name__ == "Finish":  # the product's compact batch: what crosses is its arguments
+        return tensor_bytes(list(obj.args))
     return 0
 
 
@@ -73,8 +77,9 @@ def through_loader(dataset, collate, n: int) -> dict:
     return {"samples": n, "batches": seen, "seconds": time.perf_counter() - wall}
 
 
-def crossing(get, collate) -> dict:
-    """CPU ms of collate / pickling into shared memory / unpickling a batch of 2, and its bytes (medians)."""
+def crossing(get, collate, worker=contextlib.nullcontext) -> dict:
+    """CPU ms of collate / pickling into shared memory / unpickling a batch of 2, and its bytes (medians).
+    ``worker()``: a context in which the collate function acts as in a DataLoader worker."""
     from multiprocessing.reduction import ForkingPickler
 
     import torch.multiprocessing  # noqa: F401 (registers torch's reductions on ForkingPickler)
@@ -83,12 +88,13 @@ def crossing(get, collate) -> dict:
     rows = {"collate": [], "pickle": [], "unpickle": []}
     for _ in range(CROSSING_REPEAT):
         samples = copy.deepcopy(built)  # fresh buffers: pickling moves a tensor's storage into shared memory
-        c0 = time.process_time()
-        batch = collate(samples)
-        c1 = time.process_time()
-        buf = io.BytesIO()
-        ForkingPickler(buf, pickle.HIGHEST_PROTOCOL).dump(batch)
-        c2 = time.process_time()
+        with worker():
+            c0 = time.process_time()
+            batch = collate(samples)
+            c1 = time.process_time()
+            buf = io.BytesIO()
+            ForkingPickler(buf, pickle.HIGHEST_PROTOCOL).dump(batch)
+            c2 = time.process_time()
         pickle.loads(buf.getvalue())
         c3 = time.process_time()
         rows["collate"].append(1000 * (c1 - c0))
@@ -128,8 +134,12 @@ def handle(side, cmd: dict) -> dict:
                 side.dataset(source, mode)[0]
         return {}
     if op == "crossing":
+        mode = cmd.get("mode", "loader")
+        if mode not in side.modes:
+            return {"skipped": True}
         side.set_threads("default")
-        return crossing(side.dataset(source, "loader").__getitem__, side.collate(source))
+        worker = getattr(side, "as_worker", contextlib.nullcontext)
+        return crossing(side.dataset(source, mode).__getitem__, side.collate(source), worker)
     if op == "profile":
         side.set_threads("one")
         return profile(side.dataset(source, "one").__getitem__, cmd["samples"], cmd["out"])

@@ -7,6 +7,7 @@ the tokenizer both sides load from the folder.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 #: bench source -> catalog source
@@ -26,7 +27,11 @@ MODES = {
     "loader": {},
     "torch": {"num_threads": 1, "resize_backend": "torch"},
     "torch_loader": {"resize_backend": "torch"},
+    "compact_loader": {},
+    "torch_compact_loader": {"resize_backend": "torch"},
 }
+#: mode -> training transform options
+TRANSFORM_OPTIONS = {"compact_loader": {"compact_samples": True}, "torch_compact_loader": {"compact_samples": True}}
 
 
 class Side:
@@ -45,7 +50,7 @@ class Side:
         for mode, options in MODES.items():
             processor = Sa2VAProcessor(Sa2VAImageProcessor(**options),
                                        PreTrainedTokenizerFast.from_pretrained(tokenizer_dir), template="phi3")  # fmt: skip
-            self.transforms[mode] = Sa2VATrainingTransform(processor, "v1")
+            self.transforms[mode] = Sa2VATrainingTransform(processor, "v1", **TRANSFORM_OPTIONS.get(mode, {}))
         self.records = {}
         for source in sources:
             ds = load_source(SOURCES[source], data_dir, split="train", cache_dir=os.path.join(data_dir, ".hf-cache"))
@@ -64,6 +69,18 @@ class Side:
         return {"sa2va_hf": sa2va_hf.__version__, "torch": torch.__version__, "numpy": numpy.__version__,
                 "pillow": PIL.__version__, "transformers": transformers.__version__,
                 "datasets": datasets.__version__}  # fmt: skip
+
+    @staticmethod
+    @contextlib.contextmanager
+    def as_worker():
+        """The collator acts as in a DataLoader worker (compact batches: shared memory, finished when unpickled)."""
+        from sa2va_hf.training import collator
+
+        in_worker, collator._in_worker = collator._in_worker, lambda: True
+        try:
+            yield
+        finally:
+            collator._in_worker = in_worker
 
     def set_threads(self, mode: str) -> None:
         import torch

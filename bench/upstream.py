@@ -10,7 +10,10 @@ classes in a venv of upstream's own (``--upstream-python``) from a local checkou
 * ``default``: one process, each side's default threads (the product: every core);
 * ``loader``: ``DataLoader(num_workers=2, batch_size=2)`` + each side's collate function, a whole epoch;
 * ``torch`` / ``torch_loader``: the product alone with the opt-in torch resize backend, one thread /
-  through the DataLoader, against upstream's ``one`` / ``loader`` of the same round.
+  through the DataLoader, against upstream's ``one`` / ``loader`` of the same round;
+* ``compact_loader`` / ``torch_compact_loader``: ``loader`` / ``torch_loader`` with
+  ``Sa2VATrainingTransform(compact_samples=True)`` (uint8 tiles and RLE masks cross from the workers, the
+  batch is finished in the main process), against upstream's ``loader`` of the same round.
 
 A/B rounds: every round runs every (mode, source) on both sides back to back, the order swapped each round;
 the table gives the median over rounds of the per-round ratio (upstream = 1) and the 1-minute load average
@@ -40,9 +43,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench import _upstream_data  # noqa: E402
 
 SOURCES = ("refcoco", "osprey", "gcg_grandf", "revos", "ref_sav", "chat_univi")
-MODES = ("one", "default", "loader", "torch", "torch_loader")
+MODES = ("one", "default", "loader", "torch", "torch_loader", "compact_loader", "torch_compact_loader")
 #: product-only modes -> the upstream mode of the same round they are compared with
-PRODUCT_ONLY = {"torch": "one", "torch_loader": "loader"}
+PRODUCT_ONLY = {"torch": "one", "torch_loader": "loader", "compact_loader": "loader", "torch_compact_loader": "loader"}
 SIDE_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_ab_side.py")
 READY_TIMEOUT = 600
 
@@ -145,13 +148,17 @@ def rate_table(results: dict, sources: list[str], modes: list[str]) -> list[str]
 
 
 def crossing_table(sides: dict, sources: list[str]) -> list[str]:
-    lines = ["| source | side | bytes a sample (tensors) | collate ms | pickle to shm ms | unpickle ms |",
+    lines = ["| source | side | bytes a sample (tensors) | collate ms | pickle to shm ms | unpickle (compact: + finish) ms |",
              "|---|---|---|---|---|---|"]  # fmt: skip
     for source in sources:
         for name, side in sides.items():
-            c = side.ask(op="crossing", source=source)
-            lines.append(f"| {source} | {name} | {c['buffer_bytes'] / 1e6:.1f} MB | {c['collate']:.1f} | "
-                         f"{c['pickle']:.1f} | {c['unpickle']:.1f} |")  # fmt: skip
+            for mode in ("loader", "compact_loader"):
+                c = side.ask(op="crossing", source=source, mode=mode)
+                if c.get("skipped"):
+                    continue
+                label = name if mode == "loader" else f"{name}, compact samples"
+                lines.append(f"| {source} | {label} | {c['buffer_bytes'] / 1e6:.1f} MB | {c['collate']:.1f} | "
+                             f"{c['pickle']:.1f} | {c['unpickle']:.1f} |")  # fmt: skip
     return lines
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .resize import resize
+from .resize import resize, torch_source
 from .tiling import IMAGENET_MEAN, IMAGENET_STD, normalization_table, normalize_planes_into
 
 
@@ -25,8 +25,10 @@ class GroundingTransform:
     mean: Sequence[float] = IMAGENET_MEAN
     std: Sequence[float] = IMAGENET_STD
 
-    def __call__(self, rgb: Image.Image, normalized: bool = False) -> np.ndarray:
-        planes = resize(rgb, self.size, self.size)  # R, G, B planes: no transpose
+    def __call__(self, rgb: Image.Image, normalized: bool = False, backend: str = "pil") -> np.ndarray:
+        """``backend``: the resize's (:mod:`.resize`): PIL's, exact, or torch's."""
+        source = torch_source(rgb) if backend == "torch" else rgb
+        planes = resize(source, self.size, self.size, backend)  # R, G, B planes: no transpose
         if normalized:
             out = np.empty((1, 3, self.size, self.size), dtype=np.float32)
             normalize_planes_into(out, planes, normalization_table(self.mean, self.std))

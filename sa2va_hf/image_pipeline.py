@@ -34,7 +34,7 @@ from .image_io import image_file_size, open_image
 from .inputs import load_image, to_rgb_image
 from .resize import resize, resize_cost, torch_source
 from .threads import resolve_num_threads, thread_pool
-from .tiling import choose_grid, normalization_table, normalize_planes_into
+from .tiling import choose_grid, normalization_table, normalize_planes_into, planes_into
 
 #: Relative cost of normalizing one output pixel, in the units of :func:`~.resize.resize_cost`.
 _NORMALIZE_COST = 4.5
@@ -100,7 +100,7 @@ class ImagePixels:
             self.items.append(item)
             first += item.tiles
         s = opts.image_size
-        self.pixel_values = np.empty((first, 3, s, s), dtype=np.float32)
+        self.pixel_values = np.empty((first, 3, s, s), dtype=np.float32 if opts.normalize_tiles else np.uint8)
         self.num_patches = np.asarray([item.tiles for item in self.items], dtype=np.int64)
         self.g_pixel_values = None
         if grounding is not None:
@@ -141,12 +141,14 @@ class ImagePixels:
         scale = 1 / _TORCH_SPEEDUP if backend == "torch" else 1.0
         out = self.pixel_values[item.first_tile : item.first_tile + item.tiles]
 
+        write = normalize_planes_into if opts.normalize_tiles else planes_into
+
         def canvas() -> None:
             planes = resize(source, s * item.cols, s * item.rows, backend)
-            normalize_planes_into(out[:n], planes, self.table, item.rows, item.cols)
+            write(out[:n], planes, self.table, item.rows, item.cols)
 
         def thumbnail() -> None:
-            normalize_planes_into(out[n:], resize(source, s, s, backend), self.table)
+            write(out[n:], resize(source, s, s, backend), self.table)
 
         def grounded() -> None:
             g = self.grounding

@@ -75,6 +75,7 @@ class Sa2VAImageProcessorKwargs(ImagesKwargs, total=False):
     max_image_pixels: int | None
     num_threads: int | None
     resize_backend: str
+    normalize_tiles: bool
 
 
 #: Every option an instance stores and a call may override.
@@ -119,7 +120,8 @@ class ImageOptions(SimpleNamespace):
         if not 1 <= self.min_tiles <= self.max_tiles:
             raise Sa2VAError(f"need 1 <= min_tiles <= max_tiles, got {self.min_tiles}, {self.max_tiles}")
         check_backend(self.resize_backend)
-        flags = ("use_thumbnail", "normalize_grounding", "return_grounding", "do_rescale", "do_normalize")
+        flags = ("use_thumbnail", "normalize_grounding", "return_grounding", "do_rescale", "do_normalize",
+                 "normalize_tiles")  # fmt: skip
         check_shared_options(self, flags)
         if not is_real(self.downsample_ratio) or not 0 < self.downsample_ratio < float("inf"):
             raise Sa2VAError(f"downsample_ratio must be a positive number, got {self.downsample_ratio!r}")
@@ -173,6 +175,10 @@ class Sa2VAImageProcessor(BaseImageProcessor):
         do_rescale, rescale_factor, do_normalize, image_mean, image_std: the tiles' ``x / 255``
             and ``(x - mean) / std`` steps, as in every transformers image processor (the
             grounding image has its own, ``grounding_mean`` / ``grounding_std``).
+        normalize_tiles: ``True`` (default): ``pixel_values`` are the normalized float32 tiles;
+            ``False``: the resized uint8 tiles, before ``do_rescale`` / ``do_normalize`` -- a quarter of the
+            bytes, for a caller that normalizes them later with the same float32 arithmetic
+            (``sa2va_hf.tiling.normalization_table``; the training transform's ``compact_samples``).
         do_convert_rgb: convert non-RGB images with PIL's ``convert("RGB")`` (upstream's rule);
             ``False`` refuses them instead.
         input_data_format: ``"channels_last"`` / ``"channels_first"`` for image arrays whose
@@ -205,6 +211,7 @@ class Sa2VAImageProcessor(BaseImageProcessor):
     max_image_pixels = None
     num_threads = None
     resize_backend = "pil"
+    normalize_tiles = True
     image_mean = list(IMAGENET_MEAN)
     image_std = list(IMAGENET_STD)
     do_rescale = True

@@ -51,6 +51,8 @@ __all__ = [
     "rle_area",
     "rle_bbox",
     "is_rle",
+    "MaskUnions",
+    "decode_unions",
 ]
 
 Segmentation = Any  # list[list[float]] | {"size": [h, w], "counts": list[int] | str | bytes}
@@ -474,3 +476,86 @@ def rle_bbox(rle: dict, *, file: object = None, record: object = None) -> list[f
     if mask_utils.area(coco) == 0:  # pycocotools' box wraps around for an empty mask with a zero run ([4, 0])
         return [0.0, 0.0, 0.0, 0.0]
     return [float(v) for v in mask_utils.toBbox(coco)]
+
+
+_OFF_ON = np.array([0, 1], dtype=np.uint8)  # COCO runs alternate background, foreground
+
+
+class MaskUnions:
+    """Unions of one image's (or one video's) segmentations, written straight into ``(H, W)`` uint8 arrays.
+
+    What a training sample's ``masks`` are: per entry, the OR of a few regions' masks. Each segmentation is
+    decoded once per key (e.g. ``(region, frame)``), from its runs (checked as :func:`decode` checks them) to
+    its pixels in COCO's column-major order -- one ``np.repeat``, no per-pixel work -- and each union is
+    written with one transposing copy of its bounding box, the rest of the output set to 0. A union of keys
+    already written is copied from where it went. Every value equals the OR of :func:`decode` of the parts.
+    """
+
+    def __init__(self, height: int, width: int, *, file: object = None, record: object = None) -> None:
+        self.height, self.width = _mask_shape(height, width, where(file, record))
+        self.file, self.record = file, record
+        self._columns: dict[Any, tuple[np.ndarray, tuple[int, int, int, int]] | None] = {}
+        self._written: dict[tuple, np.ndarray] = {}
+
+    def columns(self, key: Any, segmentation: Segmentation) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+        """(the mask as a ``(W, H)`` array: the transpose of its pixels, its box ``(x0, x1, y0, y1)``), or
+        None for an empty mask; decoded on the first call for ``key``."""
+        if key not in self._columns:
+            h, w = self.height, self.width
+            runs = segmentation_runs(segmentation, h, w, file=self.file, record=self.record)
+            ends = np.cumsum(runs)
+            starts, stops = (ends - runs)[1::2], ends[1::2]  # foreground runs [start, stop), column-major
+            filled = stops > starts
+            if not filled.any():
+                self._columns[key] = None
+            else:
+                starts, last = starts[filled], stops[filled] - 1
+                x0, x1 = int(starts[0]) // h, int(last[-1]) // h + 1
+                if (starts // h != last // h).any():  # a run crosses a column's end: every row
+                    y0, y1 = 0, h
+                else:
+                    y0, y1 = int((starts % h).min()), int((last % h).max()) + 1
+                pixels = np.repeat(np.resize(_OFF_ON, runs.size), runs).reshape(w, h)
+                self._columns[key] = (pixels, (x0, x1, y0, y1))
+        return self._columns[key]
+
+    def write(self, out: np.ndarray, parts: Sequence[tuple[Any, Segmentation]]) -> None:
+        """Write the union of ``parts`` (``(key, segmentation)`` pairs; none: an empty mask) into ``out``,
+        an ``(H, W)`` uint8 array whose every value is set."""
+        if out.shape != (self.height, self.width) or out.dtype != np.uint8:
+            raise ShapeMismatchError(
+                f"a mask of {self.height}x{self.width} (h x w) cannot be written into a {out.dtype} array of shape "
+                f"{out.shape}{where(self.file, self.record)}"
+            )
+        keys = tuple(key for key, _ in parts)
+        done = self._written.get(keys)
+        if done is not None:
+            np.copyto(out, done)
+            return
+        decoded = [c for c in (self.columns(key, segmentation) for key, segmentation in parts) if c is not None]
+        out.fill(0)
+        if decoded:
+            x0 = min(box[0] for _, box in decoded)
+            x1 = max(box[1] for _, box in decoded)
+            y0 = min(box[2] for _, box in decoded)
+            y1 = max(box[3] for _, box in decoded)
+            union = decoded[0][0][x0:x1, y0:y1]
+            if len(decoded) > 1:
+                union = union.copy()
+                for pixels, _ in decoded[1:]:
+                    np.bitwise_or(union, pixels[x0:x1, y0:y1], out=union)
+            out[y0:y1, x0:x1] = union.T
+        self._written[keys] = out
+
+
+def decode_unions(
+    unions: Sequence[Sequence[tuple[Any, Segmentation]]], height: int, width: int, *, file: object = None,
+    record: object = None,
+) -> np.ndarray:  # fmt: skip
+    """(n, H, W) uint8: mask ``i`` the union of ``unions[i]``'s ``(key, segmentation)`` pairs, each key decoded once
+    (:class:`MaskUnions`)."""
+    writer = MaskUnions(height, width, file=file, record=record)
+    out = np.empty((len(unions), writer.height, writer.width), dtype=np.uint8)
+    for i, parts in enumerate(unions):
+        writer.write(out[i], parts)
+    return out

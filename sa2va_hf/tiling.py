@@ -156,3 +156,19 @@ def normalize_planes_into(out: np.ndarray, planes: np.ndarray, table: np.ndarray
         for r in range(rows):
             for k in range(cols):
                 np.take(table[c], index[r, :, k], out=o[r, k, c], mode="clip")
+
+
+def planes_into(out: np.ndarray, planes: np.ndarray, table: np.ndarray | None = None, rows: int = 1, cols: int = 1) -> None:
+    """The tiles of a resized image as they are (uint8), written into ``out`` (rows*cols, 3, S, S): what
+    :func:`normalize_planes_into` normalizes (``table`` is not used: :func:`normalize_tiles_into` applies it later)."""
+    s = out.shape[-1]
+    o = out.reshape(rows, cols, 3, s, s)
+    for c in range(3):
+        np.copyto(o[:, :, c], planes[c].reshape(rows, s, cols, s).transpose(0, 2, 1, 3))
+
+
+def normalize_tiles_into(out: np.ndarray, tiles: np.ndarray, table: np.ndarray) -> None:
+    """(T, 3, S, S) uint8 tiles (:func:`planes_into`'s) normalized through ``table`` into ``out`` (T, 3, S, S)
+    float32: bit-identical to :func:`normalize_planes_into` of the image they were cut from."""
+    for t in range(len(tiles)):
+        normalize_planes_into(out[t : t + 1], tiles[t], table)

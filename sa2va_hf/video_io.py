@@ -3,7 +3,9 @@
 A video source record keeps its video file (``{"path", "bytes"}``, like ``datasets.Image``'s
 storage) and the indices of the frames its masks annotate (``frame_indices``); frames are decoded
 here when they are used, never baked into the dataset. Only the frames asked for are kept, and
-decoding stops after the last of them.
+decoding stops after the last of them; an H.264 stream (nearly every mp4) is decoded only where those
+frames need it -- from the IDR frame before each, skipping frames nothing refers to -- with the same
+result as decoding every frame (:func:`read_frames`).
 
 Frames come out in presentation order, numbered from 0, as RGB. The YUV -> RGB conversion is
 FFmpeg's (``rgb24``), the same library upstream's ``cv2.VideoCapture`` uses; frames decoded from
@@ -39,7 +41,9 @@ opened, nor one much larger than the header's size afterwards; a frame whose siz
 
 from __future__ import annotations
 
+import bisect
 import contextlib
+import dataclasses
 import io
 import math
 import os
@@ -103,13 +107,13 @@ def _converter(av: Any) -> Any:
     return _converters.reformatter
 
 
-def _to_rgb_image(av: Any, frame: Any) -> Image.Image:
+def _to_rgb_image(av: Any, frame: Any, threads: int) -> Image.Image:
     """``frame.to_image()`` (rgb24 through FFmpeg's swscale) on this process's own conversion context.
 
-    The scaler uses the package's thread count (one thread inside a pool worker): its slices give the
+    The scaler uses ``threads`` (the package's thread count: one inside a pool worker): its slices give the
     same bytes whatever the count.
     """
-    rgb = _converter(av).reformat(frame, format="rgb24", threads=default_num_threads())
+    rgb = _converter(av).reformat(frame, format="rgb24", threads=threads)
     return rgb.to_image()  # already rgb24: PyAV returns it without converting
 
 
@@ -250,26 +254,39 @@ def read_frames(
     file: object = None,
     record: object = None,
     max_pixels: int | None = None,
+    threads: int | None = None,
 ) -> list[Image.Image]:
     """RGB frames of ``video`` at ``indices`` (0-based, presentation order), in the order asked.
 
     ``indices=None`` reads every frame. An index the video does not reach is a
     :class:`VideoLoadError` naming the video (and ``file`` / ``record`` when given). A video whose frames are
     over ``max_pixels`` (PIL's ``MAX_IMAGE_PIXELS`` by default) is refused before any frame is decoded.
+    ``threads``: for the decoder and the RGB conversion (the package's default count when ``None``: one
+    inside a pool worker); the frames are the same whatever the count.
+
+    Only what the frames asked for need is decoded: an H.264 stream that qualifies (:func:`_decode_plan`) is
+    decoded from the IDR frame before each of them, frames no other frame refers to skipped unless asked
+    for -- the frames are the same as decoding every frame from the start, which any other video gets.
     """
     wanted: Sequence[int] | None = None if indices is None else _frame_indices(indices, file, record)
     if wanted is not None and not wanted:
         return []
+    threads = default_num_threads() if threads is None else threads
+    if wanted is not None:
+        frames = _read_planned(video, wanted, file, record, max_pixels, threads)
+        if frames is not None:
+            return frames
     av, container, name = _open(video, file, record, max_pixels)
     keep = None if wanted is None else set(wanted)
     last = None if wanted is None else max(wanted)
     got: dict[int, Image.Image] = {}
     decoded = 0
     with _decoding(av, name, where(file, record)), container:
+        _set_decoder_threads(container, threads)
         for frame in _decoded(container, name, where(file, record)):
             index, decoded = decoded, decoded + 1
             if keep is None or index in keep:
-                got[index] = _turned(_to_rgb_image(av, frame), _quarter_turns(frame, name, file, record))
+                got[index] = _turned(_to_rgb_image(av, frame, threads), _quarter_turns(frame, name, file, record))
             if last is not None and index >= last:
                 break
     if not decoded:
@@ -281,6 +298,151 @@ def read_frames(
         raise VideoLoadError(
             f"video {name!r} has {decoded} decodable frame(s) but frame {missing[0]} is needed{where(file, record)}"
         )
+    return [got[i] for i in wanted]
+
+
+def _set_decoder_threads(container: Any, threads: int) -> None:
+    """One decoding thread where the caller has one: FFmpeg's default slice threads hand every frame over to a
+    thread even when its slices cannot be split (one slice a frame, as x264 writes), a cost a busy machine
+    stretches. The decoded frames are the same whatever the count."""
+    if threads == 1:
+        container.streams.video[0].codec_context.thread_count = 1
+
+
+# --------------------------------------------------------------------------- decoding only what is needed
+
+#: H.264 NAL unit type of an IDR picture: no picture after it in decoding order refers to one before it,
+#: nor is shown before it.
+_H264_IDR = 5
+
+
+def _nal_types(data: bytes, length_size: int) -> list[int] | None:
+    """The NAL unit types of an AVCC (length-prefixed) H.264 packet, or None if it does not parse as one."""
+    types, i = [], 0
+    while i < len(data):
+        if i + length_size > len(data):
+            return None
+        n = int.from_bytes(data[i : i + length_size], "big")
+        i += length_size
+        if n == 0 or i + n > len(data):
+            return None
+        types.append(data[i] & 0x1F)
+        i += n
+    return types
+
+
+@dataclasses.dataclass
+class _DecodePlan:
+    """Which packets (in decoding order) to decode for the frames asked for, from the stream's packets alone."""
+
+    targets: dict[int, int]  # pts of a frame asked for -> its index (presentation order)
+    spans: list[tuple[int, int]]  # [first, last] packets to decode: each opens with an IDR
+    stamps: frozenset[int]  # every packet's pts
+
+
+def _decode_plan(container: Any, wanted: Sequence[int]) -> _DecodePlan | None:
+    """The packets to decode for frames ``wanted``, or None when the stream does not qualify.
+
+    A stream qualifies when a frame's index is its packet's rank by pts, as decoding every frame numbers them:
+    H.264 in AVCC form (mp4 / mov / Matroska) whose first packet is an IDR picture, every packet whole, with a
+    pts of its own, none marked to be discarded (an edit list's). Then a frame asked for is decoded from the
+    last IDR packet at or before its own -- nothing after an IDR refers to anything before it -- and frames
+    that nothing refers to (``nal_ref_idc`` 0) are skipped unless asked for: the frames are bit for bit those
+    of decoding every frame. (:func:`_read_planned` checks what the decoder gives against the plan.)
+    """
+    stream = container.streams.video[0]
+    codec = stream.codec_context
+    extradata = bytes(codec.extradata or b"")
+    if codec.name != "h264" or len(extradata) < 7 or extradata[0] != 1:  # avcC: configurationVersion 1
+        return None
+    length_size = (extradata[4] & 3) + 1
+    stamps: list[int] = []
+    idr: list[int] = []  # positions (decoding order) of IDR packets
+    for packet in container.demux(stream):
+        if packet.size == 0:  # the demuxer's closing empty packet
+            continue
+        if packet.is_corrupt or packet.is_discard or packet.pts is None:
+            return None
+        if packet.is_keyframe:
+            types = _nal_types(bytes(packet), length_size)
+            if types is not None and _H264_IDR in types:
+                idr.append(len(stamps))
+        stamps.append(int(packet.pts))
+    if not idr or idr[0] != 0 or max(wanted) >= len(stamps):
+        return None  # (a frame past the end: decoding every frame says so)
+    order = sorted(stamps)
+    if len(set(order)) != len(order):
+        return None
+    position = {pts: i for i, pts in enumerate(stamps)}
+    targets = {order[i]: i for i in wanted}
+    spans: list[tuple[int, int]] = []
+    for last in sorted(position[pts] for pts in targets):
+        first = idr[bisect.bisect_right(idr, last) - 1]
+        if spans and first <= spans[-1][1] + 1:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], last))
+        else:
+            spans.append((first, last))
+    return _DecodePlan(targets, spans, frozenset(stamps))
+
+
+def _read_planned(
+    video: Any, wanted: Sequence[int], file: object, record: object, max_pixels: int | None, threads: int
+) -> list[Image.Image] | None:
+    """The frames ``wanted``, decoding only the packets :func:`_decode_plan` names; None when the stream does
+    not qualify or the decoder gives anything the plan does not foresee (the caller then decodes every frame)."""
+    context = where(file, record)
+    av, container, name = _open(video, file, record, max_pixels)
+    with _decoding(av, name, context), container:
+        plan = _decode_plan(container, wanted)
+    if plan is None:
+        return None
+    av, container, name = _open(video, file, record, max_pixels)
+    got: dict[int, Image.Image] = {}
+    with _decoding(av, name, context), container:
+        _set_decoder_threads(container, threads)
+        stream = container.streams.video[0]
+        codec = stream.codec_context
+        size = (int(codec.width), int(codec.height))
+        previous = None  # the pts of the last frame given: they come in presentation order
+
+        def take(frames) -> bool:
+            nonlocal previous
+            for frame in frames:
+                pts = frame.pts
+                if pts is None or pts not in plan.stamps or (previous is not None and pts <= previous):
+                    return False
+                # fields may be packets of their own (then frames are not packets); a size change is an error
+                # decoding every frame names (the first frame of the new size)
+                if frame.interlaced_frame or (frame.width, frame.height) != size:
+                    return False
+                previous = pts
+                index = plan.targets.get(pts)
+                if index is not None:
+                    got[index] = _turned(_to_rgb_image(av, frame, threads), _quarter_turns(frame, name, file, record))
+            return True
+
+        spans = iter(plan.spans)
+        first, last = next(spans)
+        position = -1
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            position += 1
+            if position < first:
+                continue
+            # a frame nothing refers to is skipped unless it is asked for
+            codec.skip_frame = "DEFAULT" if packet.pts in plan.targets else "NONREF"
+            if not take(codec.decode(packet)):
+                return None
+            if position == last:  # drain the decoder; the next span opens with an IDR on a fresh one
+                if not take(codec.decode(None)):
+                    return None
+                codec.flush_buffers()
+                first, last = next(spans, (None, None))
+                if first is None:
+                    break
+    if len(got) != len(plan.targets):
+        return None
     return [got[i] for i in wanted]
 
 
@@ -360,7 +522,11 @@ def _same_size(frames: list, w: int, h: int, name: str, file: object, record: ob
 
 
 def read_record_frames(
-    record: Mapping[str, Any], which: Sequence[int] | None = None, *, max_pixels: int | None = None
+    record: Mapping[str, Any],
+    which: Sequence[int] | None = None,
+    *,
+    max_pixels: int | None = None,
+    threads: int | None = None,
 ) -> list[Image.Image]:
     """A record's frames ``which`` (positions in its per-frame order; all by default), as RGB PIL images.
 
@@ -368,7 +534,8 @@ def read_record_frames(
     stored ``frames`` (PIL images as ``datasets`` decodes them, paths, or ``{"path", "bytes"}``),
     or a ``video`` (path, bytes or ``{"path", "bytes"}``) read at ``frame_indices`` -- every frame of
     the video when the dict has no ``frame_indices``. Only the frames asked for are decoded.
-    ``max_pixels`` bounds image files read by path and video frames (PIL's limit by default).
+    ``max_pixels`` bounds image files read by path and video frames (PIL's limit by default); ``threads``: see
+    :func:`read_frames`.
     """
     rec = record.get("id")
     video = record.get("video")
@@ -383,7 +550,7 @@ def read_record_frames(
         return out
     indices = record.get("frame_indices")
     if indices is None:  # a video on its own: positions are frame numbers
-        return read_frames(video, which, record=rec, max_pixels=max_pixels)
+        return read_frames(video, which, record=rec, max_pixels=max_pixels, threads=threads)
     indices = _frame_indices(indices, None, rec)
     wanted = indices if which is None else [indices[i] for i in which]
-    return read_frames(video, wanted, record=rec, max_pixels=max_pixels)
+    return read_frames(video, wanted, record=rec, max_pixels=max_pixels, threads=threads)

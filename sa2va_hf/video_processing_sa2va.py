@@ -37,7 +37,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypedDict
 
 import numpy as np
@@ -156,26 +156,34 @@ class Sa2VAVideoProcessor:
         # num_threads=None (the default): the cores the call is given (sa2va_hf.threads); families without
         # the option (Qwen, LLaVA) run one thread
         threads = resolve_num_threads(opts.num_threads) if hasattr(opts, "num_threads") else 1
-        pool = _thread_pool() if threads > 1 and opts.return_grounding else None
+        backend = getattr(opts, "resize_backend", "pil")
+        # InternVL's image processor makes a frame's grounding image itself, beside its tile, from the one decoded
+        # frame (its threads run the two resizes side by side); the other families' make none: made here
+        joint = opts.return_grounding and isinstance(self.image_processor, Sa2VAImageProcessor)
+        if joint:
+            tile_options.update(return_grounding=True, grounding_mean=list(grounding.mean),
+                                grounding_std=list(grounding.std), num_threads=threads)  # fmt: skip
+        pool = _thread_pool() if threads > 1 and opts.return_grounding and not joint else None
         parts: dict[str, list] = {}  # per-video arrays of the frames that reach the language model
-        grounding_images: list[np.ndarray] = []  # per frame, every frame
+        grounding_parts: list[np.ndarray] = []  # per video, (frames, 3, G, G): every frame
         num_frames, num_llm, gt_masks = [], [], []
         for v, video in enumerate(video_list):
             frames = load_video(video, v, opts)
             n_llm = len(frames) if max_llm is None else min(max_llm, len(frames))
-            pending = None
-            if opts.return_grounding:
-                make = functools.partial(_grounding_images, grounding, frames, opts.normalize_grounding)
-                if pool is not None:
-                    pending = pool.submit(make)  # beside the tiles below
-                else:
-                    grounding_images.extend(make())
+            rest = frames[n_llm:] if joint else frames  # the frames whose grounding image is made here
+            made: Future | None = None
+            if opts.return_grounding and rest:
+                make = functools.partial(_grounding_images, grounding, rest, opts.normalize_grounding, backend)
+                made = pool.submit(make) if pool is not None else _done(make())  # with a pool: beside the tiles
             tiles = self.image_processor(frames[:n_llm], **tile_options)
             for key in LLM_FRAME_KEYS:
                 if key in tiles:
                     parts.setdefault(key, []).append(tiles[key])
-            if pending is not None:
-                grounding_images.extend(pending.result())
+            if opts.return_grounding:
+                video_grounding = [tiles["g_pixel_values"]] if joint else []
+                if made is not None:
+                    video_grounding.append(np.stack(made.result()))
+                grounding_parts.append(video_grounding[0] if len(video_grounding) == 1 else np.concatenate(video_grounding))
             num_frames.append(len(frames))
             num_llm.append(n_llm)
             if masks is not None:
@@ -185,7 +193,7 @@ class Sa2VAVideoProcessor:
         # one copy into each output array (a video's frames are large: no intermediate stack)
         data: dict[str, Any] = {key: vals[0] if len(vals) == 1 else np.concatenate(vals) for key, vals in parts.items()}
         if opts.return_grounding:
-            data["g_pixel_values"] = np.stack(grounding_images)
+            data["g_pixel_values"] = grounding_parts[0] if len(grounding_parts) == 1 else np.concatenate(grounding_parts)
         data["num_frames"] = np.asarray(num_frames, dtype=np.int64)
         data["num_llm_frames"] = np.asarray(num_llm, dtype=np.int64)
         if masks is not None:
@@ -214,8 +222,14 @@ def check_max_llm_frames(value: Any) -> int | None:
     return int(value)
 
 
-def _grounding_images(grounding: GroundingTransform, frames: list, normalized: bool) -> list[np.ndarray]:
-    return [grounding(frame, normalized) for frame in frames]
+def _grounding_images(grounding: GroundingTransform, frames: list, normalized: bool, backend: str) -> list[np.ndarray]:
+    return [grounding(frame, normalized, backend) for frame in frames]
+
+
+def _done(result: Any) -> Future:
+    future: Future = Future()
+    future.set_result(result)
+    return future
 
 
 @functools.lru_cache(maxsize=1)

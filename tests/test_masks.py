@@ -171,3 +171,66 @@ def test_decode_many_stacks_and_handles_empty():
     assert out.shape == (2, 12, 9) and out.flags.c_contiguous
     assert np.array_equal(out[0], a) and np.array_equal(out[1], b)
     assert masks.decode_many([], 12, 9).shape == (0, 12, 9)
+
+
+class TestMaskUnions:
+    """``MaskUnions`` writes the OR of ``decode`` of its parts, whatever the layout of the runs."""
+
+    @staticmethod
+    def parts(h, w, seed):
+        """Masks of every kind of run layout: boxes (runs inside a column), tall shapes whose runs cross columns,
+        full and empty masks, one pixel; as compressed RLE, uncompressed RLE and polygons."""
+        rng = np.random.default_rng(seed)
+        out = [masks.encode(random_mask(h, w, seed)), masks.encode(np.ones((h, w), np.uint8)),
+               masks.encode(np.zeros((h, w), np.uint8))]  # fmt: skip
+        one = np.zeros((h, w), np.uint8)
+        one[rng.integers(0, h), rng.integers(0, w)] = 1
+        out.append(masks.encode(one))
+        tall = np.zeros((h, w), np.uint8)
+        tall[:, rng.integers(0, w) :] = 1  # whole columns: one run across them
+        out.append({"size": [h, w], "counts": mask_utils.encode(np.asfortranarray(tall))["counts"]})  # bytes
+        runs = masks.rle_counts(masks.encode(random_mask(h, w, seed + 1))["counts"])
+        out.append({"size": [h, w], "counts": [int(r) for r in runs]})  # uncompressed
+        out.append([[0.5, 0.5, w - 0.5, 0.2 * h, 0.3 * w, h - 0.5]])  # a polygon
+        return out
+
+    @pytest.mark.parametrize("h,w", [(1, 1), (1, 9), (9, 1), (7, 13), (48, 64), (3, 200), (200, 3)])
+    def test_every_union_equals_the_or_of_decode(self, h, w):
+        parts = self.parts(h, w, h * 31 + w)
+        decoded = [masks.decode(p, h, w) for p in parts]
+        unions = masks.MaskUnions(h, w)
+        rng = np.random.default_rng(h + w)
+        groups = [[k] for k in range(len(parts))] + [[]] + [
+            list(rng.choice(len(parts), size=rng.integers(2, 4), replace=False)) for _ in range(12)
+        ]
+        groups += groups[:3]  # unions already written: copied
+        out = np.full((len(groups), h, w), 7, dtype=np.uint8)  # every value must be written
+        for i, group in enumerate(groups):
+            unions.write(out[i], [(k, parts[k]) for k in group])
+        for i, group in enumerate(groups):
+            want = np.zeros((h, w), np.uint8)
+            for k in group:
+                want |= decoded[k]
+            assert np.array_equal(out[i], want), (h, w, group)
+
+    def test_each_key_is_decoded_once(self, monkeypatch):
+        calls = []
+        real = masks.segmentation_runs
+        monkeypatch.setattr(masks, "segmentation_runs", lambda *a, **k: calls.append(1) or real(*a, **k))
+        rle = masks.encode(random_mask(20, 30))
+        unions = masks.MaskUnions(20, 30)
+        out = np.empty((3, 20, 30), np.uint8)
+        unions.write(out[0], [("a", rle)])
+        unions.write(out[1], [("a", rle), ("b", rle)])
+        unions.write(out[2], [("b", rle), ("a", rle)])
+        assert len(calls) == 2
+        assert (out == masks.decode(rle)).all()
+
+    def test_checks_as_decode_does(self):
+        unions = masks.MaskUnions(4, 5, record="r7")
+        with pytest.raises(ShapeMismatchError, match="r7"):
+            unions.write(np.empty((4, 5), np.uint8), [(0, masks.encode(np.zeros((5, 4), np.uint8)))])
+        with pytest.raises(MaskFormatError, match="r7"):
+            unions.write(np.empty((4, 5), np.uint8), [(1, {"size": [4, 5], "counts": [3, 2]})])
+        with pytest.raises(ShapeMismatchError, match="cannot be written"):
+            unions.write(np.empty((5, 4), np.uint8), [])

@@ -81,3 +81,112 @@ def test_header_info_of_a_broken_file_is_a_named_error(tmp_path):
     bad.write_bytes(b"not a video" * 20)
     with pytest.raises(VideoLoadError, match=r"bad\.mp4' cannot be opened.*record 'v'"):
         video_io.header_info(str(bad), record="v")
+
+
+# ------------------------------------------------------------------ decoding only what the frames asked for need
+
+
+def write_h264(path, n, *, keyint, bframes=3, size=(64, 48), container_format="mp4", codec="libx264"):
+    """``n`` frames of a moving texture, H.264 with B-frames (``b-pyramid``: some referenced, some not) and an
+    IDR every ``keyint`` frames -- the layout of most mp4 files, small."""
+    import av
+
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w]
+    with av.open(str(path), "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=24)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        if codec == "libx264":
+            stream.options = {"preset": "medium", "crf": "18", "x264-params": (
+                f"bframes={bframes}:b-pyramid=normal:keyint={keyint}:min-keyint={keyint}:scenecut=0:ref=3")}  # fmt: skip
+        for i in range(n):
+            frame = np.stack([(x * 4 + i * 3) % 256, (y * 5 + i * 7) % 256, (x * y + i * 11) % 256], -1)
+            frame = frame.astype(np.uint8)
+            frame[: h // 2, : w // 2] = 8 + 4 * i  # its index, as a grey level
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return str(path)
+
+
+def planned_reads(monkeypatch):
+    """Whether each read_frames call decoded only what it needed (True) or every frame (False)."""
+    seen = []
+    real = video_io._read_planned
+
+    def spy(*args):
+        frames = real(*args)
+        seen.append(frames is not None)
+        return frames
+
+    monkeypatch.setattr(video_io, "_read_planned", spy)
+    return seen
+
+
+@pytest.fixture(scope="module")
+def gops(tmp_path_factory):
+    return write_h264(tmp_path_factory.mktemp("gops") / "gops.mp4", 60, keyint=12)
+
+
+def test_only_what_the_frames_need_is_decoded_and_the_frames_are_the_same(gops, monkeypatch):
+    every = [np.asarray(f) for f in video_io.read_frames(gops)]  # decoding every frame from the start
+    assert len(every) == 60
+    assert [round((np.asarray(f)[:24, :32].mean() - 8) / 4) for f in every] == list(range(60))  # in order
+    seen = planned_reads(monkeypatch)
+    rng = np.random.default_rng(0)
+    cases = [[0], [59], [11, 12], [13, 12, 11], [5, 5, 40], list(range(60)), [58, 1, 30, 31, 47]]
+    cases += [sorted(rng.choice(60, 5, replace=False).tolist()) for _ in range(10)]
+    for wanted in cases:
+        got = video_io.read_frames(gops, wanted)
+        for i, frame in zip(wanted, got):
+            np.testing.assert_array_equal(np.asarray(frame), every[i], err_msg=f"frame {i} of {wanted}")
+    assert all(seen) and len(seen) == len(cases)
+
+
+def test_the_plan_starts_at_the_idr_before_each_frame(gops):
+    import av
+
+    with av.open(gops) as container:
+        plan = video_io._decode_plan(container, [3, 30, 31, 59])
+    # an IDR every 12 frames: packets 0, 12, 24, 36, 48 (decoding order); each span ends at its frame's packet
+    assert [first for first, _ in plan.spans] == [0, 24, 48]
+    assert sorted(plan.targets.values()) == [3, 30, 31, 59]
+    assert all(last - first < 12 for first, last in plan.spans)
+
+
+def test_frames_nothing_refers_to_are_skipped(gops):
+    """The stream has frames no other frame refers to (so skipping them matters), and with them skipped the
+    frames asked for are still the same (the test above); a frame that is asked for is never skipped."""
+    import av
+
+    with av.open(gops) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.skip_frame = "NONREF"
+        decoded = sum(1 for _ in container.decode(stream))
+    assert 20 < decoded < 60
+
+
+@pytest.mark.parametrize(
+    "kind", ["mpeg4", "annex_b", "no_idr_first"],
+)
+def test_streams_that_do_not_qualify_are_decoded_whole(tmp_path, monkeypatch, kind):
+    if kind == "mpeg4":
+        path = write_mp4(str(tmp_path / "m.mp4"), [frame_signature_image(i, 48, 64) for i in range(9)], codec="mpeg4")
+    elif kind == "annex_b":  # MPEG-TS: start codes, no avcC
+        path = write_h264(tmp_path / "t.ts", 30, keyint=10, container_format="mpegts")
+    else:
+        path = write_h264(tmp_path / "g.mp4", 30, keyint=10)
+    every = [np.asarray(f) for f in video_io.read_frames(path)]
+    seen = planned_reads(monkeypatch)
+    if kind == "no_idr_first":  # a stream cut so that it opens on something else than an IDR
+        monkeypatch.setattr(video_io, "_H264_IDR", 99)
+    got = video_io.read_frames(path, [8, 2])
+    np.testing.assert_array_equal(np.asarray(got[0]), every[8])
+    np.testing.assert_array_equal(np.asarray(got[1]), every[2])
+    assert seen == [False]
+
+
+def test_a_frame_past_the_end_of_a_planned_stream_is_named(gops):
+    with pytest.raises(VideoLoadError, match=r"gops\.mp4' has 60 decodable frame\(s\) but frame 60 is needed"):
+        video_io.read_frames(gops, [3, 60])

@@ -258,15 +258,16 @@ def _check_text(value: object, what: str, ctx: str, optional: bool = False) -> N
         ) from None
 
 
-def record_frames(record: dict, which: Sequence[int] | None = None) -> list:
+def record_frames(record: dict, which: Sequence[int] | None = None, *, threads: int | None = None) -> list:
     """The record's frames ``which`` (positions in its per-frame order; all by default) as RGB PIL images.
 
     Stored frames come from ``frames`` (decoded by ``datasets`` or opened from their path); a
-    ``video`` is decoded here, only at the frames asked for (:func:`sa2va_hf.video_io.read_record_frames`).
+    ``video`` is decoded here, only at the frames asked for (:func:`sa2va_hf.video_io.read_record_frames`,
+    with ``threads`` decoding threads: the package's default count when ``None``).
     """
     from .. import video_io
 
-    return video_io.read_record_frames(record, which)
+    return video_io.read_record_frames(record, which, threads=threads)
 
 
 def region_mask(record: dict, region: int, frame: int = 0) -> np.ndarray | None:

@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import Sa2VAError
+from ..tiling import normalize_tiles_into
+from .compact import CompactMasks, CompactTiles, Finish
 from .conversations import IGNORE_INDEX
 
 UPSTREAM_PAD_TOKEN_ID = 0  # xtuner DEFAULT_PAD_TOKEN_INDEX
@@ -125,7 +127,9 @@ class Sa2VACollator:
             out["labels"] = lab
 
         if any(s.get("pixel_values") is not None for s in samples):
-            pixel_values = [_tensor(s["pixel_values"]) for s in samples if s.get("pixel_values") is not None]
+            pixel_values = [s["pixel_values"] for s in samples if s.get("pixel_values") is not None]
+            if not all(isinstance(p, CompactTiles) for p in pixel_values):  # compact or not, never mixed
+                pixel_values = [_tensor(np.asarray(p) if isinstance(p, CompactTiles) else p) for p in pixel_values]
             shapes = {tuple(p.shape[1:]) for p in pixel_values}
             ndims = {p.ndim for p in pixel_values}  # (T, 3, H, W) tiles / images, or Qwen-VL's (patches, dim)
             if len(shapes) != 1 or ndims not in ({4}, {2}):
@@ -133,7 +137,11 @@ class Sa2VACollator:
                     f"pixel_values must be (T, 3, H, W) with one tile size across the batch (or Qwen-VL's "
                     f"(patches, dim) with one dim), got {[tuple(p.shape) for p in pixel_values]}"
                 )
-            out["pixel_values"] = torch.cat(pixel_values, dim=0)
+            if isinstance(pixel_values[0], CompactTiles):
+                tiles = _cat([torch.from_numpy(p.tiles) for p in pixel_values])
+                out["pixel_values"] = _finished(finish_tiles, tiles, [(p.table, len(p)) for p in pixel_values])
+            else:
+                out["pixel_values"] = _cat(pixel_values)
             if any(s.get("vp_overall_mask") is not None for s in samples):
                 vp = []
                 for s in samples:
@@ -157,7 +165,7 @@ class Sa2VACollator:
                     g = g.unsqueeze(0) if g.ndim == 3 else g
                 grounding.append(g)
                 frames_per_batch.append(len(g))
-            out["g_pixel_values"] = torch.cat(grounding, dim=0)
+            out["g_pixel_values"] = _cat(grounding)
             out["frames_per_batch"] = frames_per_batch
         for key in ("num_patches", "num_frames"):
             if any(s.get(key) is not None for s in samples):
@@ -166,7 +174,9 @@ class Sa2VACollator:
             grids = [_grid(s, i) for i, s in enumerate(samples) if s.get("image_grid_thw") is not None]
             out["image_grid_thw"] = torch.cat(grids)  # one (t, h, w) row per image, in batch order
         if any(s.get("masks") is not None for s in samples):
-            out["masks"] = [_one(s["masks"]) for s in samples if s.get("masks") is not None]
+            masks = [_one(s["masks"]) for s in samples if s.get("masks") is not None]
+            compact = any(isinstance(m, CompactMasks) for m in masks)
+            out["masks"] = _finished(finish_masks, masks) if compact else masks
         # The model takes prompt_masks[k] for the k-th tile flagged in vp_overall_mask, so only
         # samples with a flagged tile may contribute one: a sample whose regions were all dropped
         # still carries an empty (0, 16, 16) entry, which would shift every later sample's regions.
@@ -196,7 +206,7 @@ def _check_seg_tokens(sample: Mapping[str, Any], ids: np.ndarray, seg_token_id: 
             return  # an evaluation prompt without ground truth
         want = 0
     else:
-        masks = len(_one(sample["masks"]))
+        masks = len(_one(sample["masks"]))  # a CompactMasks knows its count: nothing decoded
         frames = sample.get("num_frames")
         per_object = 1 if frames is None else int(np.asarray(frames.cpu() if hasattr(frames, "cpu") else frames).sum())
         if per_object < 1 or masks % per_object:
@@ -248,9 +258,11 @@ def _tensor(value: Any):
 
 def _one(value: Any):
     """A per-sample (n, H, W) entry: processor outputs wrap it in a list of one (one image);
-    upstream samples may hold a list of (H, W) masks instead."""
+    upstream samples may hold a list of (H, W) masks instead; compact masks stay compact."""
     import torch
 
+    if isinstance(value, CompactMasks):
+        return value
     if isinstance(value, (list, tuple)):
         if value and np.ndim(value[0]) == 2:
             return torch.stack([_tensor(v) for v in value])
@@ -258,6 +270,66 @@ def _one(value: Any):
             raise Sa2VAError(f"expected the masks of one image per sample, got {len(value)}")
         value = value[0]
     return _tensor(value)
+
+
+def _in_worker() -> bool:
+    from torch.utils.data import get_worker_info
+
+    return get_worker_info() is not None
+
+
+def _empty(shape: Sequence[int], dtype: Any):
+    """An uninitialized tensor for a batch: in a ``DataLoader`` worker in shared memory, where pickling it to the
+    main process then copies nothing (as torch's ``default_collate`` does); elsewhere in numpy's memory (huge
+    pages where the system gives them to numpy: a fraction of the page faults of torch's allocator)."""
+    import torch
+
+    empty = torch.empty(0, dtype=dtype)
+    if _in_worker():
+        storage = torch.UntypedStorage._new_shared(int(np.prod(shape, dtype=np.int64)) * empty.element_size())
+        return empty.set_(storage, 0, tuple(shape))
+    try:
+        return torch.from_numpy(np.empty(tuple(shape), dtype=empty.numpy().dtype))
+    except TypeError:  # a dtype numpy has not (bfloat16)
+        return torch.empty(tuple(shape), dtype=dtype)
+
+
+def _cat(parts: Sequence[Any]):
+    """``torch.cat(parts)`` into :func:`_empty`'s memory (one copy)."""
+    import functools
+
+    import torch
+
+    dtype = functools.reduce(torch.promote_types, [p.dtype for p in parts])
+    out = _empty((sum(len(p) for p in parts), *parts[0].shape[1:]), dtype)
+    return torch.cat(list(parts), dim=0, out=out)
+
+
+def _finished(function: Any, *args: Any):
+    """``function(*args)`` now, or in a ``DataLoader`` worker when the main process unpickles the batch."""
+    return Finish(function, *args) if _in_worker() else function(*args)
+
+
+def finish_tiles(tiles: Any, segments: Sequence[tuple[np.ndarray, int]]):
+    """The batch's ``pixel_values``: its (sum T, 3, S, S) uint8 tiles normalized in float32, each run of
+    ``count`` tiles through its ``table`` (``segments``: ``(table, count)`` in order)."""
+    import torch
+
+    u8 = tiles.numpy() if isinstance(tiles, torch.Tensor) else np.asarray(tiles)
+    out = np.empty(u8.shape, dtype=np.float32)  # numpy's memory: huge pages where the system gives them
+    start = 0
+    for table, count in segments:
+        normalize_tiles_into(out[start : start + count], u8[start : start + count], table)
+        start += count
+    return torch.from_numpy(out)
+
+
+def finish_masks(entries: Sequence[Any]) -> list:
+    """The batch's ``masks``: one (n, H, W) uint8 tensor per entry (a :class:`CompactMasks` decoded, a tensor
+    kept)."""
+    import torch
+
+    return [torch.from_numpy(np.asarray(e)) if isinstance(e, CompactMasks) else e for e in entries]
 
 
 def _one_list(value: Any) -> list[int]:

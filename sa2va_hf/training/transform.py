@@ -21,10 +21,13 @@ import numpy as np
 from .. import masks as masks_codec
 from ..data.catalog import get_spec
 from ..data.schema import record_frames, region_mask
-from ..errors import PlanError, Sa2VAError
+from ..errors import PlanError, Sa2VAError, ShapeMismatchError
 from ..image_processing_sa2va import convert_tensors
 from ..prompt_grid import segmentations_to_grid
+from ..threads import resolve_num_threads
+from ..tiling import normalization_table
 from ..tokens import IMAGE_PLACEHOLDER, SEG_TOKEN, check_context_tokens, expand_placeholders
+from .compact import CompactMasks, CompactTiles
 from .control_tokens import (
     CONTROL_TOKEN_POLICIES,
     MARK_OPEN,
@@ -74,6 +77,11 @@ class Sa2VATrainingTransform:
             ``"error"`` (default; a departure from upstream) refuses it -- a record whose text holds
             ``[SEG]`` by its drop reason, a sample cut by ``max_length`` through its answers when it is
             built; ``"upstream"`` trains it as upstream does (the model pairs masks and ``[SEG]`` in order).
+        compact_samples: samples carry their tiles as uint8 (InternVL) and their masks as checked RLEs
+            (:mod:`~sa2va_hf.training.compact`) until :class:`~sa2va_hf.training.collator.Sa2VACollator` batches them: a
+            ``DataLoader`` worker then hands the main process a quarter of the tile bytes and no mask pixels,
+            and the batch is finished (normalized in float32, decoded) as it arrives -- bit for bit the batch of
+            the default samples. For use with that collator (``np.asarray`` of a compact value gives its array).
 
     A sample holds ``input_ids`` and ``labels`` (lists), the pixel keys upstream's class returns for
     that source (``pixel_values``, ``g_pixel_values``, ``masks``, ``prompt_masks``,
@@ -84,6 +92,7 @@ class Sa2VATrainingTransform:
     # defaults for a transform pickled before these existed
     control_tokens = "error"
     seg_mismatch = "error"
+    compact_samples = False
     _control: tuple | None = None  # (control token pattern, [SEG] id or None), from the tokenizer
 
     def __init__(
@@ -98,6 +107,7 @@ class Sa2VATrainingTransform:
         return_tensors: str | None = None,
         control_tokens: str = "error",
         seg_mismatch: str = "error",
+        compact_samples: bool = False,
     ) -> None:
         if recipe not in RECIPES:
             raise Sa2VAError(f"recipe must be one of {RECIPES}, got {recipe!r}")
@@ -109,6 +119,8 @@ class Sa2VATrainingTransform:
             raise Sa2VAError(f"control_tokens must be one of {CONTROL_TOKEN_POLICIES}, got {control_tokens!r}")
         if seg_mismatch not in SEG_MISMATCH_POLICIES:
             raise Sa2VAError(f"seg_mismatch must be one of {SEG_MISMATCH_POLICIES}, got {seg_mismatch!r}")
+        if not isinstance(compact_samples, bool):
+            raise Sa2VAError(f"compact_samples must be True or False, got {compact_samples!r}")
         family = getattr(processor, "family", "internvl")
         if recipe == "v1" and family != "internvl":
             raise Sa2VAError(
@@ -127,15 +139,21 @@ class Sa2VATrainingTransform:
         self.return_tensors = return_tensors
         self.control_tokens = control_tokens
         self.seg_mismatch = seg_mismatch
+        self.compact_samples = compact_samples
         self.epoch = 0
         self._splits: bool | None = None  # does <IMG_CONTEXT> split the text around it (see _encode)
         self._control = None
+
+    @property
+    def _compact_tiles(self) -> bool:
+        """Tiles travel as uint8: InternVL's (the other families' pixels are not tiles of one table)."""
+        return self.compact_samples and getattr(self.processor, "family", "internvl") == "internvl"
 
     def __repr__(self) -> str:
         return (
             f"Sa2VATrainingTransform(recipe={self.recipe!r}, seed={self.seed}, epoch={self.epoch}, "
             f"fixes={sorted(self.fixes)}, max_length={self.max_length}, control_tokens={self.control_tokens!r}, "
-            f"seg_mismatch={self.seg_mismatch!r})"
+            f"seg_mismatch={self.seg_mismatch!r}, compact_samples={self.compact_samples})"
         )
 
     @staticmethod
@@ -450,23 +468,34 @@ class Sa2VATrainingTransform:
                 return {}, []
             size = self.processor.image_processor.resolve_options(**spec.image_options).image_size
             zero = {"pixel_values": np.zeros((1, 3, size, size), np.float32)}
+            if self._compact_tiles:  # all zeros through a table of zeros: float32 zeros
+                zero["pixel_values"] = CompactTiles(np.zeros((1, 3, size, size), np.uint8), np.zeros((3, 256), np.float32))
             if "num_patches" in self.processor.image_processor.model_input_names:  # InternVL's tiles per image
                 zero["num_patches"] = np.ones(1, np.int64)
             return zero, []
-        frames = record_frames(record, spec.frames)
+        image_options = dict(spec.image_options)
+        if self._compact_tiles:
+            image_options["normalize_tiles"] = False  # uint8 tiles, normalized when batched
+        options = self.processor.image_processor.resolve_options(**image_options)
+        frames = record_frames(record, spec.frames, threads=resolve_num_threads(getattr(options, "num_threads", None)))
         groups = spec.mask_groups
+        if groups is not None:
+            _check_frame_sizes(record, frames)
         if spec.video:
-            masks = None if groups is None else [self._video_masks(record, spec)]
             data, media, _ = self.processor.process_media(
-                videos=[frames], masks=masks, mode="training", max_llm_frames=spec.max_llm_frames, **spec.image_options
+                videos=[frames], mode="training", max_llm_frames=spec.max_llm_frames, **image_options
             )
         else:
-            masks = None if groups is None else [self._image_masks(record, spec)]
             prompts = None if spec.visual_prompts is None else [spec.visual_prompts]
             data, media, _ = self.processor.process_media(
-                images=frames[:1], visual_prompts=prompts, masks=masks, mode="training", **spec.image_options
+                images=frames[:1], visual_prompts=prompts, mode="training", **image_options
             )
         out: dict[str, Any] = {"pixel_values": data["pixel_values"]}
+        if self._compact_tiles:
+            table = normalization_table(
+                options.image_mean, options.image_std, options.do_rescale, options.rescale_factor, options.do_normalize
+            )
+            out["pixel_values"] = CompactTiles(data["pixel_values"], table)
         for key in ("num_patches", "image_grid_thw"):  # InternVL tiles; Qwen-family patches
             if data.get(key) is not None:
                 out[key] = data[key]
@@ -475,8 +504,8 @@ class Sa2VATrainingTransform:
         if spec.grounding:
             g = data["g_pixel_values"]
             out["g_pixel_values"] = g if spec.video else g[0]
-        if groups is not None:
-            out["masks"] = data["masks"][0]
+        if groups is not None:  # made here, each region decoded once: the processor would check and copy them again
+            out["masks"] = self._masks(record, spec)
         if spec.visual_prompts is not None:
             cells = [int(c) for c in data["region_pixels"][0]]
             if cells != list(spec.region_cells or []):
@@ -486,26 +515,38 @@ class Sa2VATrainingTransform:
             out["region_pixels"] = cells
         return out, media
 
-    def _image_masks(self, record: Mapping[str, Any], spec: SampleSpec) -> np.ndarray:
-        frame = spec.frames[0]
-        out = np.zeros((len(spec.mask_groups), record["height"], record["width"]), dtype=np.uint8)
-        for i, group in enumerate(spec.mask_groups):
-            for k in group:
-                mask = region_mask(record, k, frame)
-                if mask is not None:
-                    out[i] |= mask
-        return out
+    def _masks(self, record: Mapping[str, Any], spec: SampleSpec) -> np.ndarray | CompactMasks:
+        """The sample's ``masks``, (n_groups * F, H, W) uint8, group-major: per mask group and chosen frame (an
+        image: its one frame), the group's regions OR-ed (absent -> nothing); compact: their checked RLEs."""
+        frames = spec.frames if spec.video else spec.frames[:1]
+        regions, h, w = record["regions"], record["height"], record["width"]
+        unions = []
+        for group in spec.mask_groups:
+            for frame in frames:
+                parts = []
+                for k in group:
+                    rle = regions[k]["masks"][frame]
+                    if rle is not None:
+                        parts.append(((k, frame), {"size": list(rle["size"]), "counts": rle["counts"]}))
+                unions.append(parts)
+        if self.compact_samples:
+            return CompactMasks.checked(h, w, unions, record=record["id"])
+        return masks_codec.decode_unions(unions, h, w, record=record["id"])
 
     def _video_masks(self, record: Mapping[str, Any], spec: SampleSpec) -> np.ndarray:
-        """(n_obj, F, H, W): per object and chosen frame, its regions OR-ed (absent -> nothing)."""
-        out = np.zeros((len(spec.mask_groups), len(spec.frames), record["height"], record["width"]), np.uint8)
-        for i, group in enumerate(spec.mask_groups):
-            for j, frame in enumerate(spec.frames):
-                for k in group:
-                    mask = region_mask(record, k, frame)
-                    if mask is not None:
-                        out[i, j] |= mask
-        return out
+        """(n_obj * F, H, W), object-major (``bench/training_video.py`` times it)."""
+        return np.asarray(self._masks(record, spec))
+
+
+def _check_frame_sizes(record: Mapping[str, Any], frames: Sequence[Any]) -> None:
+    """The frames are the size the record's masks are (its ``width`` x ``height``)."""
+    size = (record["width"], record["height"])
+    for frame in frames:
+        if tuple(frame.size) != size:
+            raise ShapeMismatchError(
+                f"a frame is {frame.size[0]}x{frame.size[1]} (W x H) but the record's masks are {size[0]}x{size[1]}"
+                f"{where(record)}"
+            )
 
 
 def _repeat(record: Mapping[str, Any]) -> int:

@@ -273,6 +273,29 @@ def test_torch_backend_keeps_everything_else(tmp_path):
         Sa2VAImageProcessor(resize_backend="cv2")
 
 
+@needs_torch
+@pytest.mark.parametrize("max_llm_frames", [None, 1])
+def test_torch_backend_reaches_every_frame_of_a_video(max_llm_frames):
+    """A video's tiles and grounding images (those of frames past ``max_llm_frames`` too) take the backend, within
+    its bound of the exact path; the one-tile rule and everything else are unchanged."""
+    from sa2va_hf import Sa2VAVideoProcessor
+
+    frames = [photo_like(320, 180, s) for s in range(3)]
+    raw = {"do_rescale": False, "do_normalize": False, "max_llm_frames": max_llm_frames}
+    exact = Sa2VAVideoProcessor()(frames, **raw)
+    fast = Sa2VAVideoProcessor()(frames, resize_backend="torch", **raw)
+    two = Sa2VAVideoProcessor()(frames, resize_backend="torch", num_threads=2, **raw)
+    assert exact.keys() == fast.keys()
+    for key in exact:
+        np.testing.assert_array_equal(fast[key], two[key], err_msg=key)
+        assert fast[key].shape == exact[key].shape and fast[key].dtype == exact[key].dtype, key
+    for key in ("pixel_values", "g_pixel_values"):
+        diff = np.abs(fast[key].astype(np.int64) - exact[key].astype(np.int64))
+        assert diff.max() <= 2, key
+        for k in range(len(diff)):
+            assert diff[k].any(), (key, k)  # the backend's values, not PIL's
+
+
 # --------------------------------------------------------------------------- the prompt grid from RLE
 
 
