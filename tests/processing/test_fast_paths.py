@@ -236,7 +236,7 @@ def test_torch_backend_stays_within_its_bound(w, h, content):
     to uint8: a value differs by 1 where a rounding falls the other way, and by 2 where two such
     differences of the first pass add up in the second -- a few per million values on photos.
     Pinned: never more than 2, at most 0.02% of values by 2, at most 1% of values differ at all
-    (0.2-0.4% on photos; measured in the README's Speed section).
+    (0.2-0.4% on photos; measured in docs/speed.md).
     """
     image = photo_like(w, h, w + h) if content == "photo" else noise(w, h, w * h)
     raw = {"do_rescale": False, "do_normalize": False}
