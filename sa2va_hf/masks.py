@@ -31,6 +31,7 @@ Within these bounds every result is exactly pycocotools' own.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -491,11 +492,22 @@ class MaskUnions:
     already written is copied from where it went. Every value equals the OR of :func:`decode` of the parts.
     """
 
-    def __init__(self, height: int, width: int, *, file: object = None, record: object = None) -> None:
+    def __init__(
+        self, height: int, width: int, *, file: object = None, record: object = None, uses: Mapping[Any, int] | None = None
+    ) -> None:
         self.height, self.width = _mask_shape(height, width, where(file, record))
         self.file, self.record = file, record
         self._columns: dict[Any, tuple[np.ndarray, tuple[int, int, int, int]] | None] = {}
         self._written: dict[tuple, np.ndarray] = {}
+        # key -> writes still to come that name it: a key's pixels are dropped after its last one, so memory
+        # holds the masks still needed, not all of them (None: every decoded key is kept)
+        self._uses = None if uses is None else dict(uses)
+
+    def _used(self, key: Any) -> None:
+        if self._uses is not None and key in self._uses:
+            self._uses[key] -= 1
+            if self._uses[key] <= 0:
+                self._columns.pop(key, None)
 
     def columns(self, key: Any, segmentation: Segmentation) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
         """(the mask as a ``(W, H)`` array: the transpose of its pixels, its box ``(x0, x1, y0, y1)``), or
@@ -531,20 +543,27 @@ class MaskUnions:
         done = self._written.get(keys)
         if done is not None:
             np.copyto(out, done)
+            for key in keys:
+                self._used(key)
             return
-        decoded = [c for c in (self.columns(key, segmentation) for key, segmentation in parts) if c is not None]
         out.fill(0)
-        if decoded:
-            x0 = min(box[0] for _, box in decoded)
-            x1 = max(box[1] for _, box in decoded)
-            y0 = min(box[2] for _, box in decoded)
-            y1 = max(box[3] for _, box in decoded)
-            union = decoded[0][0][x0:x1, y0:y1]
-            if len(decoded) > 1:
-                union = union.copy()
-                for pixels, _ in decoded[1:]:
-                    np.bitwise_or(union, pixels[x0:x1, y0:y1], out=union)
-            out[y0:y1, x0:x1] = union.T
+        union, box, owned = None, None, False
+        for key, segmentation in parts:  # OR-ed one part at a time: two masks in memory, not every part
+            decoded = self.columns(key, segmentation)
+            self._used(key)
+            if decoded is None:
+                continue
+            pixels, (a0, a1, b0, b1) = decoded
+            if union is None:
+                union, box = pixels, [a0, a1, b0, b1]
+                continue
+            if not owned:
+                union, owned = union.copy(), True
+            np.bitwise_or(union[a0:a1, b0:b1], pixels[a0:a1, b0:b1], out=union[a0:a1, b0:b1])
+            box = [min(box[0], a0), max(box[1], a1), min(box[2], b0), max(box[3], b1)]
+        if union is not None:
+            x0, x1, y0, y1 = box
+            out[y0:y1, x0:x1] = union[x0:x1, y0:y1].T
         self._written[keys] = out
 
 
@@ -553,8 +572,9 @@ def decode_unions(
     record: object = None,
 ) -> np.ndarray:  # fmt: skip
     """(n, H, W) uint8: mask ``i`` the union of ``unions[i]``'s ``(key, segmentation)`` pairs, each key decoded once
-    (:class:`MaskUnions`)."""
-    writer = MaskUnions(height, width, file=file, record=record)
+    (:class:`MaskUnions`) and its pixels dropped after its last union."""
+    uses = Counter(key for parts in unions for key, _ in parts)
+    writer = MaskUnions(height, width, file=file, record=record, uses=uses)
     out = np.empty((len(unions), writer.height, writer.width), dtype=np.uint8)
     for i, parts in enumerate(unions):
         writer.write(out[i], parts)

@@ -226,6 +226,24 @@ class TestMaskUnions:
         assert len(calls) == 2
         assert (out == masks.decode(rle)).all()
 
+    def test_decode_unions_holds_two_masks_not_every_part(self):
+        """A union of 40 regions used to keep all 40 decoded masks until it was written; now a part's pixels go
+        once OR-ed in (and a key once no later union names it): the peak is about the output and two masks."""
+        import tracemalloc
+
+        h, w = 300, 400
+        parts = [(k, masks.encode(random_mask(h, w, k))) for k in range(40)]
+        unions = [parts, parts[:3], parts[38:]]  # keys named again later: kept until their last union (5)
+        want = np.stack([np.bitwise_or.reduce([masks.decode(r) for _, r in group]) for group in unions])
+        tracemalloc.start()
+        try:
+            got = masks.decode_unions(unions, h, w)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        np.testing.assert_array_equal(got, want)
+        assert peak < got.nbytes + 12 * h * w, peak  # was 40 masks beyond the output
+
     def test_checks_as_decode_does(self):
         unions = masks.MaskUnions(4, 5, record="r7")
         with pytest.raises(ShapeMismatchError, match="r7"):
