@@ -195,6 +195,8 @@ class Sa2VACollator:
                 out["region_pixels"] = [_one_list(samples[i]["region_pixels"]) for i in vp_samples]
         if self.return_plans:
             out["plans"] = [s.get("plan") for s in samples]
+        if any(isinstance(v, Finish) for v in out.values()):
+            return WorkerBatch(out)
         return out
 
 
@@ -300,6 +302,8 @@ def _cat(parts: Sequence[Any]):
 
     import torch
 
+    if any(p.device.type != "cpu" or p.requires_grad for p in parts):  # out= takes neither: torch's own cat
+        return torch.cat(list(parts), dim=0)
     dtype = functools.reduce(torch.promote_types, [p.dtype for p in parts])
     out = _empty((sum(len(p) for p in parts), *parts[0].shape[1:]), dtype)
     return torch.cat(list(parts), dim=0, out=out)
@@ -308,6 +312,33 @@ def _cat(parts: Sequence[Any]):
 def _finished(function: Any, *args: Any):
     """``function(*args)`` now, or in a ``DataLoader`` worker when the main process unpickles the batch."""
     return Finish(function, *args) if _in_worker() else function(*args)
+
+
+class WorkerBatch(dict):
+    """A batch collated in a ``DataLoader`` worker with :class:`~sa2va_hf.training.compact.Finish` values: it
+    pickles as one call of :func:`finish_batch`, so that an error while finishing it in the main process
+    reaches the loop as an error of the worker would (torch's ``ExceptionWrapper``, re-raised by the
+    ``DataLoader``), not from inside the ``DataLoader``'s queue, where it would leave the loader waiting for
+    that batch forever (or end its pin-memory thread)."""
+
+    def __reduce__(self):
+        pending = [key for key, value in self.items() if isinstance(value, Finish)]
+        items = {key: (value.function, value.args) if key in pending else value for key, value in self.items()}
+        return finish_batch, (items, pending)
+
+
+def finish_batch(items: dict, pending: Sequence[str]) -> Any:
+    """A :class:`WorkerBatch` where it is unpickled: each pending ``(function, args)`` value called, or
+    torch's ``ExceptionWrapper`` of the error, which the ``DataLoader`` re-raises in the loop."""
+    try:
+        for key in pending:
+            function, args = items[key]
+            items[key] = function(*args)
+        return items
+    except Exception:
+        from torch._utils import ExceptionWrapper
+
+        return ExceptionWrapper(where="in the main process, finishing a batch of compact samples from a DataLoader worker")
 
 
 def finish_tiles(tiles: Any, segments: Sequence[tuple[np.ndarray, int]]):

@@ -24,7 +24,10 @@ Where the finishing runs, in a ``DataLoader``:
   then pins the finished tensors;
 * a collate function of the user's that wraps ours and reads ``pixel_values`` / ``masks`` inside the worker
   finds a :class:`Finish` there: :meth:`Finish.result` finishes it in the worker (as the default samples
-  would be), any other attribute names this. Keys it adds or changes beside them cross as they are.
+  would be), any other attribute, ``len`` or indexing names this. Keys it adds or changes beside them cross
+  as they are;
+* an error while finishing reaches the loop as a worker's error does (the collator's ``WorkerBatch``
+  pickles as one call that turns it into torch's ``ExceptionWrapper``), and the loader goes on.
 
 ``return_tensors="pt"`` leaves the compact values as they are (the collator makes the tensors). Any other
 collate function (``default_collate``) does not know them: use ``Sa2VACollator`` or the default samples.
@@ -76,6 +79,7 @@ class CompactTiles:
         return f"CompactTiles({self.tiles.shape[0]} uint8 tiles of {self.tiles.shape[-1]}, normalized when batched)"
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        _refuse_no_copy(self, copy)
         out = np.empty(self.tiles.shape, dtype=np.float32)
         normalize_tiles_into(out, self.tiles, self.table)
         return out if dtype is None else out.astype(dtype, copy=False)
@@ -113,6 +117,7 @@ class CompactMasks:
         return f"CompactMasks({len(self.unions)} masks of {self.height}x{self.width}, decoded when batched)"
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        _refuse_no_copy(self, copy)
         out = masks_codec.decode_unions(self.unions, self.height, self.width, record=self.record)
         return out if dtype is None else out.astype(dtype, copy=False)
 
@@ -133,11 +138,29 @@ class Finish:
         """The finished value, here and now (in a worker: what the default samples would have carried)."""
         return self.function(*self.args)
 
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(
-            f"{self!r} has no {name!r}: a batch of compact samples collated in a DataLoader worker is finished "
+    def _unfinished(self, what: str) -> str:
+        return (
+            f"{self!r} has no {what}: a batch of compact samples collated in a DataLoader worker is finished "
             f"when the main process receives it; call .result() to finish it in the worker"
         )
 
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(self._unfinished(repr(name)))
+
+    def __len__(self) -> int:
+        raise TypeError(self._unfinished("length"))
+
+    def __getitem__(self, index: Any) -> Any:
+        raise TypeError(self._unfinished("items"))
+
+    def __iter__(self):
+        raise TypeError(self._unfinished("items"))
+
     def __repr__(self) -> str:
         return f"Finish({self.function.__name__}: done when the batch reaches the main process)"
+
+
+def _refuse_no_copy(value: Any, copy: Any) -> None:
+    """numpy 2's ``np.asarray(x, copy=False)`` asks for no copy: a compact value's array is always a new one."""
+    if copy is False:
+        raise ValueError(f"{value!r} makes a new array each time: np.asarray(..., copy=False) cannot be met")

@@ -198,3 +198,52 @@ def test_return_tensors_pt_keeps_the_samples_compact(mix, processors):
     samples = [compact(kept[i]) for i in rows]
     assert all(isinstance(s["pixel_values"], CompactTiles) and isinstance(s["masks"], CompactMasks) for s in samples)
     assert_same_batch(Sa2VACollator()([default(kept[i]) for i in rows]), Sa2VACollator()(samples))
+
+
+def finish_masks_failing(entries):
+    """Stands in for an error while the main process finishes a batch (e.g. a MemoryError)."""
+    raise MaskFormatError(f"could not finish the masks of record {entries[0].record!r}")
+
+
+def test_an_error_while_finishing_in_the_main_process_is_raised_by_the_loop_which_goes_on(mix, processors, monkeypatch):
+    """Raised as an error of a worker is (torch's ExceptionWrapper), naming the record: not from inside the
+    DataLoader's queue, which left the loader waiting for that batch forever (timeout here) at the next batch."""
+    kept, _, compact = kept_and_transforms(mix, processors("qwen"), "v1")
+    rows = [i for i in range(len(kept)) if kept[i]["source"] == "refcoco"][:2]
+    monkeypatch.setattr(collator_module, "finish_masks", finish_masks_failing)  # module-level: workers pickle it
+    loader = torch.utils.data.DataLoader(
+        kept.select(rows).with_transform(compact), batch_size=1, num_workers=2, collate_fn=Sa2VACollator(),
+        timeout=LOADER_TIMEOUT,
+    )  # fmt: skip
+    batches = iter(loader)
+    for row in rows:
+        with pytest.raises(MaskFormatError, match=f"(?s)in the main process.*record '{kept[row]['id']}'"):
+            next(batches)
+    with pytest.raises(StopIteration):
+        next(batches)
+
+
+def test_worker_batches_are_read_only_through_result_and_arrays_are_always_new(mix, processors, monkeypatch):
+    kept, _, compact = kept_and_transforms(mix, processors("qwen"), "v1")
+    sample = compact(kept[next(i for i in range(len(kept)) if kept[i]["source"] == "refcoco")])
+    for value in (sample["pixel_values"], sample["masks"]):
+        with pytest.raises(ValueError, match="copy=False"):
+            np.asarray(value, copy=False)
+    monkeypatch.setattr(collator_module, "_in_worker", lambda: True)
+    tiles = Sa2VACollator()([sample])["pixel_values"]
+    for read in (len, lambda t: t[0], list):
+        with pytest.raises(TypeError, match=r"call \.result\(\)"):
+            read(tiles)
+
+
+def test_tensors_the_collator_cannot_write_into_its_memory_are_concatenated_by_torch(mix, processors):
+    """Pixels on another device or needing grad (a user's transform): plain torch.cat, as before."""
+    kept, default, _ = kept_and_transforms(mix, processors("qwen"), "v1")
+    samples = [default(kept[0]), default(kept[1])]
+    for sample in samples:
+        sample["pixel_values"] = torch.from_numpy(sample["pixel_values"]).requires_grad_()
+    batch = Sa2VACollator()(samples)
+    assert batch["pixel_values"].requires_grad
+    for sample in samples:
+        sample["pixel_values"] = sample["pixel_values"].detach().to("meta")
+    assert Sa2VACollator()(samples)["pixel_values"].device.type == "meta"
