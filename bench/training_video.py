@@ -144,7 +144,7 @@ def main() -> None:
             decode += best(lambda r=r, spec=spec: loaded(record_frames(r, spec.frames)), args.repeat)
             frames = loaded(record_frames(r, spec.frames))
             gt = None if spec.mask_groups is None else [  # (n_obj, F, H, W), as the processor takes them
-                t._video_masks(r, spec).reshape(len(spec.mask_groups), len(spec.frames), r["height"], r["width"])]
+                np.asarray(t._masks(r, spec)).reshape(len(spec.mask_groups), len(spec.frames), r["height"], r["width"])]
             pixels += best(lambda f=frames, gt=gt, spec=spec: processor.process_media(
                 videos=[f], masks=gt, mode="training", **spec.image_options), args.repeat)  # fmt: skip
             single += best(lambda r=r: t(r), args.repeat)

@@ -47,7 +47,22 @@ from ..tiling import normalize_tiles_into
 __all__ = ["CompactMasks", "CompactTiles", "Finish"]
 
 
-class CompactTiles:
+class _CompactValue:
+    """What a compact value shares: ``np.asarray`` gives its array, made anew (:meth:`_make_array`) each time."""
+
+    __slots__ = ()
+
+    def _make_array(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if copy is False:  # numpy 2's np.asarray(x, copy=False) asks for no copy: the array is always a new one
+            raise ValueError(f"{self!r} makes a new array each time: np.asarray(..., copy=False) cannot be met")
+        out = self._make_array()
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
+class CompactTiles(_CompactValue):
     """A sample's ``pixel_values``, (T, 3, S, S) float32, kept as its uint8 tiles and their (3, 256) float32
     normalization table until the batch is made."""
 
@@ -78,14 +93,13 @@ class CompactTiles:
     def __repr__(self) -> str:
         return f"CompactTiles({self.tiles.shape[0]} uint8 tiles of {self.tiles.shape[-1]}, normalized when batched)"
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        _refuse_no_copy(self, copy)
+    def _make_array(self) -> np.ndarray:
         out = np.empty(self.tiles.shape, dtype=np.float32)
         normalize_tiles_into(out, self.tiles, self.table)
-        return out if dtype is None else out.astype(dtype, copy=False)
+        return out
 
 
-class CompactMasks:
+class CompactMasks(_CompactValue):
     """A sample's ``masks``, (n, H, W) uint8, kept as the checked RLEs each mask is the union of
     (``unions[i]``: ``(key, rle)`` pairs, a key naming each RLE once: its region and frame)."""
 
@@ -116,10 +130,8 @@ class CompactMasks:
     def __repr__(self) -> str:
         return f"CompactMasks({len(self.unions)} masks of {self.height}x{self.width}, decoded when batched)"
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        _refuse_no_copy(self, copy)
-        out = masks_codec.decode_unions(self.unions, self.height, self.width, record=self.record)
-        return out if dtype is None else out.astype(dtype, copy=False)
+    def _make_array(self) -> np.ndarray:
+        return masks_codec.decode_unions(self.unions, self.height, self.width, record=self.record)
 
 
 class Finish:
@@ -158,9 +170,3 @@ class Finish:
 
     def __repr__(self) -> str:
         return f"Finish({self.function.__name__}: done when the batch reaches the main process)"
-
-
-def _refuse_no_copy(value: Any, copy: Any) -> None:
-    """numpy 2's ``np.asarray(x, copy=False)`` asks for no copy: a compact value's array is always a new one."""
-    if copy is False:
-        raise ValueError(f"{value!r} makes a new array each time: np.asarray(..., copy=False) cannot be met")

@@ -533,10 +533,6 @@ class Sa2VATrainingTransform:
             return CompactMasks.checked(h, w, unions, record=record["id"])
         return masks_codec.decode_unions(unions, h, w, record=record["id"])
 
-    def _video_masks(self, record: Mapping[str, Any], spec: SampleSpec) -> np.ndarray:
-        """(n_obj * F, H, W), object-major (``bench/training_video.py`` times it)."""
-        return np.asarray(self._masks(record, spec))
-
 
 def _check_frame_sizes(record: Mapping[str, Any], frames: Sequence[Any]) -> None:
     """The frames are the size the record's masks are (its ``width`` x ``height``)."""
