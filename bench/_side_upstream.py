@@ -116,6 +116,18 @@ class Side:
             cv2.setNumThreads(1 if one else -1)
         except ImportError:
             pass
+        # decord (Chat-UniVi's frames): upstream opens `VideoReader(path, ctx=cpu(0))`, whose num_threads=0 asks
+        # FFmpeg for a thread per core; one thread each means decord's default too
+        try:
+            import decord
+
+            init = decord.VideoReader.__init__
+            names = init.__code__.co_varnames[: init.__code__.co_argcount][-len(init.__defaults__) :]
+            init.__defaults__ = tuple(
+                (1 if one else 0) if name == "num_threads" else value for name, value in zip(names, init.__defaults__)
+            )
+        except ImportError:
+            pass
         # OpenCV's FFmpeg decoder (Ref-SAV's frames) reads its thread count when a capture opens
         if one:
             os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = "threads;1"
