@@ -144,6 +144,23 @@ def test_only_what_the_frames_need_is_decoded_and_the_frames_are_the_same(gops, 
     assert all(seen) and len(seen) == len(cases)
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_decoding_threads_give_the_same_frames(gops, tmp_path, monkeypatch, threads):
+    """More than one thread decodes frames side by side (frame threads): the same frames, planned or whole."""
+    mpeg4 = write_mp4(str(tmp_path / "m.mp4"), [frame_signature_image(i, 48, 64) for i in range(9)], codec="mpeg4")
+    for path, cases in ((gops, [[0], [59], [13, 12, 11], [58, 1, 30, 31, 47], list(range(60))]), (mpeg4, [[8, 2]])):
+        every = [np.asarray(f) for f in video_io.read_frames(path, threads=1)]
+        np.testing.assert_array_equal(np.stack([np.asarray(f) for f in video_io.read_frames(path, threads=threads)]),
+                                      np.stack(every))  # fmt: skip
+        seen = planned_reads(monkeypatch)
+        for wanted in cases:
+            got = video_io.read_frames(path, wanted, threads=threads)
+            for i, frame in zip(wanted, got):
+                np.testing.assert_array_equal(np.asarray(frame), every[i], err_msg=f"frame {i} of {wanted}")
+        assert seen == [path == gops] * len(cases)  # the planned read holds with frame threads
+        monkeypatch.undo()
+
+
 def test_the_plan_starts_at_the_idr_before_each_frame(gops):
     import av
 
