@@ -9,8 +9,8 @@ Records (``--size``, 1280x720 by default):
 * ``ref_sav`` -- an H.264 mp4 of ``4 (n - 1) + 1`` frames for a masklet of ``--annotated`` entries (every 4th
   frame annotated), 3 objects;
 * ``chat_univi`` -- an H.264 mp4 of ``--chat-frames`` frames (ActivityNet videos run minutes: 3000 frames
-  is 100 s at 30 fps), one question. Its 5 frames spread over the whole video, so the decoder runs to the
-  last segment's frame: this family's cost is decoding, and it grows with the video's length.
+  is 100 s at 30 fps), one question. Its 5 frames spread over the whole video, so most of it is decoded
+  (from the IDR frame before each planned frame, one every 250 here): this family's cost is decoding.
 
 Rows are read as ``datasets`` gives them (every stored frame decoded) and through ``lazy_frames`` (only
 the planned ones).

@@ -71,12 +71,13 @@ def _loader_batches_equal_the_parents(dataset, transform) -> None:
 
 def video_samples_through_workers(root: str) -> None:
     """Ref-SAV and Chat-UniVi samples (frames decoded from mp4) in DataLoader workers, after the parent
-    built one such sample (0.2.1 + PyAV 18.1.1: the workers hung in FFmpeg's frame conversion)."""
+    built one such sample (0.2.1 + PyAV 18.1.1: the workers hung in FFmpeg's frame conversion). Two threads
+    on both sides: the decoder's frame threads, then the conversion's slice threads, whatever the machine."""
     from datasets import concatenate_datasets
 
     from sa2va_hf.training import lazy_frames
 
-    transform = _transform()
+    transform = _transform(num_threads=2)
     mix = lazy_frames(concatenate_datasets([_built("ref_sav", root), _built("chat_univi", root)]))
     kept, _ = transform.filter(mix)
     transform(kept[0])  # the parent decodes and converts frames first
