@@ -8,7 +8,7 @@ libraries print goes to stderr):
 
 * ``{"op": "warm", "source": s}``: a first sample in every in-process mode (not timed);
 * ``{"op": "run", "source": s, "mode": m}``: build every sample of ``s`` once, in mode ``m`` --
-  ``one`` (one thread: torch, the product's processor, OpenCV's decoder), ``default`` (each library's
+  ``one`` (one thread: torch, the product's processor, OpenCV's and decord's decoders), ``default`` (each library's
   own thread count), ``loader`` (``DataLoader(num_workers=2, batch_size=2)`` + the side's collate
   function, a whole epoch timed from ``iter`` to the last batch, workers' start included), and the
   product's opt-in torch resize backend, ``torch`` (one thread) / ``torch_loader``;

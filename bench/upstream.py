@@ -6,7 +6,7 @@ The benchmark writes each source in its native layout from real photos / frames 
 classes in a venv of upstream's own (``--upstream-python``) from a local checkout of magic-research/Sa2VA
 (``--upstream``; nothing of it is copied into this project). Modes, per source:
 
-* ``one``: one process, one thread each (torch, the product's processor, OpenCV's decoder);
+* ``one``: one process, one thread each (torch, the product's processor, OpenCV's and decord's decoders);
 * ``default``: one process, each side's default threads (the product: every core);
 * ``loader``: ``DataLoader(num_workers=2, batch_size=2)`` + each side's collate function, a whole epoch;
 * ``torch`` / ``torch_loader``: the product alone with the opt-in torch resize backend, one thread /
